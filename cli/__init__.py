@@ -1,0 +1,1 @@
+"""The `rekindle` command line: thin Typer commands that parse options and call one engine function."""
