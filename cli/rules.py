@@ -1,7 +1,55 @@
-"""`rekindle rules ...` commands."""
+"""`rekindle rules ...` commands: validate content files and print the field catalogue."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
+from cli import rules_lifecycle
+from engine.rules.catalogue import fields_report
+from engine.rules.content import validate_paths, validation_report
+
 app = typer.Typer(no_args_is_help=True)
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command("validate")
+def validate(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders (default: rules/ and strategies/)."),
+    strategies: Optional[Path] = typer.Option(
+        None, "--strategies", help="Strategies folder for references (default: strategies/ beside the rules folder)."
+    ),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text or json."),
+) -> None:
+    """Check rule packs, contact policy, segments, services, strategies and case files (校验规则包).
+
+    Example: rekindle rules validate rules/long_term_silent.yaml --strategies strategies
+    """
+    content, diagnostics = validate_paths(paths or [], strategies)
+    text, code = validation_report(content, diagnostics, fmt.value)
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+@app.command("fields")
+def fields(fmt: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json.")) -> None:
+    """The field catalogue (字段目录): every field a rule condition may use, its type and values."""
+    fields_report(fmt.value)
+
+
+# The review lifecycle (submit / approve / show) lives in cli/rules_lifecycle.py.
+app.command("submit")(rules_lifecycle.submit)
+app.command("approve")(rules_lifecycle.approve)
+app.command("show")(rules_lifecycle.show)

@@ -1,0 +1,115 @@
+"""`rekindle rules submit | approve | show`: the review lifecycle of packs, the contact policy and segments.
+
+Plain functions with Typer annotations; `cli/rules.py` registers them on the `rules` group.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from engine import lifecycle
+from engine.approvals import format_time
+from engine.diagnostics import DiagnosticError, format_report
+
+RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
+DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
+Note = Annotated[str, typer.Option("--note", help="A remark kept with the approval record.")]
+Name = Annotated[
+    str,
+    typer.Argument(help="Pack name (file stem, e.g. long_term_silent), contact_policy, segments, or a path."),
+]
+
+
+def fail(error: DiagnosticError) -> NoReturn:
+    """Print every diagnostic to stderr and exit 1 (invalid input), without a traceback."""
+    typer.echo(format_report(error.diagnostics), err=True)
+    raise typer.Exit(1)
+
+
+def print_result(result: lifecycle.LifecycleResult) -> None:
+    label = lifecycle.STATUS_LABELS[result.status]
+    if result.changed or result.recorded:
+        typer.echo(f"{result.kind} '{result.name}' ({result.path}): {result.previous_status or '(none)'} → {label}")
+    else:
+        typer.echo(f"{result.kind} '{result.name}' ({result.path}) is already {label}; nothing changed")
+    if result.state.approved:
+        typer.echo(f"approved by {result.state.by} on {format_time(result.state.at)}; sha256 {result.sha256}")
+    else:
+        typer.echo(f"sha256 {result.sha256}")
+
+
+def print_view(view: lifecycle.ContentView) -> None:
+    """The file (syntax-highlighted), its status, whether its content is approved, the history."""
+    console = Console()
+    console.print(Syntax(view.text, "yaml", line_numbers=True, word_wrap=True))
+    # Plain lines, not rich: they must not wrap mid-sentence, whatever the terminal width.
+    typer.echo(f"{view.document.kind} '{view.document.name}' — {view.document.path}")
+    typer.echo(lifecycle.status_line(view))
+    typer.echo(f"sha256 {view.document.sha256}")
+    if not view.history:
+        typer.echo("approval history: none")
+        return
+    table = Table(title="approval history", title_justify="left")
+    for column in ("at (UTC)", "action", "by", "sha256", "note"):
+        table.add_column(column)
+    for event in view.history:
+        current = " (current)" if event.sha256 == view.document.sha256 else ""
+        table.add_row(format_time(event.at), event.action, event.actor, event.sha256[:12] + current, event.note)
+    console.print(table)
+
+
+def submit(
+    pack: Name,
+    rules: RulesDir = Path("rules"),
+    by: Annotated[Optional[str], typer.Option("--by", help="Who submits (default: your user name).")] = None,
+    db: DbUrl = None,
+    note: Note = "",
+) -> None:
+    """Submit a pack for review (预存 → 待审核): sets `status: review` and records it.
+
+    Example: rekindle rules submit long_term_silent --by 李娜
+    """
+    try:
+        result = lifecycle.submit(lifecycle.find_content(pack, rules), by or getpass.getuser(), db, note)
+    except DiagnosticError as error:
+        fail(error)
+    print_result(result)
+
+
+def approve(
+    pack: Name,
+    by: Annotated[str, typer.Option("--by", help="The approving supervisor (recorded).")],
+    rules: RulesDir = Path("rules"),
+    db: DbUrl = None,
+    note: Note = "",
+) -> None:
+    """Approve a pack in review (待审核 → 已审核); records approver, UTC time and content hash.
+
+    The pack must validate cleanly. Editing the file afterwards voids the approval.
+
+    Example: rekindle rules approve long_term_silent --by 王芳
+    """
+    try:
+        result = lifecycle.approve(lifecycle.find_content(pack, rules), by, db, note)
+    except DiagnosticError as error:
+        fail(error)
+    print_result(result)
+
+
+def show(pack: Name, rules: RulesDir = Path("rules"), db: DbUrl = None) -> None:
+    """Show a pack, its status, whether its current content is approved, and its approval history.
+
+    Example: rekindle rules show contact_policy
+    """
+    try:
+        view = lifecycle.inspect(lifecycle.find_content(pack, rules), db)
+    except DiagnosticError as error:
+        fail(error)
+    print_view(view)
