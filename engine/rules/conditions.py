@@ -1,0 +1,211 @@
+"""The plain reading of a YAML condition (ARCHITECTURE §4), in Python, without the rule engine.
+
+This is the meaning the compiled durable_rules rulesets must reproduce (a hypothesis property
+test holds the two together), and what the decision trace uses to show the values a fired rule
+tested. Semantics, for every input type:
+
+- A value is *missing* when its key is absent, or it is None or NaN. Every comparison on a
+  missing value is false, except `ne`, `not_in` and `exists: false`, which are true.
+- Types never coerce: a bool is not a number (`true != 1`), a string is never a number
+  (`"10"` is not greater than 5), a set is never equal to a scalar. Ints and floats compare
+  numerically (`3 == 3.0`). A comparison between values of different types is false
+  (so `ne` and `not_in` are true). Ordering operators compare numbers only.
+- `contains` is true when the value is a set (list) holding that string; an empty set is a
+  value (`exists: true`), not a missing one.
+- `not` negates this reading; a field with several operators ANDs them.
+
+`normalise_fact` turns a fact as built by the fact stage (numpy scalars, nested
+`{"propensity": {s: p}}`, sets as lists/tuples/sets) into the canonical plain dict both this
+module and the engine read.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterator
+
+import numpy as np
+
+from engine import fields as catalogue
+
+GROUPS = ("all", "any", "not")
+NUMBER_OPS = ("gt", "gte", "lt", "lte")
+OPERATORS = ("eq", "ne", *NUMBER_OPS, "in", "not_in", "contains", "exists")
+SET_TYPES = (list, tuple, set, frozenset)
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool (numpy numbers included)."""
+    kind = type(value)
+    if kind is int or kind is float:  # the common case first: ABC checks are slow
+        return True
+    if kind is bool or kind is str:
+        return False
+    return isinstance(value, numbers.Real) and not isinstance(value, np.bool_)
+
+
+def _is_numpy_bool(value: Any) -> bool:
+    return isinstance(value, np.bool_)
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN and pandas' NA/NaT are missing values."""
+    kind = type(value)
+    if value is None:
+        return True
+    if kind is str or kind is bool or kind is int:
+        return False
+    if kind is float:
+        return math.isnan(value)
+    if is_number(value):
+        try:
+            return math.isnan(float(value))
+        except (TypeError, ValueError):
+            return False
+    return kind.__name__ in ("NAType", "NaTType")
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality without coercion: bool only equals bool, numbers compare numerically."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) or is_number(b):
+        return is_number(a) and is_number(b) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    return False
+
+
+def lookup(fact: dict, field: str) -> Any:
+    """The value of `field` in a fact (None when missing); `a.b` also reads nested `{a: {b: ...}}`."""
+    if field in fact:
+        value = fact[field]
+    elif "." in field:
+        head, rest = field.split(".", 1)
+        inner = fact.get(head)
+        value = lookup(inner, rest) if isinstance(inner, dict) else None
+    else:
+        value = None
+    return None if is_missing(value) else value
+
+
+def check_operator(op: str, expected: Any, value: Any) -> bool:
+    """One `OP: VALUE` test against a fact value (None = missing)."""
+    present = value is not None
+    if op == "eq":
+        return present and same(value, expected)
+    if op == "ne":
+        return not (present and same(value, expected))
+    if op in NUMBER_OPS:
+        if not (present and is_number(value) and is_number(expected)):
+            return False
+        return {"gt": value > expected, "gte": value >= expected,
+                "lt": value < expected, "lte": value <= expected}[op]
+    if op == "in":
+        return present and any(same(value, item) for item in expected)
+    if op == "not_in":
+        return not (present and any(same(value, item) for item in expected))
+    if op == "contains":
+        return present and isinstance(value, SET_TYPES) and any(same(item, expected) for item in value)
+    if op == "exists":
+        return present == bool(expected)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def field_tests(test: Any) -> list[tuple[str, Any]]:
+    """The (operator, value) pairs of one field test; a scalar is shorthand for `eq`."""
+    if isinstance(test, dict):
+        return list(test.items())
+    return [("eq", test)]
+
+
+def evaluate(cond: dict, fact: dict) -> bool:
+    """The plain reading of a YAML condition on a (normalised) fact."""
+    if not isinstance(cond, dict) or len(cond) != 1:
+        raise ValueError(f"a condition is a mapping with exactly one key, got {cond!r}")
+    (key, body), = cond.items()
+    if key == "all":
+        return all(evaluate(c, fact) for c in body)
+    if key == "any":
+        return any(evaluate(c, fact) for c in body)
+    if key == "not":
+        return not evaluate(body, fact)
+    value = lookup(fact, key)
+    return all(check_operator(op, expected, value) for op, expected in field_tests(body))
+
+
+def fields_of(cond: dict) -> Iterator[str]:
+    """Every field a condition tests, in order of appearance (with repeats)."""
+    (key, body), = cond.items()
+    if key in ("all", "any"):
+        for c in body:
+            yield from fields_of(c)
+    elif key == "not":
+        yield from fields_of(body)
+    else:
+        yield key
+
+
+def tested_values(cond: dict | None, fact: dict) -> dict[str, Any]:
+    """Field -> the fact's value (None when missing) for every field the condition tests."""
+    if cond is None:
+        return {}
+    return {name: lookup(fact, name) for name in dict.fromkeys(fields_of(cond))}
+
+
+tested_values.__test__ = False  # not a pytest test despite the name
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars; sets to sorted lists of their string members."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool:
+        return value
+    if isinstance(value, (*SET_TYPES, np.ndarray)):
+        return sorted({str(v) for v in value if isinstance(v, str)})
+    if _is_numpy_bool(value):
+        return bool(value)
+    if hasattr(value, "item") and is_number(value):
+        return value.item()
+    return value
+
+
+_NUMERIC_FIELDS = {name: spec.type for name, spec in catalogue.FIELDS.items() if spec.type in catalogue.NUMERIC}
+
+
+def _cast(name: str, value: Any) -> Any:
+    """Catalogue casts that do not change meaning: integral floats in INT fields, ints in FLOAT fields."""
+    kind = _NUMERIC_FIELDS.get(name)
+    if kind is None and name.startswith(catalogue.PROPENSITY_PREFIX):
+        kind = catalogue.FLOAT
+    if kind is None or not is_number(value):
+        return value
+    if kind == catalogue.INT and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind == catalogue.FLOAT and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def normalise_fact(fact: dict) -> dict:
+    """The canonical fact: missing values dropped, plain Python scalars, sets as sorted string lists,
+    `{"propensity": {s: p}}` flattened to `propensity.s` keys, catalogue casts applied.
+
+    Values of types a condition cannot test (dates, mappings other than nested fields) are refused
+    with a ValueError naming the field.
+    """
+    out: dict[str, Any] = {}
+    for name, value in fact.items():
+        if isinstance(value, dict):
+            for sub, inner in normalise_fact(value).items():
+                out[f"{name}.{sub}"] = _cast(f"{name}.{sub}", inner)
+            continue
+        if not isinstance(value, (*SET_TYPES, np.ndarray)) and is_missing(value):
+            continue
+        value = _plain(value)
+        if not (isinstance(value, (str, bool, list)) or is_number(value)):
+            raise ValueError(f"fact field {name!r} holds {type(value).__name__} {value!r}; "
+                             "rules test only numbers, text, true/false and sets")
+        out[str(name)] = _cast(str(name), value)
+    return out

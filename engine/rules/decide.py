@@ -1,0 +1,238 @@
+"""Decisions per fact and pack, with a trace (ARCHITECTURE §4 "Outcome of one fact in one pack").
+
+`Decider(content)` compiles segmentation, the contact policy and every pack once and loads
+them into one `RuleEngine`. Per fact: `segment(fact)`, then `decide(fact)` gives one
+`PackOutcome` per pack whose scope matches, and `final_outcome(outcomes)` picks the one a
+single fact ends with before the nightly run's holdout and capacity steps:
+
+1. a contact-policy exclusion hit → `excluded` with the first policy rule's reason (reported
+   on the highest-priority in-scope pack, since the policy applies to every pack alike);
+2. otherwise the `treat` candidate of the highest-priority pack (lowest number, then pack name);
+3. otherwise the outcome of the highest-priority in-scope pack (`excluded` or `not_selected`);
+4. no pack has the fact in scope → `out_of_scope`.
+
+The engine only says which rules fired; the values each fired rule tested are re-read in
+plain Python (`conditions.tested_values`) for the trace. Holdout is not applied here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from engine.rete import RuleEngine
+from engine.rules.compiler import CompiledPack, compile_pack, compile_policy, compile_segments
+from engine.rules.conditions import evaluate, is_number, normalise_fact, tested_values
+
+POLICY = "contact_policy"
+
+
+@dataclass
+class PackOutcome:
+    """The outcome of one fact in one pack, with what an auditor needs to see why."""
+
+    pack: str | None
+    decision: str  # treat | excluded | not_selected | out_of_scope
+    reason: str | None = None
+    strategy: str | None = None
+    channel: str | None = None
+    priority: int = 0
+    sha256: str = ""
+    fired: dict[str, list[str]] = field(default_factory=dict)  # kind -> rule ids, file order
+    exclusions: list[dict] = field(default_factory=list)  # {source, rule, reason}: every hit, policy first
+    tested: list[dict] = field(default_factory=list)  # {source, kind, rule, values}: per fired rule
+    require: list[dict] = field(default_factory=list)  # {field, threshold, value, passed}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _pack_rank(outcome: PackOutcome) -> tuple[int, str]:
+    return (outcome.priority, outcome.pack or "")
+
+
+def final_outcome(outcomes: Iterable[PackOutcome], home: str | None = None) -> PackOutcome:
+    """The decision one fact ends with across packs (see the module docstring for the order).
+
+    `home` names the pack reported with `out_of_scope` (a pack's own test cases).
+    """
+    ranked = sorted(outcomes, key=_pack_rank)
+    if not ranked:
+        return PackOutcome(pack=home, decision="out_of_scope")
+    policy_hit = [o for o in ranked if any(x["source"] == POLICY for x in o.exclusions)]
+    if policy_hit:
+        return policy_hit[0]
+    treated = [o for o in ranked if o.decision == "treat"]
+    return treated[0] if treated else ranked[0]
+
+
+def _scope_value_mask(column: pd.Series, value: Any) -> pd.Series:
+    """column == value under the plain reading: no bool/number/text coercion, missing is False."""
+    equal = (column == value)
+    equal = equal.fillna(False).astype(bool) if equal.dtype != bool else equal
+    dtype = column.dtype
+    if isinstance(value, bool):
+        return equal if pd.api.types.is_bool_dtype(dtype) else equal & column.map(lambda x: isinstance(x, (bool, np.bool_)))
+    if is_number(value):
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            return equal
+        return equal & column.map(is_number)
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return pd.Series(False, index=column.index)
+    return equal & column.map(lambda x: isinstance(x, str))
+
+
+def scope_mask(frame: pd.DataFrame, scope: dict) -> pd.Series:
+    """Rows of `frame` inside a pack's scope (field: scalar = eq, list = in; ANDed), vectorised."""
+    mask = pd.Series(True, index=frame.index)
+    for name, value in scope.items():
+        if name not in frame.columns:
+            return pd.Series(False, index=frame.index)
+        values = value if isinstance(value, list) else [value]
+        hit = pd.Series(False, index=frame.index)
+        for v in values:
+            hit |= _scope_value_mask(frame[name], v)
+        mask &= hit
+    return mask
+
+
+def in_scope(fact: dict, scope: dict) -> bool:
+    """The same test as `scope_mask` for one normalised fact."""
+    return all(evaluate({name: {"in": v} if isinstance(v, list) else {"eq": v}}, fact) for name, v in scope.items())
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as the facts rules see (`engine.facts.fact_records`: SET columns as lists, missing dropped)."""
+    from engine.facts import fact_records  # the fact stage owns the frame -> record convention
+
+    return fact_records(frame)
+
+
+class Decider:
+    """Compiled segmentation, contact policy and packs, evaluated one fact at a time.
+
+    Holds a RuleEngine: one Decider per process; never share it between threads.
+    """
+
+    def __init__(self, content: Any, strategies: dict | None = None):
+        self.segments: CompiledPack | None = compile_segments(content.segments) if content.segments else None
+        self.policy: CompiledPack | None = compile_policy(content.policy) if content.policy else None
+        self.packs: list[CompiledPack] = sorted((compile_pack(d) for d in content.packs.values()),
+                                                key=lambda p: (p.priority, p.name))
+        strategies = content.strategies if strategies is None else strategies
+        self.channels = {name: (doc.data or {}).get("channel") for name, doc in strategies.items()}
+        # Segmentation runs on its own (pack rules read its result); policy and packs share an engine.
+        decided = [p for p in (self.policy, *self.packs) if p is not None]
+        self.segment_engine = RuleEngine(self.segments.rulesets if self.segments else [])
+        self.engine = RuleEngine([rs for p in decided for rs in p.rulesets])
+
+    def close(self) -> None:
+        self.segment_engine.close()
+        self.engine.close()
+
+    def _fired(self, engine: RuleEngine, packs: list[CompiledPack], fact: dict) -> dict[str, set[str]]:
+        """pack name -> keys of its rules that fired (only the given packs' rules are run)."""
+        owner = {rs.name: p.name for p in packs for rs in p.rulesets}
+        out: dict[str, set[str]] = {p.name: set() for p in packs}
+        for ruleset, key in engine.fired(fact, normalised=True, only=set(owner)):
+            out[owner[ruleset]].add(key)
+        return out
+
+    def segment(self, fact: dict) -> tuple[str | None, list[str], list[str]]:
+        """(segment, reasons, ids of the segmentation rules that fired) for one fact."""
+        if self.segments is None:
+            return None, [], []
+        fact = normalise_fact(fact)
+        keys = self._fired(self.segment_engine, [self.segments], fact)[self.segments.name]
+        hits = [r for r in self.segments.rules if r.key in keys]
+        segment = hits[0].segment if hits else self.segments.settings.get("default")
+        return segment, sorted({r.reason for r in hits}), [r.id for r in hits]
+
+    def decide(self, fact: dict, packs: Iterable[str] | None = None) -> list[PackOutcome]:
+        """One outcome per pack whose scope matches (all packs, or those named), by priority."""
+        fact = normalise_fact(fact)
+        wanted = None if packs is None else set(packs)
+        scoped = [p for p in self.packs if (wanted is None or p.name in wanted) and in_scope(fact, p.scope)]
+        if not scoped:
+            return []
+        run = scoped + ([self.policy] if self.policy else [])
+        fired = self._fired(self.engine, run, fact)
+        policy_hits = [r for r in self.policy.rules if r.key in fired[self.policy.name]] if self.policy else []
+        return [self._outcome(p, fact, fired[p.name], policy_hits) for p in scoped]
+
+    def _outcome(self, pack: CompiledPack, fact: dict, keys: set[str], policy_hits: list) -> PackOutcome:
+        out = PackOutcome(pack=pack.name, decision="not_selected", priority=pack.priority, sha256=pack.sha256)
+        hits = {kind: [r for r in pack.of_kind(kind) if r.key in keys or r.condition is None]
+                for kind in ("exclude", "target", "require", "treat")}
+        out.fired = {kind: [r.id for r in rules] for kind, rules in hits.items() if rules}
+        for source, rules in ((POLICY, policy_hits), (pack.name, hits["exclude"])):
+            for r in rules:
+                out.exclusions.append({"source": source, "rule": r.id, "reason": r.reason})
+        for source, rules in ((POLICY, policy_hits), *((pack.name, hits[k]) for k in hits)):
+            for r in rules:
+                if r.when is not None:
+                    out.tested.append({"source": source, "kind": r.kind, "rule": r.id,
+                                       "values": tested_values(r.when, fact)})
+        for r in pack.of_kind("require"):
+            passed = r.key in keys
+            out.require.append({"field": r.id, "threshold": r.when[r.id], "value": tested_values(r.when, fact)[r.id],
+                                "passed": passed})
+        if out.exclusions:
+            out.decision, out.reason = "excluded", out.exclusions[0]["reason"]
+        elif not hits["target"]:
+            out.reason = "no_target"
+        elif failed := [q for q in out.require if not q["passed"]]:
+            out.reason = f"require:{failed[0]['field']}"
+        elif not hits["treat"]:
+            out.reason = "no_strategy"
+        else:
+            treat = hits["treat"][0]
+            out.decision, out.reason, out.strategy = "treat", hits["target"][0].reason, treat.strategy
+            out.channel = self.channels.get(treat.strategy)
+        return out
+
+    def decide_fact(self, fact: dict, packs: Iterable[str] | None = None,
+                    home: str | None = None) -> tuple[PackOutcome, dict]:
+        """Segment (unless the fact has a segment), decide in every pack and pick the final outcome.
+
+        Returns (final outcome, the fact as decided, with `segment`, `reasons`, `segment_rules`).
+        """
+        fact = normalise_fact(fact)
+        if "segment" not in fact:
+            segment, reasons, rules = self.segment(fact)
+            fact.update({"segment": segment, "reasons": reasons} if segment is not None else {})
+            fact["segment_rules"] = rules
+        return final_outcome(self.decide(fact, packs), home), fact
+
+    def segment_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Columns `segment`, `reasons` ('|'-joined, sorted) and `segment_rules` for every row."""
+        rows = [self.segment(record) for record in frame_records(frame)]
+        return pd.DataFrame({"segment": [r[0] for r in rows], "reasons": ["|".join(r[1]) for r in rows],
+                             "segment_rules": ["|".join(r[2]) for r in rows]}, index=frame.index)
+
+    def decide_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Outcomes for many facts (with `segment`/`reasons` columns already merged in).
+
+        Facts outside every pack's scope never reach the engine (vectorised scope masks) and get
+        no row: they are `out_of_scope`. One row per (fact, in-scope pack), columns `row` (the
+        frame's index label), pack, priority, decision, reason, strategy, channel, outcome
+        (the PackOutcome, for the trace); ordered by row then priority.
+        """
+        masks = {p.name: scope_mask(frame, p.scope) for p in self.packs}
+        any_scope = pd.Series(False, index=frame.index)
+        for mask in masks.values():
+            any_scope |= mask
+        inside = frame[any_scope]
+        rows: list[dict] = []
+        for label, record in zip(inside.index, frame_records(inside)):
+            names = [p.name for p in self.packs if masks[p.name].at[label]]
+            for o in self.decide(record, names):
+                rows.append({"row": label, "pack": o.pack, "priority": o.priority, "decision": o.decision,
+                             "reason": o.reason, "strategy": o.strategy, "channel": o.channel, "outcome": o})
+        columns = ["row", "pack", "priority", "decision", "reason", "strategy", "channel", "outcome"]
+        # object columns keep None as None (not NaN) for reason/strategy/channel
+        return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype="int64" if c == "priority" else object)
+                             for c in columns})
