@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+runner = CliRunner()
+
+
+def telco_like(path, n: int, seed: int = 0):
+    """An IBM-Telco-shaped CSV: Yes/No labels, blank TotalCharges cells, an id column."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 72, n)
+    contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
+    monthly = rng.uniform(20, 110, n).round(2)
+    total = (monthly * tenure).round(2).astype(str).astype(object)
+    total[:3] = " "
+    churn = rng.random(n) < 1 / (1 + np.exp(1.0 + tenure / 20 - 1.8 * (contract == "Month-to-month")))
+    pd.DataFrame({"customerID": [f"{i:04d}-X" for i in range(n)], "tenure": tenure, "Contract": contract,
+                  "MonthlyCharges": monthly, "TotalCharges": total,
+                  "Churn": np.where(churn, "Yes", "no")}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+
+
+def test_ahp_json(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text('criteria: [x, y, z]\nmatrix:\n  - [1, 3, 5]\n  - ["1/3", 1, 3]\n  - ["1/5", "1/3", 1]\n')
+    r = runner.invoke(app, ["models", "ahp", str(m), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["weights"]["x"] == pytest.approx(0.637, abs=0.001)
+    assert doc["consistency_ratio"] == pytest.approx(0.033, abs=0.01) and doc["consistent"] is True
+    assert {"lambda_max", "consistency_index"} <= set(doc)
+
+
+def test_ahp_text_names_inconsistent_pair(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text("criteria: [a, b, c]\nmatrix: [[1, 9, '1/9'], ['1/9', 1, 9], [9, '1/9', 1]]\n")
+    r = runner.invoke(app, ["models", "ahp", str(m)])
+    assert r.exit_code == 0
+    assert "INCONSISTENT" in r.stdout and "most inconsistent pair" in r.stdout
+
+
+def test_ahp_bad_matrix_exits_1_with_location(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text("criteria: [a, b]\nmatrix:\n  - [1, 2]\n  - [2, 1]\n")
+    r = runner.invoke(app, ["models", "ahp", str(m)])
+    assert r.exit_code == 1
+    assert f"{m}:4" in r.stderr and "MD016" in r.stderr and "Traceback" not in r.output
+
+
+def test_train_score_list_show_on_a_table(tmp_path):
+    data = telco_like(tmp_path / "telco.csv", 400)
+    r = runner.invoke(app, ["models", "train", "stability", "--table", str(data), "--label", "Churn", "--id", "customerID"])
+    assert r.exit_code == 0, r.output
+    assert "ROC AUC" in r.stdout and "coverage" in r.stdout and "IF " in r.stdout
+    version = r.stdout.split("stored stability model ")[1].split()[0]
+
+    out = tmp_path / "scores.csv"
+    r = runner.invoke(app, ["models", "score", "stability", "--table", str(data), "--id", "customerID", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    scored = pd.read_csv(out, dtype={"id": str})
+    assert list(scored.columns) == ["id", "churn_risk", "stability"] and len(scored) == 400
+
+    r = runner.invoke(app, ["models", "list"])
+    assert r.exit_code == 0 and version in r.stdout and "AUC" in r.stdout
+
+    r = runner.invoke(app, ["models", "show", version])
+    assert r.exit_code == 0 and "rules:" in r.stdout and "data_fingerprint" in r.stdout
+
+    r = runner.invoke(app, ["models", "score", "stability", "--table", str(data), "--id", "customerID",
+                            "--out", str(out), "--model", "ffffffffffff"])
+    assert r.exit_code == 1 and "MD042" in r.stderr
+
+
+def test_train_bad_label_exits_1(tmp_path):
+    data = telco_like(tmp_path / "telco.csv", 30)
+    lines = data.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",perhaps"
+    data.write_text("\n".join(lines) + "\n")
+    r = runner.invoke(app, ["models", "train", "stability", "--table", str(data), "--label", "Churn", "--id", "customerID"])
+    assert r.exit_code == 1 and f"{data}:4" in r.stderr and "MD033" in r.stderr
+
+
+def test_score_without_a_model_tells_how_to_train(tmp_path):
+    data = telco_like(tmp_path / "telco.csv", 30)
+    r = runner.invoke(app, ["models", "score", "stability", "--table", str(data), "--id", "customerID", "--out", str(tmp_path / "o.csv")])
+    assert r.exit_code == 1 and "rekindle models train stability" in r.stderr
+
+
+def test_train_with_fixed_cutoffs_json(tmp_path):
+    data = telco_like(tmp_path / "telco.csv", 300)
+    r = runner.invoke(app, ["models", "train", "stability", "--table", str(data), "--label", "Churn", "--id", "customerID",
+                            "--cutoffs", "0.4,0.15", "--json"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)
+    assert meta["stability_cutoffs"] == {"low": 0.4, "mid": 0.15}
+    assert set(meta["metrics"]["alert"]) == {"5%", "10%", "20%"}
+    r = runner.invoke(app, ["models", "train", "stability", "--table", str(data), "--label", "Churn", "--id", "customerID",
+                            "--cutoffs", "0.1,0.4"])
+    assert r.exit_code == 2
