@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.diagnostics import DiagnosticError, format_report
-from engine.models import artefacts, training
-from engine.models.ahp import load_ahp_file
+
+# engine.models pulls in scikit-learn and skops (seconds to import): each command imports what
+# it needs when it runs, so `rekindle --help` and the other command groups stay fast.
+DEFAULT_TEST_SIZE = 0.25  # engine.models.training.DEFAULT_TEST_SIZE; a test keeps the two equal
 
 app = typer.Typer(no_args_is_help=True)
 train_app = typer.Typer(no_args_is_help=True, help="Train a model on history.")
@@ -44,6 +46,8 @@ def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [name
     Example: rekindle models ahp weights/usage_matrix.yaml --json
     """
     try:
+        from engine.models.ahp import load_ahp_file
+
         result = load_ahp_file(matrix)
     except DiagnosticError as error:
         _fail(error)
@@ -90,7 +94,7 @@ def train_stability(
     table: Optional[Path] = typer.Option(None, "--table", help="CSV or Parquet file with features and a label"),
     label: Optional[str] = typer.Option(None, "--label", help="label column (true/false, yes/no, 1/0)"),
     id_column: Optional[str] = typer.Option(None, "--id", help="id column (not a feature)"),
-    test_size: float = typer.Option(training.DEFAULT_TEST_SIZE, "--test-size", min=0.05, max=0.5, help="held-out share"),
+    test_size: float = typer.Option(DEFAULT_TEST_SIZE, "--test-size", min=0.05, max=0.5, help="held-out share"),
     seed: int = typer.Option(0, "--seed", help="seed of the split and the model search"),
     low_share: float = typer.Option(0.2, "--low-share", help="riskiest share of training rows tiered stability=low"),
     mid_share: float = typer.Option(0.3, "--mid-share", help="next share tiered mid"),
@@ -113,6 +117,8 @@ def train_stability(
         if not 0 <= mid <= low <= 1:
             raise typer.BadParameter("need 0 <= MID <= LOW <= 1", param_hint="--cutoffs")
         params["cutoffs"] = (low, mid)
+    from engine.models import training
+
     try:
         if table is not None:
             if data is not None or not label or not id_column:
@@ -139,6 +145,8 @@ def score_stability(
 ) -> None:
     """Write id,churn_risk,stability for every row of a table with the latest (or --model) stability model."""
     try:
+        from engine.models import training
+
         rows, meta = training.score_stability_table(table, id_column, out, model)
     except DiagnosticError as error:
         _fail(error)
@@ -159,6 +167,8 @@ def _key_metrics(meta: dict) -> str:
 @app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json")) -> None:
     """Stored model artefacts: name, version, created, key metrics, latest marker."""
+    from engine.models import artefacts
+
     metas = artefacts.list_models()
     if as_json:
         typer.echo(json.dumps([{k: m.get(k) for k in ("name", "version", "created", "latest", "metrics")} for m in metas],
@@ -178,6 +188,8 @@ def show(version: str = typer.Argument(..., help="model version (or a unique pre
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Metadata, metrics and rule set of one stored model."""
     try:
+        from engine.models import artefacts
+
         meta = artefacts.find_model(version)
     except DiagnosticError as error:
         _fail(error)

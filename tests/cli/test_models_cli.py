@@ -106,3 +106,10 @@ def test_train_with_fixed_cutoffs_json(tmp_path):
     r = runner.invoke(app, ["models", "train", "stability", "--table", str(data), "--label", "Churn", "--id", "customerID",
                             "--cutoffs", "0.1,0.4"])
     assert r.exit_code == 2
+
+
+def test_cli_default_test_size_matches_the_engine() -> None:
+    import cli.models
+    from engine.models import training
+
+    assert cli.models.DEFAULT_TEST_SIZE == training.DEFAULT_TEST_SIZE
