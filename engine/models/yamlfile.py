@@ -1,47 +1,45 @@
-"""Safe YAML loading that remembers where each value came from, for model configuration files.
+"""Model configuration files (AHP matrices, sensitivity weights) read with the shared YAML loader.
 
-Model files (AHP matrices, sensitivity weights, value weights) are small; we load them with
-`yaml.SafeLoader` (never a loader that can build arbitrary objects) and keep the composed node
-tree beside the data so every error can name the file and line of the offending value.
+The same position-keeping safe loader as the rule packs (engine/rules/yamlpos.py): never a
+loader that can build arbitrary objects, duplicate keys refused, and every error names the
+file and line of the offending value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.rules.yamlpos import Position, join_pointer
+from engine.rules.yamlpos import load_yaml as load_positions
 
 
 @dataclass(frozen=True)
 class YamlDoc:
-    """A loaded YAML document: plain data plus the node tree for line lookups."""
+    """A loaded YAML document (or a part of one): plain data plus the line of each value."""
 
     file: str
     data: Any
-    node: yaml.Node | None
+    positions: dict[str, Position] = field(default_factory=dict, repr=False)
+    prefix: str = ""  # JSON pointer of this part within the file
+
+    def _pointer(self, path: tuple[str | int, ...]) -> str:
+        pointer = self.prefix
+        for step in path:
+            pointer = join_pointer(pointer, step)
+        return pointer
 
     def line(self, *path: str | int) -> int | None:
         """1-based line of the value at `path` (keys and list indexes); nearest parent if absent."""
-        node = self.node
-        line = node.start_mark.line + 1 if node is not None else None
-        for step in path:
-            child = None
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.value == str(step):
-                        child = value
-                        break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-                child = node.value[step]
-            if child is None:
-                break
-            node = child
-            line = node.start_mark.line + 1
-        return line
+        pointer = self._pointer(path)
+        while True:
+            if pointer in self.positions:
+                return self.positions[pointer][0]
+            if not pointer:
+                return None
+            pointer = pointer.rsplit("/", 1)[0]
 
     def error(self, code: str, message: str, *path: str | int, hint: str = "") -> Diagnostic:
         """A diagnostic pointing at the value at `path`."""
@@ -50,15 +48,10 @@ class YamlDoc:
 
     def sub(self, *path: str | int) -> "YamlDoc":
         """The document restricted to the value at `path` (line numbers stay file-relative)."""
-        node = self.node
         data = self.data
         for step in path:
             data = data[step]
-            if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == str(step)), node)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                node = node.value[step]
-        return YamlDoc(self.file, data, node)
+        return YamlDoc(self.file, data, self.positions, self._pointer(path))
 
 
 def load_yaml(path: str | Path) -> YamlDoc:
@@ -66,20 +59,16 @@ def load_yaml(path: str | Path) -> YamlDoc:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DiagnosticError([Diagnostic("MD001", f"cannot read file: {exc.strerror or exc}", file=str(path))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise DiagnosticError([Diagnostic("MD001", f"cannot read file: {reason}", file=str(path))]) from None
     return parse_yaml(text, str(path))
 
 
 def parse_yaml(text: str, file: str = "<input>") -> YamlDoc:
-    """Parse YAML text with the safe loader, keeping nodes for line lookups."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DiagnosticError(
-            [Diagnostic("MD001", f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file,
-                        line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None)]
-        ) from None
-    return YamlDoc(file, data, node)
+    """Parse YAML text with the safe loader; syntax errors and duplicate keys raise DiagnosticError."""
+    loaded = load_positions(text, file)
+    if loaded.diagnostics:  # model files report YAML problems (syntax, duplicate keys) as MD001
+        raise DiagnosticError([replace(d, code="MD001") for d in loaded.diagnostics])
+    positions = {**loaded.key_positions, **loaded.value_positions}
+    return YamlDoc(file, loaded.data, positions)

@@ -101,3 +101,12 @@ def test_yaml_is_loaded_safely(tmp_path):
     with pytest.raises(DiagnosticError) as e:
         load_ahp_file(p)
     assert e.value.diagnostics[0].code == "MD001"
+
+
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path):
+    p = _write(tmp_path, "criteria: [a, b]\nmatrix: [[1, 2], [0.5, 1]]\ncriteria: [c, d]\n")
+    with pytest.raises(DiagnosticError) as e:
+        load_ahp_file(p)
+    d = e.value.diagnostics[0]
+    assert (d.code, d.line) == ("MD001", 3)
+    assert "criteria" in d.message and "1" in d.message
