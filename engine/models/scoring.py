@@ -25,35 +25,41 @@ SCORE_COLUMNS = ("sensitivity", "sensitivity_pct", "churn_risk", "stability", "v
 
 def score_snapshot(snapshot, as_of: date, models_dir=None, *, stability_version: str | None = None,
                    sensitivity_config: SensitivityConfig | None = None, value_config: ValueConfig | None = None,
-                   retention_config: RetentionConfig | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+                   retention_config: RetentionConfig | None = None,
+                   require_stability: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
     """(scores indexed by msisdn, {model name: version}) for every subscriber of `snapshot`.
 
     Uses the latest stability model trained on a snapshot (or `stability_version`); raises
-    DiagnosticError telling the user to train one when none is stored.
+    DiagnosticError telling the user to train one when none is stored — unless
+    `require_stability` is False (`rekindle facts` before any training): then churn_risk,
+    stability and retention_group are missing and the stability version is "none".
     """
     tables = snapshot.tables
     sensitivity_config = sensitivity_config or SensitivityConfig()
     value_config = value_config or ValueConfig()
     retention_config = retention_config or RetentionConfig()
 
-    model, meta = latest_stability(stability_version, models_dir,
-                                   source_kind=None if stability_version else "snapshot")
+    try:
+        model, meta = latest_stability(stability_version, models_dir,
+                                       source_kind=None if stability_version else "snapshot")
+    except DiagnosticError:
+        if require_stability:
+            raise
+        model, meta = None, {"version": "none"}
     keys = snapshot_keys(tables, as_of)  # join every table to the subscribers once
     features = subscriber_features(tables, as_of, keys)
-    needed = [str(c) for c in model.feature_names_in_]
-    missing = [c for c in needed if c not in features.columns]
-    if missing:
-        raise DiagnosticError([Diagnostic(
-            "MD044", f"stability model {meta['version']} needs features a snapshot does not have: {', '.join(missing[:5])}",
-            hint="it was trained on a --table file; run `rekindle models train stability --data DIR --as-of DATE`")])
-    risk = model.churn_risk(features[needed])
-
     scores = compute_sensitivity(features.index, tables["subscriptions"], tables["usage_monthly"], as_of,
                                  sensitivity_config, keys)[["sensitivity", "sensitivity_pct"]]
-    scores["churn_risk"] = risk
-    scores["stability"] = model.stability(risk)
+    if model is None:
+        scores["churn_risk"] = float("nan")
+        scores["stability"] = None
+    else:
+        risk = model.churn_risk(_model_input(model, meta, features))
+        scores["churn_risk"] = risk
+        scores["stability"] = model.stability(risk)
     scores = scores.join(compute_value(tables, as_of, value_config, keys))
-    scores["retention_group"] = retention_group(scores["value_tier"], scores["stability"], retention_config)
+    scores["retention_group"] = (retention_group(scores["value_tier"], scores["stability"], retention_config)
+                                 if model is not None else None)
     versions = {
         "sensitivity": sensitivity_config.version(),
         "stability": meta["version"],
@@ -61,3 +67,14 @@ def score_snapshot(snapshot, as_of: date, models_dir=None, *, stability_version:
         "retention": retention_config.version(),
     }
     return scores[list(SCORE_COLUMNS)], versions
+
+
+def _model_input(model, meta: dict, features: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns the stability model was trained on; a clear error if any is missing."""
+    needed = [str(c) for c in model.feature_names_in_]
+    missing = [c for c in needed if c not in features.columns]
+    if missing:
+        raise DiagnosticError([Diagnostic(
+            "MD044", f"stability model {meta['version']} needs features a snapshot does not have: {', '.join(missing[:5])}",
+            hint="it was trained on a --table file; run `rekindle models train stability --data DIR --as-of DATE`")])
+    return features[needed]
