@@ -2,8 +2,112 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+
+from engine.diagnostics import DiagnosticError, format_report
+
+REFUSED_EXIT = 2  # another run holds the database
+
+
+def _fail(error: DiagnosticError) -> None:
+    typer.echo(format_report(error.diagnostics), err=True)
+    raise typer.Exit(1)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+
+
+def _with_progress(console: Console, options, run_night):
+    """Run with a rich progress bar over the run's stages (engine.run.STAGES)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.run import STAGES
+
+    columns = (TextColumn("[bold]{task.description:<10}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=len(STAGES))
+
+        def advance(stage: str) -> None:
+            position = STAGES.index(stage) if stage in STAGES else 0
+            bar.update(task, description=stage, completed=position)
+
+        return run_night(options, progress=advance)
+
+
+def run(
+    data: Path = typer.Option(..., "--data", help="snapshot folder (NAME.csv or NAME.parquet per table)"),
+    as_of: str = typer.Option(..., "--as-of", help="decision date YYYY-MM-DD (M0 is its month)"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="channel files folder (default REKINDLE_HOME/runs/<run id>)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes (subscribers split by msisdn hash)"),
+    production: bool = typer.Option(False, "--production", help="refuse packs/strategies/policy not approved as they stand"),
+    rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rule packs folder"),
+    strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="strategies folder"),
+) -> None:
+    """Nightly run 夜间批处理: decide every subscriber and service, store decisions and traces, write channel lists.
+
+    Example: rekindle run --data sample --as-of 2026-11-15 --workers 2
+    """
+    from engine.funnel import funnel_tables
+    from engine.run import RunOptions, run_night
+    from engine.run_store import RunRefused
+
+    options = RunOptions(data=data, as_of=_date(as_of), db_url=db, out=out, workers=workers, production=production,
+                         rules_dir=rules_dir, strategies_dir=strategies_dir)
+    console = Console(stderr=True)
+    try:
+        if console.is_terminal:
+            result = _with_progress(console, options, run_night)
+        else:
+            result = run_night(options)
+    except DiagnosticError as error:
+        _fail(error)
+    except RunRefused as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(REFUSED_EXIT)
+    stdout = Console(file=sys.stdout, width=160)
+    for table in funnel_tables(result.funnel):
+        stdout.print(table)
+    seconds = sum(result.timings.values())
+    typer.echo(f"run {result.run_id}: {result.facts} facts, {result.decisions} decisions, "
+               f"channel files in {result.out_dir} ({seconds:.1f} s)")
+
+
+def export(
+    run_id: str = typer.Option("latest", "--run", help="run id, or `latest`"),
+    channel: str = typer.Option(..., "--channel", help="sms, mms, wap_push, outbound_call or account_manager"),
+    out: Optional[Path] = typer.Option(None, "--out", help="file to write (default: print to stdout)"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+) -> None:
+    """Channel list 渠道清单: the CSV a channel's system takes (msisdn, service, strategy, message, ...).
+
+    Example: rekindle export --run latest --channel outbound_call --out calls.csv
+    """
+    from engine.export import export_channel, export_text
+
+    try:
+        if out is None:
+            _run, body = export_text(run_id, channel, db)
+            sys.stdout.write(body)
+            return
+        found, path, rows = export_channel(run_id, channel, out, db)
+    except DiagnosticError as error:
+        _fail(error)
+    typer.echo(f"{rows} rows of run {found} written to {path}", err=True)
 
 
 def register(app: typer.Typer) -> None:
     """Attach the top-level commands to the main app."""
+    app.command("run")(run)
+    app.command("export")(export)

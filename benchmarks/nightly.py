@@ -1,0 +1,149 @@
+"""Benchmark a whole nightly run: seconds per stage, facts/s, subscribers/s and peak memory.
+
+    .venv/bin/python benchmarks/nightly.py                     # 1M subscribers, --workers 2
+    .venv/bin/python benchmarks/nightly.py --subscribers 100000 --workers 2
+
+Generates N subscribers into a temp folder, trains the stability model if there is none yet
+(on a separate snapshot of at most TRAIN_SUBSCRIBERS subscribers: training time is not what this
+measures), then runs one night into a fresh SQLite database with the shipped rules/ and
+strategies/. Peak memory of the run's process tree (the run process plus its worker processes)
+is sampled every 0.1 s from /proc: summed RSS (counts pages the forked workers share with the
+parent once per process) and summed PSS (counts each page once: the real footprint).
+Design target: 1M subscribers end to end in <= 60 s on 2 cores with peak RSS <= 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 11, 20)
+TRAIN_SUBSCRIBERS = 20_000
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB; PSS splits pages shared with forked workers fairly."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(sum of RSS, sum of PSS) of a process and all its descendants, MB.
+
+    Summed RSS counts pages the forked workers share with the parent once per process; summed
+    PSS counts every page once, so it is the tree's real footprint.
+    """
+    rss = pss = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        r, p = _memory_kib(current)
+        rss, pss = rss + r, pss + p
+        stack.extend(_children(current))
+    return rss / 1024, pss / 1024
+
+
+class PeakSampler(threading.Thread):
+    """Samples the process tree's memory until stopped; keeps the peaks (MB)."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_rss, self.peak_pss, self._stop_flag = pid, 0.0, 0.0, threading.Event()
+
+    def _sample(self) -> None:
+        rss, pss = tree_memory_mb(self.pid)
+        self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+
+    def run(self) -> None:
+        while not self._stop_flag.is_set():
+            self._sample()
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._stop_flag.set()
+        self.join()
+        self._sample()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", type=Path, default=None, help="folder to keep the snapshot and models in (reused)")
+    args = parser.parse_args()
+
+    from engine.generator import generate
+    from engine.models.training import train_stability_from_snapshot
+    from engine.run import RunOptions, run_night
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.keep or Path(tmp)
+        data, models = base / f"snapshot-{args.subscribers}", base / "models"
+        start = time.perf_counter()
+        if not data.exists():
+            generate(data, args.subscribers, 42, AS_OF)
+        generated = time.perf_counter() - start
+        start = time.perf_counter()
+        if not models.exists():
+            train_data = base / "training-snapshot"
+            if not train_data.exists():
+                generate(train_data, min(args.subscribers, TRAIN_SUBSCRIBERS), 43, AS_OF)
+            train_stability_from_snapshot(train_data, AS_OF, models_dir=models)
+        trained = time.perf_counter() - start
+
+        os.environ["REKINDLE_HOME"] = str(Path(tmp) / "home")
+        options = RunOptions(data=data, as_of=AS_OF, db_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+                             out=Path(tmp) / "lists", workers=args.workers, rules_dir=ROOT / "rules",
+                             strategies_dir=ROOT / "strategies", models_dir=models)
+        sampler = PeakSampler(os.getpid())
+        sampler.start()
+        start = time.perf_counter()
+        at_stage: dict[str, int] = {}  # tree PSS (MB) when each stage starts: where memory goes
+
+        def progress(stage: str) -> None:
+            at_stage[stage] = round(tree_memory_mb(os.getpid())[1])
+
+        result = run_night(options, progress=progress)
+        seconds = time.perf_counter() - start
+        sampler.stop()
+        db_mb = (Path(tmp) / "bench.db").stat().st_size / 2**20
+
+    report = {
+        "subscribers": args.subscribers, "workers": args.workers, "facts": result.facts,
+        "decisions": result.decisions, "run_seconds": round(seconds, 2),
+        "stages": result.timings, "facts_per_s": round(result.facts / seconds),
+        "subscribers_per_s": round(args.subscribers / seconds),
+        "peak_tree_rss_mb": round(sampler.peak_rss), "peak_tree_pss_mb": round(sampler.peak_pss),
+        "pss_mb_at_stage_start": at_stage,
+        "db_mb": round(db_mb), "generate_seconds": round(generated, 2), "train_seconds": round(trained, 2),
+        "treated": result.funnel["decisions"].get("treat", 0),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The hash chain over a run's traces: every stored decision is sealed, in order.
+
+Record n of a run (seq = n, rows sorted by msisdn, service) is sealed by
+
+    hash_n = sha256( prev_hash_n  +  record_bytes(decision row fields, trace payload) )
+
+with prev_hash_0 = GENESIS and prev_hash_n = hash_(n-1). `record_bytes` is the canonical JSON
+array of the decision row fields (DECISION_FIELDS order), a newline, and the canonical JSON
+payload text exactly as stored. The run row keeps the head (last hash) and the count, so
+changing, deleting, inserting or reordering any record — or dropping the tail — is detected
+by `verify_chain`. docs/TRACE.md is the auditor's description of this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import text
+
+GENESIS = "0" * 64
+# Decision row fields covered by the hash, in this order.
+DECISION_FIELDS = ("run_id", "seq", "msisdn", "service", "pack", "decision", "reason", "arbitration",
+                   "strategy", "channel", "message")
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 characters kept, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def record_bytes(row: Sequence[Any], payload: str) -> bytes:
+    """The bytes one chain link seals: the decision fields (DECISION_FIELDS order) and the payload."""
+    return (canonical(list(row)) + "\n" + payload).encode("utf-8")
+
+
+def link(prev_hash: str, row: Sequence[Any], payload: str) -> str:
+    """hash_n from hash_(n-1) and record n."""
+    return hashlib.sha256(prev_hash.encode("ascii") + record_bytes(row, payload)).hexdigest()
+
+
+def seal(rows: Sequence[Sequence[Any]], payloads: Sequence[str], prev_hash: str = GENESIS) -> list[tuple[str, str]]:
+    """(prev_hash, hash) for each record, continuing a chain from `prev_hash`."""
+    out: list[tuple[str, str]] = []
+    sha = hashlib.sha256
+    for row, payload in zip(rows, payloads):
+        digest = sha(prev_hash.encode("ascii") + record_bytes(row, payload)).hexdigest()
+        out.append((prev_hash, digest))
+        prev_hash = digest
+    return out
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of `verify_chain`: ok, the first record that does not verify (None if ok), and why."""
+
+    ok: bool
+    first_bad_seq: int | None
+    message: str
+    count: int = 0
+
+
+def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
+    """Recompute the chain of `run_id` from the stored decisions and traces and compare.
+
+    Detects a changed field or payload, a deleted, inserted or reordered record, and a
+    truncated chain (head and count are kept on the run row).
+    """
+    from engine.store.database import get_engine
+
+    engine = get_engine(db_url)
+    columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
+    with engine.connect() as conn:
+        run = conn.execute(text("SELECT status, chain_head, chain_count FROM run WHERE id = :id"),
+                           {"id": run_id}).first()
+        if run is None:
+            return VerifyResult(False, None, f"no run {run_id!r} in this database")
+        if run.status != "succeeded":
+            return VerifyResult(False, None, f"run {run_id} has status {run.status}: it stored no decisions")
+        traces = conn.execute(text("SELECT seq, payload, prev_hash, hash FROM trace WHERE run_id = :id ORDER BY seq"),
+                              {"id": run_id})
+        decisions = conn.execute(text(f"SELECT {columns} FROM decision d WHERE d.run_id = :id ORDER BY d.seq"),
+                                 {"id": run_id})
+        prev = GENESIS
+        expected_seq = 0
+        for trace in traces:
+            decision = decisions.fetchone()
+            where = f"record seq {expected_seq}"
+            if trace.seq != expected_seq:
+                return VerifyResult(False, expected_seq, f"{where} is missing (next stored trace is seq {trace.seq})",
+                                    expected_seq)
+            if decision is None or decision.seq != trace.seq:
+                return VerifyResult(False, expected_seq, f"{where}: its decision row is missing", expected_seq)
+            if trace.prev_hash != prev:
+                return VerifyResult(False, expected_seq, f"{where}: prev_hash does not match the previous hash",
+                                    expected_seq)
+            digest = link(prev, tuple(decision), trace.payload)
+            if digest != trace.hash:
+                return VerifyResult(False, expected_seq, f"{where}: content changed (hash mismatch)", expected_seq)
+            prev = digest
+            expected_seq += 1
+        if decisions.fetchone() is not None:
+            return VerifyResult(False, expected_seq, f"record seq {expected_seq}: decision without a trace",
+                                expected_seq)
+    if expected_seq != run.chain_count:
+        return VerifyResult(False, expected_seq, f"chain has {expected_seq} records, the run row says {run.chain_count}",
+                            expected_seq)
+    if prev != (run.chain_head or GENESIS):
+        return VerifyResult(False, max(expected_seq - 1, 0), "last hash differs from the head stored on the run row",
+                            expected_seq)
+    return VerifyResult(True, None, f"run {run_id}: {expected_seq} records verified", expected_seq)

@@ -1,0 +1,110 @@
+"""Worker processes for a nightly run: one long-lived process per partition of subscribers.
+
+durable_rules holds the GIL and is not thread-safe, so a run scales with processes. Each worker
+is forked with the run's prepared fact frame already in memory (no pickling of the input), builds
+its own object (a `Partition`, which builds its own Decider: durable_rules rulesets and their
+lambdas do not pickle), and then answers method calls from the parent over a pipe. The object
+keeps its state between calls, so the two phases of a run (decide; then build the stored rows
+once arbitration is known) run where the facts already are.
+
+With one worker everything runs in the calling process through the same object, so
+`--workers 1` and `--workers N` execute the same code on the same partitions' facts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from typing import Any, Callable, Sequence
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; carries the worker's traceback text."""
+
+
+def _serve(conn, make: Callable[[], Any]) -> None:
+    try:
+        target = make()
+        conn.send(("ok", None))
+    except BaseException:  # report construction failures to the parent
+        conn.send(("error", traceback.format_exc()))
+        return
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        name, args = message
+        try:
+            conn.send(("ok", getattr(target, name)(*args)))
+        except BaseException:
+            conn.send(("error", traceback.format_exc()))
+
+
+class Workers:
+    """`makers[i]()` builds the object of worker i; `call` runs one method on all of them."""
+
+    def __init__(self, makers: Sequence[Callable[[], Any]], processes: bool = True):
+        self._local: list[Any] = []
+        self._procs: list[tuple[multiprocessing.Process, Any]] = []
+        if not processes:
+            self._local = [make() for make in makers]
+            return
+        # fork: the children see the parent's prepared frames without copying them through a pipe.
+        ctx = multiprocessing.get_context("fork")
+        try:
+            for make in makers:
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(child, make), daemon=True)
+                proc.start()
+                child.close()
+                self._procs.append((proc, parent))
+            for _proc, conn in self._procs:
+                self._receive(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _receive(conn) -> Any:
+        try:
+            status, value = conn.recv()
+        except EOFError as exc:
+            raise WorkerError("a worker process died (out of memory?)") from exc
+        if status != "ok":
+            raise WorkerError(f"a worker failed:\n{value}")
+        return value
+
+    def call(self, name: str, per_worker_args: Sequence[tuple] | None = None) -> list[Any]:
+        """Call method `name` on every worker (all at once), with its own args; results in worker order."""
+        count = len(self._local) or len(self._procs)
+        args = list(per_worker_args) if per_worker_args is not None else [()] * count
+        if self._local:
+            return [getattr(obj, name)(*a) for obj, a in zip(self._local, args)]
+        for (_proc, conn), a in zip(self._procs, args):
+            conn.send((name, a))
+        return [self._receive(conn) for _proc, conn in self._procs]
+
+    def close(self) -> None:
+        """Stop the worker processes (they exit on a None message or when the pipe closes)."""
+        for proc, conn in self._procs:
+            try:
+                conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+            conn.close()
+        for proc, _conn in self._procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._procs = []
+        self._local = []
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

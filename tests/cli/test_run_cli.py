@@ -1,0 +1,87 @@
+"""`rekindle run` and `rekindle export` through the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from cli.main import app
+from engine.store.database import dispose_all, get_engine
+from nightly_inputs import RULES, STRATEGIES, night_inputs
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch, tmp_path_factory):
+    inputs = night_inputs(tmp_path_factory)
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    # the run scores with the latest stability model under REKINDLE_HOME/models
+    (tmp_path / "home").mkdir()
+    os.symlink(inputs.models, tmp_path / "home" / "models")
+    yield inputs, tmp_path, f"sqlite:///{tmp_path / 'cli.db'}"
+    dispose_all()
+
+
+def run_args(inputs, db, *extra):
+    return ["run", "--data", str(inputs.data), "--as-of", inputs.as_of.isoformat(), "--db", db,
+            "--rules", str(RULES), "--strategies", str(STRATEGIES), *extra]
+
+
+def test_run_prints_the_funnel_and_export_reproduces_the_channel_file(setup):
+    inputs, tmp, db = setup
+    result = runner.invoke(app, run_args(inputs, db, "--out", str(tmp / "lists")))
+    assert result.exit_code == 0, result.output
+    assert "Funnel per pack" in result.stdout and "retention" in result.stdout
+    out = tmp / "calls.csv"
+    exported = runner.invoke(app, ["export", "--run", "latest", "--channel", "outbound_call", "--out", str(out),
+                                   "--db", db])
+    assert exported.exit_code == 0, exported.output
+    assert out.read_bytes() == (tmp / "lists" / "outbound_call.csv").read_bytes()
+    printed = runner.invoke(app, ["export", "--channel", "account_manager", "--db", db])
+    assert printed.exit_code == 0
+    assert printed.stdout == (tmp / "lists" / "account_manager.csv").read_text(encoding="utf-8")
+
+
+def test_default_out_is_under_rekindle_home(setup):
+    inputs, tmp, db = setup
+    result = runner.invoke(app, run_args(inputs, db))
+    assert result.exit_code == 0, result.output
+    runs = list((tmp / "home" / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "sms.csv").is_file()
+
+
+def test_invalid_snapshot_exits_1_with_diagnostics(setup):
+    inputs, tmp, db = setup
+    result = runner.invoke(app, ["run", "--data", str(tmp / "nowhere"), "--as-of", "2026-11-20", "--db", db,
+                                 "--rules", str(RULES), "--strategies", str(STRATEGIES)])
+    assert result.exit_code == 1
+    assert "subscribers" in result.output and "Traceback" not in result.output
+
+
+def test_a_concurrent_run_is_refused_with_exit_code_2(setup):
+    inputs, tmp, db = setup
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        with get_engine(db).begin() as conn:
+            conn.execute(text("INSERT INTO run_lock (name, run_id, pid, host, acquired_at) VALUES "
+                              "('nightly', 'busy-run', :pid, :host, :at)"),
+                         {"pid": holder.pid, "host": os.uname().nodename,
+                          "at": datetime.now(timezone.utc).isoformat(" ")})
+        result = runner.invoke(app, run_args(inputs, db))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 2
+    assert "busy-run" in result.output
+
+
+def test_export_of_an_unknown_channel_exits_1(setup):
+    _inputs, _tmp, db = setup
+    result = runner.invoke(app, ["export", "--channel", "fax", "--db", db])
+    assert result.exit_code == 1 and "unknown channel" in result.output
