@@ -47,7 +47,8 @@ def _segment_with_engine(frame: pd.DataFrame, content) -> pd.DataFrame:
 
 
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,
-                  stage: Callable[[str], None] = lambda _name: None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                  stage: Callable[[str], None] = lambda _name: None,
+                  require_stability: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(facts with scores and segment, extras aligned with it, model versions).
 
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
@@ -59,7 +60,7 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     stage("facts")
     facts = build_facts(snapshot, as_of)
     stage("score")
-    scores, versions = score_snapshot(snapshot, as_of, models_dir)
+    scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability)
     frame = _merge_scores(facts, scores)
     stage("segment")
     try:

@@ -114,3 +114,32 @@ def write_snapshot(directory: Path, tables: dict[str, list[dict]], fmt: str = "c
 def write_handmade(directory: Path, fmt: str = "csv") -> Path:
     """Write the hand-made snapshot (see module docstring) and return its directory."""
     return write_snapshot(directory, HANDMADE, fmt)
+
+
+SUB1, SUB2 = "13800000001", "13800000002"
+SUB1_COMMON = dict(
+    msisdn=SUB1, has_data_spend=True, tenure_days=2191, city="xian", brand="gotone", plan="p58", arpu=80.0,
+    arpu_trend=0.8, contract_months_left=2, device_os="android", account_manager=True,
+    preferences=["news", "sports"], handset_changed_days=75, os_changed=True, to_smartphone=True,
+    on_list=["dnd"], days_since_contact=29, contacts_30d=1,
+)
+# sub 2: arpu_6m_ago 0 and an ended contract -> both missing; never contacted -> missing
+SUB2_COMMON = dict(
+    msisdn=SUB2, has_data_spend=False, tenure_days=532, city="baoji", brand="mzone", plan="p18", arpu=30.0,
+    device_os="ios", account_manager=False, preferences=[], handset_changed_days=14, os_changed=False,
+    to_smartphone=False, on_list=["black", "dual_sim"], contacts_30d=0,
+)
+# The facts of the hand-made snapshot as of HANDMADE_AS_OF, computed by hand.
+HANDMADE_FACTS = [
+    # reading: M0 2, M1 0 (explicit row), M2 none, M3 5 -> silent for M1 and M2
+    dict(SUB1_COMMON, service="reading", billing="monthly", bundled=True, ordered_days=674, uses_m0=2, uses_m1=0,
+         uses_m2=0, uses_m3=5, months_silent=2, used_in_3m=True, traffic_mb_3m=10.25, paid_3m=2.0),
+    dict(SUB1_COMMON, service="gprs", billing="per_use", bundled=False, ordered_days=1049, uses_m0=0, uses_m1=0,
+         uses_m2=4, uses_m3=0, months_silent=1, used_in_3m=True, traffic_mb_3m=100.0, paid_3m=0.0),
+    # ordered 2026-10-20 (last month), no use since: at most 1 silent month
+    dict(SUB2_COMMON, service="video", billing="monthly", bundled=False, ordered_days=26, uses_m0=1, uses_m1=0,
+         uses_m2=0, uses_m3=0, months_silent=1, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0),
+    # no usage rows at all, ordered in 2020: the whole 12-month window is silent
+    dict(SUB2_COMMON, service="fetion", billing="free", bundled=True, ordered_days=2510, uses_m0=0, uses_m1=0,
+         uses_m2=0, uses_m3=0, months_silent=12, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0),
+]
