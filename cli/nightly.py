@@ -109,5 +109,10 @@ def export(
 
 def register(app: typer.Typer) -> None:
     """Attach the top-level commands to the main app."""
+    from cli.explain import explain
+    from cli.facts import facts
+
     app.command("run")(run)
+    app.command("facts")(facts)
+    app.command("explain")(explain)
     app.command("export")(export)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from cli import rules_cases, rules_lifecycle
+from cli import rules_cases, rules_diff, rules_lifecycle
 from engine.rules.catalogue import fields_report
 from engine.rules.content import validate_paths, validation_report
 
@@ -55,3 +55,5 @@ app.command("approve")(rules_lifecycle.approve)
 app.command("show")(rules_lifecycle.show)
 # Pack tests and case files (rules test) live in cli/rules_cases.py.
 app.command("test")(rules_cases.test)
+# Rule-change impact (rules diff) lives in cli/rules_diff.py.
+app.command("diff")(rules_diff.diff)
