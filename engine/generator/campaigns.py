@@ -25,7 +25,7 @@ CHANNELS = CHANNEL_VALUES  # sms, mms, wap_push, outbound_call, account_manager
 STRATEGIES = {
     "long_term_silent": [("lts_sms_usage_tips", "sms"), ("lts_mms_hot_content", "mms"), ("lts_am_coaching", "account_manager")],
     "short_term_silent": [("sts_wap_client_app", "wap_push"), ("sts_sms_client_app", "sms"), ("sts_mms_client_guide", "mms")],
-    "monthly_low_use": [("mlu_wap_hot_content", "wap_push"), ("mlu_sms_hot_content", "sms"), ("mlu_mms_hot_content", "mms")],
+    "monthly_low_use": [("mlu_wap_hot_content", "wap_push"), ("mlu_sms_usage_tips", "sms"), ("mlu_mms_hot_content", "mms")],
     "unpaid_low_use": [("ulu_am_contact", "account_manager"), ("ulu_wap_push_guide", "wap_push"), ("ulu_sms_guide", "sms"), ("ulu_mms_guide", "mms")],
     "paid_low_use": [("plu_sms_free_trial", "sms"), ("plu_call_monthly_upgrade", "outbound_call"), ("plu_wap_prize", "wap_push")],
     "retention": [("ret_call_plan_upgrade", "outbound_call"), ("ret_am_contract_offer", "account_manager"), ("ret_sms_family_plan", "sms"), ("ret_call_loyalty", "outbound_call")],

@@ -28,7 +28,7 @@ POLICY_REASONS = ("do_not_disturb", "red_list", "black_list", "contacted_recentl
 STRATEGY_IDS = {
     "long_term_silent": ("lts_sms_usage_tips", "lts_mms_hot_content", "lts_am_coaching"),
     "short_term_silent": ("sts_wap_client_app", "sts_sms_client_app", "sts_mms_client_guide"),
-    "monthly_low_use": ("mlu_wap_hot_content", "mlu_sms_hot_content", "mlu_mms_hot_content"),
+    "monthly_low_use": ("mlu_wap_hot_content", "mlu_sms_usage_tips", "mlu_mms_hot_content"),
     "unpaid_low_use": ("ulu_am_contact", "ulu_wap_push_guide", "ulu_sms_guide", "ulu_mms_guide"),
     "paid_low_use": ("plu_sms_free_trial", "plu_call_monthly_upgrade", "plu_wap_prize"),
     "retention": ("ret_call_plan_upgrade", "ret_am_contract_offer", "ret_sms_family_plan", "ret_call_loyalty"),

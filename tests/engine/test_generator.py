@@ -26,7 +26,7 @@ SEED = 11
 STRATEGY_CHANNEL = {  # /tmp/strategies.txt: the team's fixed ids and channels
     "lts_sms_usage_tips": "sms", "lts_mms_hot_content": "mms", "lts_am_coaching": "account_manager",
     "sts_wap_client_app": "wap_push", "sts_sms_client_app": "sms", "sts_mms_client_guide": "mms",
-    "mlu_wap_hot_content": "wap_push", "mlu_sms_hot_content": "sms", "mlu_mms_hot_content": "mms",
+    "mlu_wap_hot_content": "wap_push", "mlu_sms_usage_tips": "sms", "mlu_mms_hot_content": "mms",
     "ulu_am_contact": "account_manager", "ulu_wap_push_guide": "wap_push", "ulu_sms_guide": "sms", "ulu_mms_guide": "mms",
     "plu_sms_free_trial": "sms", "plu_call_monthly_upgrade": "outbound_call", "plu_wap_prize": "wap_push",
     "ret_call_plan_upgrade": "outbound_call", "ret_am_contract_offer": "account_manager",
