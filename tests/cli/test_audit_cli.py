@@ -29,7 +29,9 @@ def test_verify_prints_ok_with_count_and_head(run):
 
 def test_verify_of_a_tampered_run_exits_1_naming_the_record(run, tmp_path):
     db = copy_db(run, tmp_path / "tampered.db")
-    execute(db, "UPDATE decision SET channel = 'sms' WHERE run_id = ? AND seq = 3", (run.run_id,))
+    # a value that certainly differs from the stored one, whatever channel seq 3 went out on
+    execute(db, "UPDATE decision SET channel = CASE channel WHEN 'sms' THEN 'mms' ELSE 'sms' END "
+                "WHERE run_id = ? AND seq = 3", (run.run_id,))
     result = runner.invoke(app, ["audit", "verify", "--run", "latest", "--db", db])
     assert result.exit_code == 1
     assert "FAILED" in result.stdout and "record seq 3, msisdn " in result.stdout
