@@ -44,13 +44,15 @@ from engine.home import runs_dir
 from engine.run_context import build_context, hot_content_index
 from engine.run_partition import Partition
 from engine.run_prepare import prepare_frame, scope_masks
-from engine.run_store import RunRows, acquire_lock, json_text, release_lock, store_failed, store_run, utc_now
+from engine.run_store import RunRows, TraceRows, acquire_lock, json_text, release_lock, store_failed, store_run, utc_now
 from engine.run_workers import Workers
 from engine.store.models import TREAT
 
 # The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "facts", "score", "segment", "scope", "decide", "arbitrate", "rows",
           "chain", "files", "store")
+
+ROWS_BATCH = 10_000  # rows a worker hands over per call in the rows stage
 
 NO_POLICY = "RN001"
 UNAPPROVED = "RN002"
@@ -217,6 +219,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content))
               for w in range(options.workers)]
     with Workers(makers, processes=options.workers > 1) as workers:
+        # the workers hold their partitions now: the parent's copy of the in-scope facts can go
+        del makers, inside, inside_extras, part
         decided = workers.call("decide")
         clock.stage("arbitrate")
         candidates = [c for cands, _, _ in decided for c in cands]
@@ -232,15 +236,26 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         for _, counts, _ in decided:
             pack_counts.update(counts)
         clock.stage("rows")
-        parts = workers.call("rows", [(v,) for v in verdicts])
+        workers.call("start_rows", [(v,) for v in verdicts])
+        del verdicts
+        parts: list[list[tuple]] = [[] for _ in decided]
+        while True:  # in batches: no worker pickles all its rows (payloads included) at once
+            batches = workers.call("next_rows", [(ROWS_BATCH,)] * len(parts))
+            if not any(batches):
+                break
+            for rows, batch in zip(parts, batches):
+                rows.extend(batch)
     merged = list(heapq.merge(*parts, key=lambda row: (row[0], row[1])))
     del parts
 
     clock.stage("chain")
     decisions = [(run_id, seq, *row[2]) for seq, row in enumerate(merged)]
-    payloads = [row[3] for row in merged]
-    links = seal(decisions, payloads, GENESIS)
-    traces = [(run_id, seq, payloads[seq], prev, digest) for seq, (prev, digest) in enumerate(links)]
+    payloads = [row[3] for row in merged]  # canonical JSON, UTF-8 encoded (see Partition.next_rows)
+    links: list[tuple[str, str]] = []
+    for start in range(0, len(payloads), ROWS_BATCH):  # decoded a batch at a time: str is up to 4x larger
+        links += seal(decisions[start:start + ROWS_BATCH],
+                      [p.decode("utf-8") for p in payloads[start:start + ROWS_BATCH]], links[-1][1] if links else GENESIS)
+    traces = TraceRows(run_id, payloads, links)
     head = links[-1][1] if links else GENESIS
     decision_counts = Counter(d[5] for d in decisions)
     funnel = build_funnel(pack_counts, results, out_of_scope_counts, decision_counts, facts_total,

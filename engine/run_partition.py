@@ -48,7 +48,7 @@ class Partition:
         # canonical JSON right after deciding (~1.5 KB instead of ~6 KB of dicts per fact).
         self.keys: list[tuple[str, str]] = []  # (msisdn, service)
         self.outs: list[list[tuple[str, str]]] = []  # (pack, reason) of each pack that considered the fact
-        self.texts: list[tuple[str, str, str] | None] = []  # JSON of (segment, fact, packs)
+        self.texts: list[tuple[bytes, bytes, bytes] | None] = []  # UTF-8 JSON of (segment, fact, packs)
         self.message_facts: list[dict | None] = []  # message fields, for facts with a candidate only
         self.finals: list[tuple[str, str, str]] = []  # the Decider's final outcome per fact
         self.fragments = Fragments(("segment", "fact", "packs"))
@@ -90,6 +90,9 @@ class Partition:
                             options[0].channel)] += 1
                 else:
                     candidates.append(cand)
+        # phase 2 needs only the per-fact state kept above: release the partition's fact frame
+        self.order = np.lexsort((self.frame["service"].to_numpy(), self.frame["msisdn"].to_numpy()))
+        self.frame = None
         return candidates, funnel, len(self.keys)
 
     def _records(self, chunk: int = CHUNK):
@@ -97,6 +100,11 @@ class Partition:
         for start in range(0, len(self.frame), chunk):
             for k, record in enumerate(fact_records(self.frame.iloc[start:start + chunk])):
                 yield start + k, record
+
+    @staticmethod
+    def _compact(text: str) -> bytes:
+        """JSON kept between the phases as UTF-8 (half the size of a str holding any Chinese)."""
+        return text.encode("utf-8")
 
     def _keep(self, i: int, record: dict, outcomes: list[dict], final: dict) -> None:
         """Store what phase 2 needs of one decided fact, serialised where it is large."""
@@ -106,7 +114,8 @@ class Partition:
                    "rules": [r for r in (self.segment_rules[i] or "").split("|") if r]}
         self.keys.append((record["msisdn"], record["service"]))
         self.outs.append([(o["pack"], o["reason"]) for o in outcomes])
-        self.texts.append((payload_text(segment), payload_text(record), payload_text(packs)))
+        self.texts.append((self._compact(payload_text(segment)), self._compact(payload_text(record)),
+                           self._compact(payload_text(packs))))
         self.finals.append((final["decision"], final["pack"], final["reason"]))
         has_candidate = any(o["decision"] == TREAT for o in outcomes)
         self.message_facts.append({k: record.get(k) for k in MESSAGE_FACT_FIELDS} if has_candidate else None)
@@ -122,15 +131,30 @@ class Partition:
 
     # -- phase 2 ----------------------------------------------------------------------------
     def rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> list[tuple]:
-        """Per fact, sorted by (msisdn, service): (msisdn, service, decision fields, payload, city, manager).
+        """Per fact, sorted by (msisdn, service): (msisdn, service, decision fields, payload, city, manager);
+        the payload is its canonical JSON encoded as UTF-8 (bytes: compact over the pipe and in the parent).
 
         `verdicts` maps each arbitrated candidate key to (outcome, strategy, channel, fell_back,
         beaten_by, full_channels). Called once: the facts' working state is released as rows are made.
         """
+        self.start_rows(verdicts)
+        return self.next_rows(len(self.keys))
+
+    def start_rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> None:
+        """Take the arbitration verdicts (see `rows`); `next_rows` then hands the rows out in batches."""
+        self.verdicts = verdicts
+        self.cursor = 0
+
+    def next_rows(self, limit: int) -> list[tuple]:
+        """The next at most `limit` rows of `rows` order ([] when all were handed out).
+
+        Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
+        """
+        order = self.order[self.cursor:self.cursor + limit].tolist()
+        self.cursor += len(order)
         out: list[tuple] = []
-        order = np.lexsort((self.frame["service"].to_numpy(), self.frame["msisdn"].to_numpy()))
-        for i in order.tolist():
-            out.append(self._row(i, verdicts))
+        for i in order:
+            out.append(self._row(i, self.verdicts))
             self.texts[i] = self.message_facts[i] = None  # the row holds them now
         return out
 
@@ -158,10 +182,11 @@ class Partition:
             decision=dict(decision=decision, pack=pack, reason=reason, arbitration=arbitration,
                           strategy=strategy, channel=channel, message=message, contact=contact))
         segment_text, fact_text, packs_text = self.texts[i]
-        text = self.fragments.splice(payload_text(payload),
-                                     {"segment": segment_text, "fact": fact_text, "packs": packs_text})
+        text = self.fragments.splice(payload_text(payload), {"segment": segment_text.decode("utf-8"),
+                                                             "fact": fact_text.decode("utf-8"),
+                                                             "packs": packs_text.decode("utf-8")})
         fields = (msisdn, service, pack, decision, reason, arbitration, strategy, channel, message)
-        return (msisdn, service, fields, text, facts.get("city") or "", manager)
+        return (msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager)
 
     @staticmethod
     def _arbitration_entry(state: dict, verdict: tuple | None) -> dict:

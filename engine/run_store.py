@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -93,6 +93,32 @@ class RunRows:
     traces: Sequence[tuple]  # (run_id, seq, payload, prev_hash, hash)
     out_of_scope: Sequence[tuple]  # (run_id, msisdn, service, segment)
     model_versions: dict[str, str]
+
+
+class TraceRows(Sequence):
+    """`trace` rows (run_id, seq, payload, prev_hash, hash) whose payloads are held as UTF-8 bytes
+    and decoded only when a batch is written (a str holding any Chinese takes 2-4 bytes a character)."""
+
+    def __init__(self, run_id: str, payloads: Sequence[bytes], links: Sequence[tuple[str, str]]):
+        if len(payloads) != len(links):
+            raise ValueError(f"{len(payloads)} payloads but {len(links)} chain links")
+        self.run_id, self.payloads, self.links = run_id, payloads, links
+
+    def __len__(self) -> int:
+        return len(self.links)
+
+    def _row(self, seq: int) -> tuple:
+        prev, digest = self.links[seq]
+        return (self.run_id, seq, self.payloads[seq].decode("utf-8"), prev, digest)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._row(seq) for seq in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._row(index)
 
 
 def _placeholders(conn: Connection, n: int) -> str:

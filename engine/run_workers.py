@@ -13,6 +13,7 @@ With one worker everything runs in the calling process through the same object, 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
 from typing import Any, Callable, Sequence
@@ -48,12 +49,18 @@ class Workers:
 
     def __init__(self, makers: Sequence[Callable[[], Any]], processes: bool = True):
         self._local: list[Any] = []
+        self._frozen = False
         self._procs: list[tuple[multiprocessing.Process, Any]] = []
         if not processes:
             self._local = [make() for make in makers]
             return
         # fork: the children see the parent's prepared frames without copying them through a pipe.
         ctx = multiprocessing.get_context("fork")
+        # Objects that exist at the fork go to the collector's permanent generation, so a child's
+        # garbage collections do not walk (and so write to, and copy) every page of the parent's heap;
+        # the parent's own collections skip them too until `close` (then they are collected as before).
+        gc.freeze()
+        self._frozen = True
         try:
             for make in makers:
                 parent, child = ctx.Pipe()
@@ -102,6 +109,9 @@ class Workers:
                 proc.join()
         self._procs = []
         self._local = []
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
 
     def __enter__(self) -> "Workers":
         return self

@@ -188,6 +188,19 @@ def _cast(name: str, value: Any) -> Any:
     return value
 
 
+_KINDS: dict[str, str | None] = {}  # field name -> catalogue numeric kind (None: no cast), memoised
+
+
+def _numeric_kind(name: str) -> str | None:
+    kind = _KINDS.get(name, _KINDS)
+    if kind is _KINDS:
+        kind = _NUMERIC_FIELDS.get(name)
+        if kind is None and name.startswith(catalogue.PROPENSITY_PREFIX):
+            kind = catalogue.FLOAT
+        _KINDS[name] = kind
+    return kind
+
+
 def normalise_fact(fact: dict) -> dict:
     """The canonical fact: missing values dropped, plain Python scalars, sets as sorted string lists,
     `{"propensity": {s: p}}` flattened to `propensity.s` keys, catalogue casts applied.
@@ -197,6 +210,23 @@ def normalise_fact(fact: dict) -> dict:
     """
     out: dict[str, Any] = {}
     for name, value in fact.items():
+        # Fast paths for the plain values `engine.facts.fact_records` produces (the nightly run
+        # normalises every fact); they give exactly what the general path below gives.
+        kind = type(value)
+        if type(name) is str:
+            if kind is str or kind is bool:
+                out[name] = value
+                continue
+            if kind is int or kind is float:
+                if value != value:  # NaN: missing
+                    continue
+                cast = _numeric_kind(name)
+                if cast == catalogue.INT and kind is float and value.is_integer():
+                    value = int(value)
+                elif cast == catalogue.FLOAT and kind is int:
+                    value = float(value)
+                out[name] = value
+                continue
         if isinstance(value, dict):
             for sub, inner in normalise_fact(value).items():
                 out[f"{name}.{sub}"] = _cast(f"{name}.{sub}", inner)

@@ -11,6 +11,10 @@ single fact ends with before the nightly run's holdout and capacity steps:
 3. otherwise the outcome of the highest-priority in-scope pack (`excluded` or `not_selected`);
 4. no pack has the fact in scope → `out_of_scope`.
 
+A treat entry whose `when` matched is still passed over when its strategy limits `services` or
+`regions` and the fact's service or city is not listed (`fired["treat"]` lists the allowed
+matching entries only, in pack order).
+
 The engine only says which rules fired; the values each fired rule tested are re-read in
 plain Python (`conditions.tested_values`) for the trace. Holdout is not applied here.
 """
@@ -25,7 +29,7 @@ import pandas as pd
 
 from engine.rete import RuleEngine
 from engine.rules.compiler import CompiledPack, compile_pack, compile_policy, compile_segments
-from engine.rules.conditions import evaluate, is_number, normalise_fact, tested_values
+from engine.rules.conditions import evaluate, fields_of, is_number, lookup, normalise_fact
 
 POLICY = "contact_policy"
 
@@ -124,10 +128,19 @@ class Decider:
                                                 key=lambda p: (p.priority, p.name))
         strategies = content.strategies if strategies is None else strategies
         self.channels = {name: (doc.data or {}).get("channel") for name, doc in strategies.items()}
+        # Strategy limits (absent or empty = no limit): the fact's service and city must be listed.
+        self.limits: dict[str, tuple[frozenset | None, frozenset | None]] = {
+            name: tuple(frozenset(values) if (values := (doc.data or {}).get(key)) else None
+                        for key in ("services", "regions"))
+            for name, doc in strategies.items()}
         # Segmentation runs on its own (pack rules read its result); policy and packs share an engine.
         decided = [p for p in (self.policy, *self.packs) if p is not None]
         self.segment_engine = RuleEngine(self.segments.rulesets if self.segments else [])
         self.engine = RuleEngine([rs for p in decided for rs in p.rulesets])
+        # per pack, its rules by kind in file order (looked up for every fact)
+        self._kinds = {p.name: {kind: p.of_kind(kind) for kind in ("exclude", "target", "require", "treat")}
+                       for p in self.packs}
+        self._tested_fields: dict[int, tuple[str, ...]] = {}  # id of a rule's `when` (held by the packs) -> fields
 
     def close(self) -> None:
         self.segment_engine.close()
@@ -163,10 +176,25 @@ class Decider:
         policy_hits = [r for r in self.policy.rules if r.key in fired[self.policy.name]] if self.policy else []
         return [self._outcome(p, fact, fired[p.name], policy_hits) for p in scoped]
 
+    def _tested(self, cond: Any, fact: dict) -> dict[str, Any]:
+        """`conditions.tested_values`, with each condition's field list worked out once."""
+        names = self._tested_fields.get(id(cond))
+        if names is None:
+            names = self._tested_fields[id(cond)] = tuple(dict.fromkeys(fields_of(cond)))
+        return {name: lookup(fact, name) for name in names}
+
+    def _allowed(self, strategy: str, fact: dict) -> bool:
+        """The strategy may run for this fact: its `services` and `regions` (city) limits hold."""
+        services, regions = self.limits.get(strategy, (None, None))
+        service, city = fact.get("service"), fact.get("city")
+        return ((services is None or (isinstance(service, str) and service in services))
+                and (regions is None or (isinstance(city, str) and city in regions)))
+
     def _outcome(self, pack: CompiledPack, fact: dict, keys: set[str], policy_hits: list) -> PackOutcome:
         out = PackOutcome(pack=pack.name, decision="not_selected", priority=pack.priority, sha256=pack.sha256)
-        hits = {kind: [r for r in pack.of_kind(kind) if r.key in keys or r.condition is None]
-                for kind in ("exclude", "target", "require", "treat")}
+        hits = {kind: [r for r in rules if r.key in keys or r.condition is None]
+                for kind, rules in self._kinds[pack.name].items()}
+        hits["treat"] = [r for r in hits["treat"] if self._allowed(r.strategy, fact)]
         out.fired = {kind: [r.id for r in rules] for kind, rules in hits.items() if rules}
         for source, rules in ((POLICY, policy_hits), (pack.name, hits["exclude"])):
             for r in rules:
@@ -175,10 +203,10 @@ class Decider:
             for r in rules:
                 if r.when is not None:
                     out.tested.append({"source": source, "kind": r.kind, "rule": r.id,
-                                       "values": tested_values(r.when, fact)})
-        for r in pack.of_kind("require"):
+                                       "values": self._tested(r.when, fact)})
+        for r in self._kinds[pack.name]["require"]:
             passed = r.key in keys
-            out.require.append({"field": r.id, "threshold": r.when[r.id], "value": tested_values(r.when, fact)[r.id],
+            out.require.append({"field": r.id, "threshold": r.when[r.id], "value": lookup(fact, r.id),
                                 "passed": passed})
         if out.exclusions:
             out.decision, out.reason = "excluded", out.exclusions[0]["reason"]

@@ -104,3 +104,16 @@ def test_only_runs_and_reports_the_named_rulesets():
     with RuleEngine([*rules["p1"], *rules["p2"]]) as engine:
         assert engine.fired({"a": 1}) == {("p1_0", "target.0"), ("p2_0", "target.0")}
         assert engine.fired({"a": 1}, only={"p2_0"}) == {("p2_0", "target.0")}
+
+
+def test_rules_of_rulesets_not_asked_for_do_not_even_fire():
+    rules = {}
+    for name in ("p1", "p2", "p3"):
+        durable, matches = compile_condition({"a": 1})
+        rules[name] = chunk(name, [CompiledRule("target.0", "t", "target", {"a": 1}, durable, matches)])
+    with RuleEngine([r for name in ("p1", "p2", "p3") for r in rules[name]]) as engine:
+        assert engine.fired({"a": 1}) == {("p1_0", "target.0"), ("p2_0", "target.0"), ("p3_0", "target.0")}
+        assert engine.fires == 3
+        assert engine.fired({"a": 1}, only={"p2_0"}) == {("p2_0", "target.0")}
+        assert engine.fires == 4  # one fire: the guards kept p1's and p3's rules from matching
+        assert engine.fired({"a": 1}, only=set()) == set() and engine.fires == 4

@@ -145,3 +145,44 @@ def test_decide_frame_matches_decide_one_by_one(decider):
         assert got == expected, label
     segmented = decider.segment_frame(frame.drop(columns=["segment", "reasons"]))
     assert segmented.loc[10, "segment"] == "silent_long" and segmented.loc[11, "segment"] == "active"
+
+
+def _limited_decider(tmp_path: Path, limits: dict[str, str]) -> Decider:
+    """The fixture content with extra lines (e.g. `regions: [北京]`) in some strategy files."""
+    import shutil
+
+    shutil.copytree(FIXTURES, tmp_path / "content")
+    for strategy, line in limits.items():
+        path = tmp_path / "content" / "strategies" / f"{strategy}.yaml"
+        text = path.read_text(encoding="utf-8")
+        key = line.split(":", 1)[0]
+        text = "\n".join(ln for ln in text.splitlines() if not ln.startswith(f"{key}:")) + f"\n{line}\n"
+        path.write_text(text, encoding="utf-8")
+    content, diags = load_content(tmp_path / "content" / "rules", tmp_path / "content" / "strategies")
+    assert not [d for d in diags if d.severity == "error"], diags
+    return Decider(content)
+
+
+def test_strategy_regions_and_services_limit_the_treat_choice(tmp_path):
+    d = _limited_decider(tmp_path, {"lts_am_coaching": "regions: [北京, 上海]",
+                                    "lts_sms_usage_tips": "services: [reading, video]"})
+    try:
+        def outcome(**given):
+            (o,) = [o for o in d.decide(_fact(account_manager=True, **TREATABLE, **given)) if o.pack == "small_pack"]
+            return o
+
+        inside = outcome(city="北京", service="reading")
+        assert (inside.decision, inside.strategy) == ("treat", "lts_am_coaching")
+        assert inside.fired["treat"] == ["lts_am_coaching", "lts_sms_usage_tips"]  # pack order, fallbacks kept
+        elsewhere = outcome(city="广州", service="reading")  # the coaching entry matched but may not run here
+        assert (elsewhere.decision, elsewhere.strategy, elsewhere.channel) == ("treat", "lts_sms_usage_tips", "sms")
+        assert elsewhere.fired["treat"] == ["lts_sms_usage_tips"]
+        assert [t["rule"] for t in elsewhere.tested if t["kind"] == "treat"] == []  # the SMS entry has no `when`
+        nowhere = outcome(city="广州", service="fetion")  # neither strategy may run: no strategy
+        assert (nowhere.decision, nowhere.reason) == ("not_selected", "no_strategy")
+        assert "treat" not in nowhere.fired
+        no_city = {k: v for k, v in _fact(account_manager=True, **TREATABLE, service="reading").items() if k != "city"}
+        (o,) = [o for o in d.decide(no_city) if o.pack == "small_pack"]
+        assert o.strategy == "lts_sms_usage_tips"  # a missing city is in no region list
+    finally:
+        d.close()
