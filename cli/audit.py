@@ -9,14 +9,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import fail
+from engine.diagnostics import DiagnosticError
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _fail(error: DiagnosticError) -> None:
-    typer.echo(format_report(error.diagnostics), err=True)
-    raise typer.Exit(1)
 
 
 @app.command("verify")
@@ -33,7 +29,7 @@ def verify(
     try:
         report = verify_run(run, db)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     typer.echo(report.describe())
     if not report.ok:
         raise typer.Exit(1)
@@ -58,7 +54,7 @@ def replay(
     try:
         report = replay_subscriber(run, msisdn, db, rules_dir=rules_dir, strategies_dir=strategies_dir)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     Console(file=sys.stdout, width=160).print(replay_table(report))
     typer.echo(report.summary())
     if not report.ok:

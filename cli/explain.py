@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import fail
+from engine.diagnostics import DiagnosticError
 
 
 def explain(
@@ -28,8 +29,7 @@ def explain(
     try:
         doc = explain_subscriber(run, msisdn, service, db)
     except DiagnosticError as error:
-        typer.echo(format_report(error.diagnostics), err=True)
-        raise typer.Exit(1)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.nightly import _date, _fail
+from cli.common import as_of_date, fail
 from engine.diagnostics import DiagnosticError
 
 
@@ -28,9 +28,9 @@ def facts(
     from engine.subscriber_facts import subscriber_facts
 
     try:
-        result = subscriber_facts(data, _date(as_of), msisdn, rules, strategies)
+        result = subscriber_facts(data, as_of_date(as_of), msisdn, rules, strategies)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(result.facts, ensure_ascii=False, indent=2))
         return

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from engine.diagnostics import DiagnosticError, format_report
-
-
-def _as_of(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+from cli.common import as_of_date, fail
+from engine.diagnostics import DiagnosticError
 
 
 def register(app: typer.Typer) -> None:
@@ -35,13 +28,12 @@ def register(app: typer.Typer) -> None:
         """
         from engine.generator import generate  # numpy-heavy import only when the command runs
 
-        day = _as_of(as_of)
+        day = as_of_date(as_of)
         started = time.perf_counter()
         try:
             rows = generate(out, subscribers, seed, day, fmt)
         except DiagnosticError as error:
-            typer.echo(format_report(error.diagnostics), err=True)
-            raise typer.Exit(1)
+            fail(error)
         width = max(len(name) for name in rows)
         for name, count in rows.items():
             typer.echo(f"{name:<{width}}  {count:>12,}")

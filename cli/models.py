@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import as_of_date, fail
+from engine.diagnostics import DiagnosticError
 
 # engine.models pulls in scikit-learn and skops (seconds to import): each command imports what
 # it needs when it runs, so `rekindle --help` and the other command groups stay fast.
@@ -24,18 +25,10 @@ app.add_typer(train_app, name="train")
 app.add_typer(score_app, name="score")
 
 
-def _fail(error: DiagnosticError) -> None:
-    typer.echo(format_report(error.diagnostics), err=True)
-    raise typer.Exit(1)
-
-
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+    return as_of_date(value)
 
 
 @app.command()
@@ -50,7 +43,7 @@ def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [name
 
         result = load_ahp_file(matrix)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -129,7 +122,7 @@ def train_stability(
         else:
             raise typer.BadParameter("give --data DIR --as-of DATE, or --table FILE --label COL --id COL")
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(meta, ensure_ascii=False, indent=2))
     else:
@@ -149,7 +142,7 @@ def score_stability(
 
         rows, meta = training.score_stability_table(table, id_column, out, model)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     typer.echo(f"scored {rows:,} rows with stability model {meta['version']} -> {out}")
 
 
@@ -192,7 +185,7 @@ def show(version: str = typer.Argument(..., help="model version (or a unique pre
 
         meta = artefacts.find_model(version)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(meta, ensure_ascii=False, indent=2))
         return

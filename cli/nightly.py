@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import as_of_date, fail
+from engine.diagnostics import DiagnosticError
 
 REFUSED_EXIT = 2  # another run holds the database
-
-
-def _fail(error: DiagnosticError) -> None:
-    typer.echo(format_report(error.diagnostics), err=True)
-    raise typer.Exit(1)
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
 
 
 def _with_progress(console: Console, options, run_night):
@@ -63,7 +51,7 @@ def run(
     from engine.run import RunOptions, run_night
     from engine.run_store import RunRefused
 
-    options = RunOptions(data=data, as_of=_date(as_of), db_url=db, out=out, workers=workers, production=production,
+    options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, production=production,
                          rules_dir=rules_dir, strategies_dir=strategies_dir)
     console = Console(stderr=True)
     try:
@@ -72,7 +60,7 @@ def run(
         else:
             result = run_night(options)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     except RunRefused as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(REFUSED_EXIT)
@@ -103,7 +91,7 @@ def export(
             return
         found, path, rows = export_channel(run_id, channel, out, db)
     except DiagnosticError as error:
-        _fail(error)
+        fail(error)
     typer.echo(f"{rows} rows of run {found} written to {path}", err=True)
 
 

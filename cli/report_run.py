@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import fail
+from engine.diagnostics import DiagnosticError
 
 
 class RunReportFormat(str, Enum):
@@ -34,8 +35,7 @@ def run_report(
     try:
         report = report_module.run_report(run, db)
     except DiagnosticError as error:
-        typer.echo(format_report(error.diagnostics), err=True)
-        raise typer.Exit(1)
+        fail(error)
     if fmt == RunReportFormat.json:
         typer.echo(report_module.to_json(report))
     elif fmt == RunReportFormat.csv:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from engine.diagnostics import DiagnosticError, format_report
+from cli.common import as_of_date, fail
+from engine.diagnostics import DiagnosticError
 
 
 def diff(
@@ -30,15 +30,11 @@ def diff(
     """
     from engine.impact import diff_table, rules_diff
 
-    try:
-        when = date.fromisoformat(as_of)
-    except ValueError:
-        raise typer.BadParameter(f"'{as_of}' is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+    when = as_of_date(as_of)
     try:
         result = rules_diff(base, data, when, rules_dir=rules_dir, strategies_dir=strategies_dir)
     except DiagnosticError as error:
-        typer.echo(format_report(error.diagnostics), err=True)
-        raise typer.Exit(1)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
