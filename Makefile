@@ -22,7 +22,9 @@ demo: $(VENV)/.installed
 	REKINDLE_HOME=$(DEMO)/home $(PY) -m cli.demo --dir $(DEMO)
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/nightly.py
+	# 100k: a 1M night does not fit in 24 GB yet (see the closing note of issue 5);
+	# run `$(PY) benchmarks/nightly.py` for the 1M design target on a bigger machine.
+	$(PY) benchmarks/nightly.py --subscribers 100000
 
 clean:
 	rm -rf $(VENV) $(DEMO) .rekindle .pytest_cache .hypothesis
