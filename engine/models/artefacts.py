@@ -14,7 +14,9 @@ Layout: `<models_dir>/<name>/<version>.skops` (the model, serialized by skops.io
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,9 +57,50 @@ def _root(models_dir: str | Path | None) -> Path:
     return Path(models_dir) if models_dir is not None else home.models_dir()
 
 
+def canonical_dumps(model) -> bytes:
+    """skops bytes that depend only on the model, so the same training gives the same version.
+
+    skops names array files and object ids after `id()` (memory addresses) and stamps each zip
+    entry with the current time; both are renumbered here in the order the schema lists them,
+    with a fixed timestamp. Any consistent renaming loads back to the same model.
+    """
+    source = zipfile.ZipFile(io.BytesIO(sio.dumps(model)))
+    schema = json.loads(source.read("schema.json"))
+    numbers: dict[str, int] = {}
+
+    def number(key: str) -> int:
+        return numbers.setdefault(key, len(numbers) + 1)
+
+    def renumber(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    value = number(str(value))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    value = f"{number(value[:-4])}.npy"
+                else:
+                    value = renumber(value)
+                out[key] = value
+            return out
+        if isinstance(node, list):
+            return [renumber(v) for v in node]
+        return node
+
+    entries = {"schema.json": json.dumps(renumber(schema), indent=2).encode()}
+    for info in source.infolist():
+        if info.filename.endswith(".npy"):
+            entries[f"{number(info.filename[:-4])}.npy"] = source.read(info)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as target:
+        for name in sorted(entries):
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), entries[name])
+    return out.getvalue()
+
+
 def save_model(name: str, model, metadata: dict, models_dir: str | Path | None = None) -> dict:
     """Store `model` under `name`; returns the full metadata (with version, sha256, created)."""
-    blob = sio.dumps(model)
+    blob = canonical_dumps(model)
     untrusted = set(sio.get_untrusted_types(data=blob))
     if untrusted - ALLOWED_TYPES:  # never write what we would refuse to read
         raise ValueError(f"model contains types outside the allow-list: {sorted(untrusted - ALLOWED_TYPES)}")

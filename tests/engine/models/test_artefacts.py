@@ -83,3 +83,21 @@ def test_fingerprint_tracks_content(tables):
     changed = subs.copy()
     changed.loc[0, "arpu"] += 1
     assert data_fingerprint(changed) != data_fingerprint(subs)
+
+
+def test_the_same_training_gives_the_same_version(tmp_path):
+    """Versions are content hashes of a canonical file: no memory addresses, no zip timestamps."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, sys\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "from engine.models.artefacts import save_model\n"
+        "X = np.arange(40).reshape(20, 2); y = np.arange(20) % 2\n"
+        "m = DecisionTreeClassifier(random_state=0).fit(X, y)\n"
+        "print(save_model('tree', m, {}, sys.argv[1])['version'])\n"
+    )
+    versions = {subprocess.run([sys.executable, "-c", script, str(tmp_path / d)], check=True, capture_output=True,
+                               text=True).stdout.strip() for d in ("a", "b")}
+    assert len(versions) == 1 and len(versions.pop()) == 12
