@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from cli.common import fail
 from engine import lifecycle
 from engine.approvals import format_time
-from engine.diagnostics import DiagnosticError, format_report
+from engine.diagnostics import DiagnosticError
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
@@ -25,12 +26,6 @@ Name = Annotated[
     str,
     typer.Argument(help="Pack name (file stem, e.g. long_term_silent), contact_policy, segments, or a path."),
 ]
-
-
-def fail(error: DiagnosticError) -> NoReturn:
-    """Print every diagnostic to stderr and exit 1 (invalid input), without a traceback."""
-    typer.echo(format_report(error.diagnostics), err=True)
-    raise typer.Exit(1)
 
 
 def print_result(result: lifecycle.LifecycleResult) -> None:

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.rules_lifecycle import fail, print_result, print_view
+from cli.common import fail
+from cli.rules_lifecycle import print_result, print_view
 from engine import lifecycle, strategies_csv, strategies_kb
 from engine.diagnostics import DiagnosticError, format_report
 
