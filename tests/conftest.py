@@ -12,3 +12,15 @@ from snapshots import write_handmade
 def handmade_dir(tmp_path):
     """The hand-made snapshot of tests/snapshots.py, as CSV files in a fresh folder."""
     return write_handmade(tmp_path / "snapshot")
+
+
+@pytest.fixture
+def run(tmp_path_factory, tmp_path, monkeypatch):
+    """The stored nightly run shared by the explain / audit / report tests (tests/auditrun.py),
+    with REKINDLE_HOME in a fresh folder; database connections closed afterwards."""
+    from auditrun import audit_run
+    from engine.store.database import dispose_all
+
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    yield audit_run(tmp_path_factory)
+    dispose_all()

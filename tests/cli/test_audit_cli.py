@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 from typer.testing import CliRunner
 
-from auditrun import audit_run, copy_db, execute
+from auditrun import copy_db, execute
 from cli.main import app
-from engine.store.database import dispose_all
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def run(tmp_path_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield audit_run(tmp_path_factory)
-    dispose_all()
 
 
 def test_verify_prints_ok_with_count_and_head(run):

@@ -6,25 +6,13 @@ import csv
 import io
 import json
 
-import pytest
 from typer.testing import CliRunner
 
-from auditrun import audit_run, copy_db
+from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS, copy_db
 from cli.main import app
 from engine.approvals import record_event
-from engine.store.database import dispose_all
 
 runner = CliRunner()
-FACT_KEYS = {"service", "segment", "segment_rules", "decision", "pack", "pack_sha256", "reason", "rules", "exclusions",
-             "requirements", "scores", "model_versions", "holdout", "arbitration", "strategy", "channel", "message",
-             "approval"}
-
-
-@pytest.fixture
-def run(tmp_path_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield audit_run(tmp_path_factory)
-    dispose_all()
 
 
 def test_explain_json_has_the_documented_keys_for_every_kind_of_fact(run):

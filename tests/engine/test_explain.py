@@ -7,22 +7,11 @@ import json
 import pytest
 from rich.console import Console
 
-from auditrun import audit_run
+from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS
 from engine.audit import subscriber_records
 from engine.diagnostics import DiagnosticError
 from engine.explain import NOT_IN_SCOPE, explain, render
-from engine.store.database import dispose_all
 
-FACT_KEYS = {"service", "segment", "segment_rules", "decision", "pack", "pack_sha256", "reason", "rules", "exclusions",
-             "requirements", "scores", "model_versions", "holdout", "arbitration", "strategy", "channel", "message",
-             "approval"}
-
-
-@pytest.fixture
-def run(tmp_path_factory, tmp_path, monkeypatch):
-    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield audit_run(tmp_path_factory)
-    dispose_all()
 
 
 def text_of(doc) -> str:
