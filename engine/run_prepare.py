@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from engine.run_segment import NotVectorisable, condition_mask, segment_frame
+from engine.run_segment import NotVectorisable, segment_frame
 
 
 def _merge_scores(facts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -77,18 +77,13 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     return frame, extras, versions
 
 
-def _scope_condition(scope: Mapping) -> dict:
-    """A pack scope ({field: scalar | [values]}, ANDed) as a condition."""
-    tests = [{name: ({"in": list(value)} if isinstance(value, (list, tuple)) else {"eq": value})}
-             for name, value in sorted(scope.items())]
-    return {"all": tests} if tests else {"all": []}
-
-
 def scope_masks(frame: pd.DataFrame, packs: Mapping) -> dict[str, np.ndarray]:
     """Pack name -> boolean mask of the facts inside its scope (an empty scope holds every fact).
 
-    Same reading as the Decider's own scope test (field: scalar = eq, list = in; ANDed; no type
-    coercion; missing never matches), with numpy instead of a per-row Python check — a test
-    holds the two equal on generated facts.
+    The Decider's own vectorised reading (`engine.rules.decide.scope_mask`: field: scalar = eq,
+    list = in; ANDed; no type coercion; missing never matches), so a run and `rules diff` keep
+    the same facts away from the engine.
     """
-    return {name: condition_mask(frame, _scope_condition(pack.scope)) for name, pack in packs.items()}
+    from engine.rules.decide import scope_mask
+
+    return {name: scope_mask(frame, pack.scope).to_numpy(dtype=bool) for name, pack in packs.items()}
