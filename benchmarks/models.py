@@ -36,11 +36,11 @@ def _tile(tables: dict[str, pd.DataFrame], copies: int) -> dict[str, pd.DataFram
 
 
 def bench_scoring(data: str, as_of: date, subscribers: int) -> None:
-    from engine.loader import load_snapshot
-    from engine.models.features import subscriber_features
-    from engine.models.scoring import score_snapshot
-    from engine.models.sensitivity import compute_sensitivity
-    from engine.models.value import compute_value
+    from engine.snapshot.loader import load_snapshot
+    from engine.scoring.features import subscriber_features
+    from engine.scoring.scoring import score_snapshot
+    from engine.scoring.sensitivity import compute_sensitivity
+    from engine.scoring.value import compute_value
 
     snapshot = load_snapshot(data)
     copies = max(1, round(subscribers / len(snapshot.tables["subscribers"])))
@@ -70,8 +70,8 @@ def bench_baseline(table: str, label: str, id_column: str, seed: int = 0) -> Non
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-    from engine.models.stability import BLANK, StabilityClassifier
-    from engine.models.tabular import training_table
+    from engine.scoring.stability import BLANK, StabilityClassifier
+    from engine.scoring.tabular import training_table
 
     X, y, _, _ = training_table(table, label, id_column)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)

@@ -97,8 +97,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from engine.generator import generate
-    from engine.models.training import train_stability_from_snapshot
-    from engine.run import RunOptions, run_night
+    from engine.scoring.training import train_stability_from_snapshot
+    from engine.night.run import RunOptions, run_night
 
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.fields import NEUTRAL_DEFAULTS
-from engine.rete import RuleEngine
+from engine.facts.fields import NEUTRAL_DEFAULTS
+from engine.rules.rete import RuleEngine
 from engine.rules.compiler import compile_pack, compile_policy, compile_segments
-from engine.rules.content import load_content
+from engine.content.documents import load_content
 from engine.rules.decide import Decider
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.common import fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def verify(
 
     Example: rekindle audit verify --run latest
     """
-    from engine.audit import verify_run
+    from engine.outputs.audit import verify_run
 
     try:
         report = verify_run(run, db)
@@ -49,7 +49,7 @@ def replay(
     a mismatch or when a stored content version cannot be found (in the folders or their git history).
     Example: rekindle audit replay --run latest --msisdn 13800000001
     """
-    from engine.audit import replay as replay_subscriber, replay_table
+    from engine.outputs.audit import replay as replay_subscriber, replay_table
 
     try:
         report = replay_subscriber(run, msisdn, db, rules_dir=rules_dir, strategies_dir=strategies_dir)

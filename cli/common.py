@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import typer
 
-from engine.diagnostics import DiagnosticError, format_report
+from engine.base.diagnostics import DiagnosticError, format_report
 
 
 def fail(error: DiagnosticError) -> NoReturn:

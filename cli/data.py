@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.diagnostics import DiagnosticError, format_report
-from engine.loader import check_snapshot
+from engine.base.diagnostics import DiagnosticError, format_report
+from engine.snapshot.loader import check_snapshot
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.common import fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 
 def explain(
@@ -24,7 +24,7 @@ def explain(
 
     Works from the database alone. Example: rekindle explain 13800000001 --run latest --service reading
     """
-    from engine.explain import explain as explain_subscriber, render
+    from engine.outputs.explain import explain as explain_subscriber, render
 
     try:
         doc = explain_subscriber(run, msisdn, service, db)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.common import as_of_date, fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 
 def facts(
@@ -25,7 +25,7 @@ def facts(
 
     Example: rekindle facts --data snap --as-of 2026-11-15 --msisdn 13800000001 --json
     """
-    from engine.subscriber_facts import subscriber_facts
+    from engine.outputs.facts_view import subscriber_facts
 
     try:
         result = subscriber_facts(data, as_of_date(as_of), msisdn, rules, strategies)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from cli.common import as_of_date, fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 
 def register(app: typer.Typer) -> None:

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.common import as_of_date, fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
-# engine.models pulls in scikit-learn and skops (seconds to import): each command imports what
+# engine.scoring pulls in scikit-learn and skops (seconds to import): each command imports what
 # it needs when it runs, so `rekindle --help` and the other command groups stay fast.
-DEFAULT_TEST_SIZE = 0.25  # engine.models.training.DEFAULT_TEST_SIZE; a test keeps the two equal
+DEFAULT_TEST_SIZE = 0.25  # engine.scoring.training.DEFAULT_TEST_SIZE; a test keeps the two equal
 
 app = typer.Typer(no_args_is_help=True)
 train_app = typer.Typer(no_args_is_help=True, help="Train a model on history.")
@@ -39,7 +39,7 @@ def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [name
     Example: rekindle models ahp weights/usage_matrix.yaml --json
     """
     try:
-        from engine.models.ahp import load_ahp_file
+        from engine.scoring.ahp import load_ahp_file
 
         result = load_ahp_file(matrix)
     except DiagnosticError as error:
@@ -110,7 +110,7 @@ def train_stability(
         if not 0 <= mid <= low <= 1:
             raise typer.BadParameter("need 0 <= MID <= LOW <= 1", param_hint="--cutoffs")
         params["cutoffs"] = (low, mid)
-    from engine.models import training
+    from engine.scoring import training
 
     try:
         if table is not None:
@@ -138,7 +138,7 @@ def score_stability(
 ) -> None:
     """Write id,churn_risk,stability for every row of a table with the latest (or --model) stability model."""
     try:
-        from engine.models import training
+        from engine.scoring import training
 
         rows, meta = training.score_stability_table(table, id_column, out, model)
     except DiagnosticError as error:
@@ -160,7 +160,7 @@ def _key_metrics(meta: dict) -> str:
 @app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json")) -> None:
     """Stored model artefacts: name, version, created, key metrics, latest marker."""
-    from engine.models import artefacts
+    from engine.scoring import artefacts
 
     metas = artefacts.list_models()
     if as_json:
@@ -181,7 +181,7 @@ def show(version: str = typer.Argument(..., help="model version (or a unique pre
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Metadata, metrics and rule set of one stored model."""
     try:
-        from engine.models import artefacts
+        from engine.scoring import artefacts
 
         meta = artefacts.find_model(version)
     except DiagnosticError as error:

@@ -10,16 +10,16 @@ import typer
 from rich.console import Console
 
 from cli.common import as_of_date, fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 REFUSED_EXIT = 2  # another run holds the database
 
 
 def _with_progress(console: Console, options, run_night):
-    """Run with a rich progress bar over the run's stages (engine.run.STAGES)."""
+    """Run with a rich progress bar over the run's stages (engine.night.run.STAGES)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from engine.run import STAGES
+    from engine.night.run import STAGES
 
     columns = (TextColumn("[bold]{task.description:<10}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
@@ -47,9 +47,9 @@ def run(
 
     Example: rekindle run --data sample --as-of 2026-11-15 --workers 2
     """
-    from engine.funnel import funnel_tables
-    from engine.run import RunOptions, run_night
-    from engine.run_store import RunRefused
+    from engine.night.funnel import funnel_tables
+    from engine.night.run import RunOptions, run_night
+    from engine.store.write import RunRefused
 
     options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, production=production,
                          rules_dir=rules_dir, strategies_dir=strategies_dir)
@@ -82,7 +82,7 @@ def export(
 
     Example: rekindle export --run latest --channel outbound_call --out calls.csv
     """
-    from engine.export import export_channel, export_text
+    from engine.outputs.export import export_channel, export_text
 
     try:
         if out is None:

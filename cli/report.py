@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from cli.report_run import run_report
-from engine.diagnostics import DiagnosticError, format_report
-from engine.loader import load_snapshot
-from engine.reports import silent_lowuse, to_csv, to_html, to_rich
+from engine.base.diagnostics import DiagnosticError, format_report
+from engine.snapshot.loader import load_snapshot
+from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
 
 app = typer.Typer(no_args_is_help=True)
 app.command("run")(run_report)  # written in cli/report_run.py

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.common import fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 
 class RunReportFormat(str, Enum):
@@ -30,7 +30,7 @@ def run_report(
     `--format json` adds `examples` (smallest msisdn with a treat, excluded, held-out ... decision)
     to pick whom to explain. Example: rekindle report run --run latest --format html > run.html
     """
-    from engine.reports import run_report as report_module
+    from engine.outputs.reports import run_report as report_module
 
     try:
         report = report_module.run_report(run, db)

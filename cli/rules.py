@@ -9,8 +9,8 @@ from typing import List, Optional
 import typer
 
 from cli import rules_cases, rules_diff, rules_lifecycle
-from engine.rules.catalogue import fields_report
-from engine.rules.content import validate_paths, validation_report
+from engine.content.catalogue import fields_report
+from engine.content.documents import validate_paths, validation_report
 
 app = typer.Typer(no_args_is_help=True)
 

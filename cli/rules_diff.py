@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.common import as_of_date, fail
-from engine.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError
 
 
 def diff(
@@ -28,7 +28,7 @@ def diff(
     Needs a trained stability model, like a run. Example:
     rekindle rules diff --base HEAD --data sample --as-of 2026-11-15
     """
-    from engine.impact import diff_table, rules_diff
+    from engine.outputs.rules_diff import diff_table, rules_diff
 
     when = as_of_date(as_of)
     try:

@@ -15,9 +15,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from cli.common import fail
-from engine import lifecycle
-from engine.approvals import format_time
-from engine.diagnostics import DiagnosticError
+from engine.content import lifecycle
+from engine.content.approvals import format_time
+from engine.base.diagnostics import DiagnosticError
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]

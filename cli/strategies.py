@@ -14,8 +14,10 @@ from rich.table import Table
 
 from cli.common import fail
 from cli.rules_lifecycle import print_result, print_view
-from engine import lifecycle, strategies_csv, strategies_kb
-from engine.diagnostics import DiagnosticError, format_report
+from engine.content import lifecycle
+from engine.content import strategies_csv
+from engine.content import strategies as strategies_kb
+from engine.base.diagnostics import DiagnosticError, format_report
 
 app = typer.Typer(no_args_is_help=True)
 

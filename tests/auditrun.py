@@ -42,8 +42,8 @@ _cache: dict[str, AuditRun] = {}
 def audit_run(tmp_path_factory) -> AuditRun:
     """The shared run (made on first use)."""
     if "run" not in _cache:
-        from engine.reports.run_report import run_report
-        from engine.run import RunOptions, run_night
+        from engine.outputs.reports.run_report import run_report
+        from engine.night.run import RunOptions, run_night
 
         inputs = night_inputs(tmp_path_factory)
         base = tmp_path_factory.mktemp("auditrun")

@@ -8,6 +8,21 @@ import pytest
 from snapshots import write_handmade
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not beside the golden tests, so `pytest --update-golden` works from the repository root.
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/engine/content/golden/*.expected from the current diagnostics",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
 @pytest.fixture
 def handmade_dir(tmp_path):
     """The hand-made snapshot of tests/snapshots.py, as CSV files in a fresh folder."""

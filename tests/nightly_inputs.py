@@ -1,7 +1,7 @@
 """Inputs for nightly-run tests: one generated ~3k-subscriber snapshot and a stability model.
 
 Built once per test session (generation and training take a few seconds) and shared by
-tests/engine/test_run.py, test_export.py and tests/cli/test_run_cli.py.
+tests/engine/night/test_run.py, tests/engine/outputs/test_export.py and tests/cli/test_run_cli.py.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def night_inputs(tmp_path_factory) -> NightInputs:
     """The shared snapshot and models folder (generated on first use in the session)."""
     if "inputs" not in _cache:
         from engine.generator import generate
-        from engine.models.training import train_stability_from_snapshot
+        from engine.scoring.training import train_stability_from_snapshot
 
         base = tmp_path_factory.mktemp("night")
         data, models = base / "snapshot", base / "models"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.contract import TABLES
+from engine.snapshot.contract import TABLES
 
 HANDMADE_AS_OF = date(2026, 11, 15)
 

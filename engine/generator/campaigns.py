@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from engine.contract import CHANNEL_VALUES
+from engine.snapshot.contract import CHANNEL_VALUES
 from engine.generator import catalogue as cat
 from engine.generator.population import Population
 from engine.generator.subscriptions import Subscriptions

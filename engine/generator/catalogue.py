@@ -1,14 +1,14 @@
 """The operator's world the generator draws from: cities, brands, plans, services, tags.
 
 Plain data only. Shares and prices are plausible for a Chinese provincial operator (Shaanxi);
-they are not measured figures. Service ids follow engine.contract.SERVICE_IDS.
+they are not measured figures. Service ids follow engine.snapshot.contract.SERVICE_IDS.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.contract import OS_VALUES, SERVICE_IDS
+from engine.snapshot.contract import OS_VALUES, SERVICE_IDS
 
 # 陕西 cities with rough shares of the subscriber base (Xi'an dominates).
 CITIES = ("西安", "宝鸡", "咸阳", "渭南", "汉中", "榆林", "延安", "安康", "商洛", "铜川")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.generator import catalogue as cat
 from engine.generator.campaigns import CHANNELS, contact_history, response_truth
 from engine.generator.churn import HORIZON_DAYS, churn_probability, churn_score, draw_churn

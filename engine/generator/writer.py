@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from engine.contract import TABLES
-from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.snapshot.contract import TABLES
+from engine.base.diagnostics import Diagnostic, DiagnosticError
 
 FORMATS = ("csv", "parquet")
 CHUNK_ROWS = 500_000
@@ -49,7 +49,7 @@ def _plain(table: pa.Table) -> pa.Table:
 
 
 def check_contract(name: str, table: pa.Table) -> None:
-    """Fail loudly if a generated table drifts from engine.contract (same names, same order)."""
+    """Fail loudly if a generated table drifts from engine.snapshot.contract (same names, same order)."""
     expected = list(TABLES[name].column_names)
     if table.column_names != expected:
         raise AssertionError(f"generator bug: {name} has columns {table.column_names}, contract says {expected}")

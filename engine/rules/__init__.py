@@ -1,27 +1,7 @@
-"""Rule-pack language: loading YAML content with positions, schema and semantic checks.
+"""Stage 5, evaluating the packs: condition reading (`conditions`, and `vector` for whole frames),
+the compiler onto durable_rules data (`compiler`), the engine boundary (`rete`, the only module
+that imports durable_rules), per-fact decisions with a trace (`decide`) and rule-test cases
+(`cases`).
 
-The compiler (`engine.rules.compiler`) and evaluator build on `Content` and `Document`.
+May import: engine.base, engine.store, engine.snapshot, engine.facts, engine.scoring, engine.content.
 """
-
-from engine.rules.checks_schema import load_schema, schema_version
-from engine.rules.content import (
-    Content,
-    Document,
-    check_content,
-    load_content,
-    load_document,
-    validate_paths,
-    validation_report,
-)
-
-__all__ = [
-    "Content",
-    "Document",
-    "check_content",
-    "load_content",
-    "load_document",
-    "load_schema",
-    "schema_version",
-    "validate_paths",
-    "validation_report",
-]

@@ -1,6 +1,6 @@
 """`rekindle rules test`: run the example cases of packs (`tests:`) and case files (`cases:`).
 
-A case fact is `engine.fields.NEUTRAL_DEFAULTS` overlaid with `given`; it is segmented by
+A case fact is `engine.facts.fields.NEUTRAL_DEFAULTS` overlaid with `given`; it is segmented by
 rules/segments.yaml unless `given` names a `segment`, then decided with the contact policy as a
 nightly run decides one fact (`Decider.decide_fact`), never held out. Where the cases apply:
 
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.diagnostics import format_report, has_errors
-from engine.fields import NEUTRAL_DEFAULTS
-from engine.rules.content import Content, load_document, validate_paths
+from engine.base.diagnostics import format_report, has_errors
+from engine.facts.fields import NEUTRAL_DEFAULTS
+from engine.content.documents import Content, load_document, validate_paths
 from engine.rules.decide import Decider, PackOutcome
 
 EXPECT_KEYS = ("decision", "pack", "reason", "strategy", "channel")

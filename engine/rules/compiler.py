@@ -2,7 +2,7 @@
 
 The output (`CompiledPack`) is plain data: identity (name, sha256 of the file, schema version),
 priority, holdout, scope, and per rule its id, kind, reason/segment/strategy, the YAML condition
-and the durable_rules condition. `engine.rete` runs it; `to_json()` is the stored artefact.
+and the durable_rules condition. `engine.rules.rete` runs it; `to_json()` is the stored artefact.
 
 How the engine is made to honour the plain reading of `engine.rules.conditions` (each point
 measured on durable-rules 2.0.28, see /work/shared/NOTES-durable-rules.md):
@@ -20,7 +20,7 @@ measured on durable-rules 2.0.28, see /work/shared/NOTES-durable-rules.md):
 - **No `$in`**: `in` is an `$or` of equalities, `not_in` an `$and` of "not equal".
 - **Numbers** written with an exponent (`1e-05`, `1e+16`) make the engine fail (error 204), on
   rules and facts alike. Constants must be 0 or strictly between 1e-4 and 1e15 in size; facts
-  outside that range are sent as the nearest in-range proxy (see `engine.rete`), which keeps
+  outside that range are sent as the nearest in-range proxy (see `engine.rules.rete`), which keeps
   every comparison with an allowed constant unchanged.
 - **Size limits**: a fact firing more than 64 rule matches in one ruleset fails the assert
   (error 303; each true `$or` branch is a match), and very wide rulesets hang. Packs are split
@@ -265,7 +265,7 @@ def _data(doc: Any, kind: str) -> dict:
 
 
 def _schema_version(kind: str) -> str:
-    from engine.rules.checks_schema import schema_version
+    from engine.content.checks_schema import schema_version
 
     return schema_version(kind)
 

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from engine import fields as catalogue
+from engine.facts import fields as catalogue
 
 GROUPS = ("all", "any", "not")
 NUMBER_OPS = ("gt", "gte", "lt", "lte")
@@ -210,7 +210,7 @@ def normalise_fact(fact: dict) -> dict:
     """
     out: dict[str, Any] = {}
     for name, value in fact.items():
-        # Fast paths for the plain values `engine.facts.fact_records` produces (the nightly run
+        # Fast paths for the plain values `engine.facts.build.fact_records` produces (the nightly run
         # normalises every fact); they give exactly what the general path below gives.
         kind = type(value)
         if type(name) is str:

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from engine.rete import RuleEngine
+from engine.rules.rete import RuleEngine
 from engine.rules.compiler import CompiledPack, compile_pack, compile_policy, compile_segments
 from engine.rules.conditions import evaluate, fields_of, is_number, lookup, normalise_fact
 
@@ -109,8 +109,8 @@ def in_scope(fact: dict, scope: dict) -> bool:
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as the facts rules see (`engine.facts.fact_records`: SET columns as lists, missing dropped)."""
-    from engine.facts import fact_records  # the fact stage owns the frame -> record convention
+    """Rows as the facts rules see (`engine.facts.build.fact_records`: SET columns as lists, missing dropped)."""
+    from engine.facts.build import fact_records  # the fact stage owns the frame -> record convention
 
     return fact_records(frame)
 

@@ -10,10 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from engine.home import default_db_url
+from engine.base.home import default_db_url
 
 # Modules that define tables; imported before the schema is created so every table exists.
-TABLE_MODULES = ("engine.store.models", "engine.store.approval")
+TABLE_MODULES = ("engine.store.tables", "engine.store.approval")
 
 _engines: dict[str, Engine] = {}
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS, copy_db
 from cli.main import app
-from engine.approvals import record_event
+from engine.content.approvals import record_event
 
 runner = CliRunner()
 

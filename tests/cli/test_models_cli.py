@@ -110,6 +110,6 @@ def test_train_with_fixed_cutoffs_json(tmp_path):
 
 def test_cli_default_test_size_matches_the_engine() -> None:
     import cli.models
-    from engine.models import training
+    from engine.scoring import training
 
     assert cli.models.DEFAULT_TEST_SIZE == training.DEFAULT_TEST_SIZE

@@ -13,7 +13,7 @@ from engine.store.database import dispose_all
 runner = CliRunner()
 
 PACK = """\
-# yaml-language-server: $schema=../engine/schemas/pack.schema.json
+# yaml-language-server: $schema=../engine/content/schemas/pack.schema.json
 pack: demo_silent
 title: 演示 demo silent
 owner: campaign-team

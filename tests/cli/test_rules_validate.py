@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from engine.fields import FIELDS
+from engine.facts.fields import FIELDS
 
-FIXTURES = Path(__file__).parents[1] / "engine" / "rules" / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "engine" / "content" / "fixtures"
 runner = CliRunner()
 
 

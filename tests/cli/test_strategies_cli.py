@@ -17,7 +17,7 @@ from engine.store.database import dispose_all
 runner = CliRunner()
 
 HAND_WRITTEN = """\
-# yaml-language-server: $schema=../engine/schemas/strategy.schema.json
+# yaml-language-server: $schema=../engine/content/schemas/strategy.schema.json
 # a planner's comment
 strategy: demo_mms
 reasons: [silent_3_months]
@@ -53,7 +53,7 @@ def test_add_then_show_and_list_in_each_format(kb):
     result = add_sms(kb)
     assert result.exit_code == 0, result.output
     text = (kb / "lts_sms_tips.yaml").read_text(encoding="utf-8")
-    assert text.startswith("# yaml-language-server: $schema=../engine/schemas/strategy.schema.json\n")
+    assert text.startswith("# yaml-language-server: $schema=../engine/content/schemas/strategy.schema.json\n")
     assert "reasons: [silent_3_months, no_use]\n" in text and "maintainer: 李娜\n" in text
     assert f"maintained_on: {date.today().isoformat()}\n" in text and text.endswith("status: draft\n")
 

@@ -12,11 +12,11 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.rete import RuleEngine
+from engine.rules.rete import RuleEngine
 from engine.rules.compiler import (GUARD_KEY, MAX_MATCHES_PER_RULESET, MAX_RULES_PER_RULESET, CompiledRule,
                                    chunk, compile_condition, compile_pack, compile_policy, compile_segments)
 from engine.rules.conditions import evaluate, normalise_fact
-from engine.rules.content import load_document
+from engine.content.documents import load_document
 
 FIXTURES = Path(__file__).parent / "backend_fixtures"
 

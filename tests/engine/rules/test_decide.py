@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.fields import NEUTRAL_DEFAULTS
-from engine.rules.content import load_content
+from engine.facts.fields import NEUTRAL_DEFAULTS
+from engine.content.documents import load_content
 from engine.rules.decide import Decider, PackOutcome, final_outcome, scope_mask
 
 FIXTURES = Path(__file__).parent / "backend_fixtures"

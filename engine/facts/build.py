@@ -1,0 +1,319 @@
+"""Facts: one row per (subscriber, active subscription) with every catalogue field (ARCHITECTURE §2).
+
+Definitions (M0 = the month containing as_of, M1 the month before, …; a missing usage row
+means 0 uses):
+- `uses_m0` … `uses_m3`: `uses` of this service in that month.
+- `months_silent`: consecutive complete months with 0 uses counting back from M1, at most 12,
+  never counting months before the month the service was ordered (ordered last month: at
+  most 1; ordered this month: 0).
+- `used_in_3m`: uses in M1..M3 > 0. `traffic_mb_3m`, `paid_3m`: sums over M1..M3, this service.
+- `has_data_spend` (per subscriber): any `paid_amount` > 0 on any service in M1..M3, or GPRS
+  `traffic_mb` > 0 in M1..M3.
+- `tenure_days` = as_of − join_date; `ordered_days` = as_of − ordered_on.
+- `arpu_trend` = arpu / arpu_6m_ago, missing when arpu_6m_ago is 0.
+- `contract_months_left`: whole calendar months from as_of to contract_end (floor: 2026-11-15
+  → 2027-02-14 is 2); missing without a contract or when contract_end < as_of.
+- `account_manager`: the cell is non-empty. `preferences`: the set of tags.
+- `handset_changed_days`: days since the latest change on or before as_of (missing if none);
+  `os_changed`: that change's old_os != new_os; `to_smartphone`: old_os is `feature` and
+  new_os is not (both False without a change).
+- `on_list`: lists whose `since` <= as_of. `days_since_contact`: as_of − the latest
+  contacted_on <= as_of (missing if none); `contacts_30d`: contacts with
+  0 <= as_of − contacted_on < 30 (a contact exactly 30 days ago is not counted).
+
+In the frame SET fields are sorted `'|'`-joined strings (`""` = empty) and missing numbers
+are NaN (so nullable INT fields are float64 there; `fact_records` gives Python ints). Rows
+keep the order of `subscriptions`. Everything is columnar: subscribers, services and months
+become integer codes and per-fact sums are `np.bincount`s.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import date
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
+from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET
+from engine.snapshot.loader import Snapshot
+
+MONTHS_BACK = 12  # how far months_silent looks back
+FACT_GROUPS = ("usage", "subscription", "subscriber", "events and lists")
+FACT_COLUMNS = ("msisdn", *(f.name for f in FIELDS.values() if f.group in FACT_GROUPS))
+_N_SERVICES = len(SERVICE_IDS) + 1  # key = person * 16 + service; the spare slot keeps an unknown (-1) from colliding
+
+
+def month_labels(as_of: date, months: int) -> list[str]:
+    """`YYYY-MM` of M0, M1, …, M<months> for `as_of`."""
+    m0 = pd.Period(as_of, freq="M")
+    return [str(m0 - k) for k in range(months + 1)]
+
+
+def _days(as_of: date, dates: pd.Series) -> np.ndarray:
+    """as_of − dates in whole days, float (NaN for NaT)."""
+    values = dates.to_numpy(dtype="datetime64[s]").astype("datetime64[D]")
+    out = (np.datetime64(as_of, "D") - values).astype("timedelta64[D]").astype(float)
+    out[np.isnat(values)] = np.nan
+    return out
+
+
+def _index(values) -> pd.Index:
+    """A hash index over strings kept as Python objects (pandas 3 would otherwise convert
+    them to Arrow strings, which costs seconds per 10M lookups)."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object)
+
+
+def _objects(values) -> pd.Index:
+    """Lookup targets as an object Index too: a plain array would be re-inferred as Arrow strings."""
+    return _index(values)
+
+
+_SERVICES = _index(SERVICE_IDS)
+
+
+def _service_codes(services) -> np.ndarray:
+    return _SERVICES.get_indexer(_objects(services)).astype(np.int64)
+
+
+def _usage_rows(snapshot: Snapshot, as_of: date, months: int) -> dict[str, np.ndarray]:
+    """Integer codes of the usage rows inside M0..M<months>: subscriber position, service, month k.
+
+    The string lookups here are the expensive part of the fact build, so they run once.
+    """
+    usage = snapshot.tables["usage_monthly"]
+    month = _index(month_labels(as_of, months)).get_indexer(_objects(usage["month"]))
+    window = month >= 0
+    people = _people(snapshot)
+    return {
+        "window": window, "month": month[window],
+        "person": people.get_indexer(_objects(usage["msisdn"].to_numpy()[window])).astype(np.int64),
+        "service": _service_codes(usage["service"].to_numpy()[window]),
+    }
+
+
+def _people(snapshot: Snapshot) -> pd.Index:
+    """The msisdn hash index of `subscribers`, built once per snapshot."""
+    if "msisdn_index" not in snapshot.cache:
+        snapshot.cache["msisdn_index"] = _index(snapshot.tables["subscribers"]["msisdn"])
+    return snapshot.cache["msisdn_index"]
+
+
+def subscriber_positions(snapshot: Snapshot, msisdns) -> np.ndarray:
+    """Row of each msisdn in `subscribers` (-1 when absent), by one hash lookup."""
+    return _people(snapshot).get_indexer(_objects(msisdns))
+
+
+def service_codes(services) -> np.ndarray:
+    """Position of each service id in engine.snapshot.contract.SERVICE_IDS (-1 when unknown)."""
+    return _service_codes(services)
+
+
+def usage_by_month(snapshot: Snapshot, subscriptions: pd.DataFrame, as_of: date,
+                   months: int = MONTHS_BACK, rows: dict | None = None) -> dict[str, np.ndarray]:
+    """Per row of `subscriptions`, uses / traffic_mb / paid_amount in M0..M<months>.
+
+    Returns `{"uses": int64[n, months + 1], "traffic_mb": float[n, months + 1],
+    "paid_amount": float[n, months + 1]}`; column k is Mk. No usage row = 0.
+    """
+    usage = snapshot.tables["usage_monthly"]
+    rows = rows if rows is not None else _usage_rows(snapshot, as_of, months)
+    people = _people(snapshot)
+    width = months + 1
+    n = len(subscriptions)
+    fact_key = people.get_indexer(_objects(subscriptions["msisdn"])).astype(np.int64) * _N_SERVICES \
+        + _service_codes(subscriptions["service"])
+    row = pd.Index(fact_key).get_indexer(rows["person"] * _N_SERVICES + rows["service"])
+    hit = (row >= 0) & (rows["month"] < width)
+    cell = row[hit] * width + rows["month"][hit]
+    out = {}
+    for name in ("uses", "traffic_mb", "paid_amount"):
+        weights = usage[name].to_numpy()[rows["window"]][hit].astype(float)
+        out[name] = np.bincount(cell, weights=weights, minlength=n * width).reshape(n, width)
+    out["uses"] = out["uses"].round().astype(np.int64)
+    return out
+
+
+def _data_spenders(snapshot: Snapshot, rows: dict[str, np.ndarray]) -> np.ndarray:
+    """Per subscriber (in subscribers order): paid anything or had GPRS traffic in M1..M3."""
+    usage = snapshot.tables["usage_monthly"]
+    paid = usage["paid_amount"].to_numpy()[rows["window"]]
+    traffic = usage["traffic_mb"].to_numpy()[rows["window"]]
+    recent = (rows["month"] >= 1) & (rows["month"] <= 3)
+    spend = recent & ((paid > 0) | ((rows["service"] == SERVICE_IDS.index("gprs")) & (traffic > 0)))
+    out = np.zeros(len(snapshot.tables["subscribers"]), dtype=bool)
+    who = rows["person"][spend]
+    out[who[who >= 0]] = True
+    return out
+
+
+def _months_silent(uses: np.ndarray, ordered_on: pd.Series, as_of: date) -> np.ndarray:
+    month_no = ordered_on.to_numpy(dtype="datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    months_since_order = np.datetime64(as_of, "M").astype(np.int64) - month_no  # 0 = ordered in M0
+    k = np.arange(1, uses.shape[1])
+    silent = (uses[:, 1:] == 0) & (k[None, :] <= months_since_order[:, None])
+    return np.cumprod(silent, axis=1).sum(axis=1).astype(np.int64)
+
+
+def _contract_months_left(contract_end: pd.Series, as_of: date) -> np.ndarray:
+    end = pd.DatetimeIndex(contract_end)
+    months = (end.year - as_of.year) * 12 + (end.month - as_of.month) - (end.day < as_of.day)
+    out = np.asarray(months, dtype=float)
+    out[np.asarray(end.isna()) | np.asarray(end < pd.Timestamp(as_of))] = np.nan
+    return out
+
+
+def _normalise_tags(values: pd.Series) -> np.ndarray:
+    """'b|a|b' -> 'a|b', computed once per distinct value."""
+    codes, uniques = pd.factorize(values.fillna(""), sort=False)
+    clean = np.array(["|".join(sorted({t.strip() for t in u.split("|")} - {""})) for u in uniques] + [""],
+                     dtype=object)
+    return clean[codes]
+
+
+def _per_subscriber(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+    """Events and lists per subscriber, in subscribers order."""
+    people = _people(snapshot)
+    n = len(people)
+    stamp = pd.Timestamp(as_of)
+
+    changes = snapshot.tables["handset_changes"]
+    changes = changes[changes["changed_on"] <= stamp].sort_values("changed_on", kind="stable")
+    latest = changes.drop_duplicates("msisdn", keep="last")
+    at = people.get_indexer(_objects(latest["msisdn"]))
+    changed_days = np.full(n, np.nan)
+    changed_days[at] = _days(as_of, latest["changed_on"])
+    old, new = latest["old_os"].to_numpy(), latest["new_os"].to_numpy()
+    os_changed = np.zeros(n, dtype=bool)
+    os_changed[at] = old != new
+    to_smart = np.zeros(n, dtype=bool)
+    to_smart[at] = (old == "feature") & (new != "feature")
+
+    lists = snapshot.tables["lists"]
+    lists = lists[lists["since"] <= stamp]
+    bits = np.zeros(n, dtype=np.int64)
+    who = people.get_indexer(_objects(lists["msisdn"]))
+    code = pd.Categorical(lists["list"], categories=LIST_VALUES).codes
+    for i in range(len(LIST_VALUES)):  # a handful of list names, each one vectorised pass
+        bits[who[code == i]] |= 1 << i
+    names = sorted(LIST_VALUES)
+    words = np.array(["|".join(n_ for n_ in names if m & (1 << LIST_VALUES.index(n_)))
+                      for m in range(1 << len(LIST_VALUES))], dtype=object)
+
+    contacts = snapshot.tables["contact_history"]
+    days = _days(as_of, contacts["contacted_on"])
+    past = days >= 0
+    who = people.get_indexer(_objects(contacts["msisdn"].to_numpy()[past]))
+    known = who >= 0
+    since = np.full(n, np.inf)
+    np.minimum.at(since, who[known], days[past][known])
+    since[np.isinf(since)] = np.nan
+    recent = days[past][known] < 30
+    contacts_30d = np.bincount(who[known][recent], minlength=n).astype(np.int64)
+
+    return pd.DataFrame({  # no string columns but on_list, kept object below
+        "handset_changed_days": changed_days, "os_changed": os_changed, "to_smartphone": to_smart,
+        "on_list": pd.Series(words[bits], dtype=object), "days_since_contact": since, "contacts_30d": contacts_30d,
+    })
+
+
+def build_facts(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+    """One row per active subscription: `msisdn` + the usage, subscription, subscriber and
+    events-and-lists fields of the catalogue (definitions in the module docstring)."""
+    subs = snapshot.tables["subscriptions"]
+    subs = subs[subs["status"].to_numpy() == "active"].reset_index(drop=True)
+    people = snapshot.tables["subscribers"]
+    pos = subscriber_positions(snapshot, subs["msisdn"])
+    person = people.take(pos).reset_index(drop=True)  # object columns stay object
+    rows = _usage_rows(snapshot, as_of, MONTHS_BACK)
+    usage = usage_by_month(snapshot, subs, as_of, rows=rows)
+    uses, recent = usage["uses"], slice(1, 4)
+
+    arpu, before = person["arpu"].to_numpy(), person["arpu_6m_ago"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trend = np.where(before == 0, np.nan, arpu / np.where(before == 0, 1, before))
+    manager = person["account_manager"]
+    events = _per_subscriber(snapshot, as_of).take(pos).reset_index(drop=True)
+
+    columns = {
+        "msisdn": subs["msisdn"].to_numpy(),
+        "uses_m0": uses[:, 0], "uses_m1": uses[:, 1], "uses_m2": uses[:, 2], "uses_m3": uses[:, 3],
+        "months_silent": _months_silent(uses, subs["ordered_on"], as_of),
+        "used_in_3m": uses[:, recent].sum(axis=1) > 0,
+        "traffic_mb_3m": usage["traffic_mb"][:, recent].sum(axis=1),
+        "paid_3m": usage["paid_amount"][:, recent].sum(axis=1),
+        "has_data_spend": _data_spenders(snapshot, rows)[pos],
+        "service": subs["service"].to_numpy(), "billing": subs["billing"].to_numpy(),
+        "bundled": subs["bundled"].to_numpy(dtype=bool),
+        "tenure_days": _days(as_of, person["join_date"]).astype(np.int64),
+        "ordered_days": _days(as_of, subs["ordered_on"]).astype(np.int64),
+        "city": person["city"].to_numpy(), "brand": person["brand"].to_numpy(), "plan": person["plan"].to_numpy(),
+        "arpu": arpu, "arpu_trend": trend,
+        "contract_months_left": _contract_months_left(person["contract_end"], as_of),
+        "device_os": person["device_os"].to_numpy(),
+        "account_manager": (manager.notna() & (manager.fillna("") != "")).to_numpy(),
+        "preferences": _normalise_tags(person["preferences"]),
+        **{name: events[name].to_numpy() for name in events.columns},
+    }
+    # Series one by one keep string columns as object dtype (no conversion to Arrow strings).
+    frame = pd.DataFrame(index=pd.RangeIndex(len(subs)))
+    for name in FACT_COLUMNS:
+        values = columns[name]
+        frame[name] = pd.Series(values, dtype=object if values.dtype == object else None, copy=False)
+    return frame
+
+
+def _column_values(name: str, series: pd.Series) -> tuple[list, np.ndarray | None]:
+    """Python values of one column and the mask of missing cells (None when nothing is missing)."""
+    field = FIELDS.get(name)
+    values = series.to_numpy()
+    if field is not None and field.type == SET:
+        codes, uniques = pd.factorize(series.fillna(""))
+        split = [[t for t in u.split("|") if t] for u in uniques]
+        # Records with the same set share one list object: building millions of copies costs
+        # seconds, and records are read-only input for the rule engine.
+        return [split[c] for c in codes.tolist()], None
+    missing = pd.isna(series).to_numpy()
+    if values.dtype.kind == "f" and field is not None and field.type == INT:
+        values = np.where(missing, 0, values).astype(np.int64)
+    return values.tolist(), (missing if missing.any() else None)
+
+
+def fact_records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as the plain dicts rules see: SET fields as sorted lists, missing values dropped,
+    Python scalars, and `propensity.<s>` columns nested as `{"propensity": {s: p}}`.
+
+    Treat the records as read-only: equal SET values share one list object.
+    """
+    plain = [c for c in frame.columns if not str(c).startswith(PROPENSITY_PREFIX)]
+    columns, gaps = [], []
+    for name in plain:
+        values, missing = _column_values(name, frame[name])
+        columns.append(values)
+        if missing is not None:
+            gaps.append((name, np.flatnonzero(missing)))
+    # Millions of small dicts would trigger the cyclic garbage collector over and over (it
+    # halves the speed); they hold no cycles, so collection is paused while they are built.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if plain:
+            records = list(map(dict, map(zip, repeat(plain), zip(*columns))))
+        else:
+            records = [{} for _ in range(len(frame))]
+    finally:
+        if was_enabled:
+            gc.enable()
+    for name, rows in gaps:  # only the missing cells are touched
+        for i in rows.tolist():
+            del records[i][name]
+    propensity = [c for c in frame.columns if str(c).startswith(PROPENSITY_PREFIX)]
+    if propensity:
+        values = {c[len(PROPENSITY_PREFIX):]: frame[c].to_numpy(dtype=float) for c in propensity}
+        for i, record in enumerate(records):
+            nested = {s: float(v[i]) for s, v in values.items() if not np.isnan(v[i])}
+            if nested:
+                record["propensity"] = nested
+    return records

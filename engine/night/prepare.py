@@ -1,0 +1,89 @@
+"""Preparing a night's fact frame: facts + scores + segment, and each pack's scope as a mask.
+
+Everything here is vectorised over the whole frame (millions of rows); only facts inside some
+pack's scope go on to the rule engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from engine.rules.vector import NotVectorisable, segment_frame
+
+
+def _merge_scores(facts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Facts with their subscriber's scores (columns of `scores`, incl. any propensity.<s>)."""
+    pos = scores.index.get_indexer(facts["msisdn"])
+    merged = {name: facts[name].to_numpy() for name in facts.columns}
+    for name in scores.columns:
+        values = scores[name].to_numpy()
+        column = values.take(np.where(pos < 0, 0, pos)) if len(values) else np.full(len(facts), None)
+        if (pos < 0).any():  # a fact whose subscriber has no score: leave it missing
+            column = column.astype(object) if column.dtype.kind not in "f" else column.copy()
+            column[pos < 0] = np.nan if column.dtype.kind == "f" else None
+        merged[name] = column
+    return pd.DataFrame(merged)
+
+
+def _segment_with_engine(frame: pd.DataFrame, content) -> pd.DataFrame:
+    """Segmentation through the Decider, for segment rules the vectorised evaluator cannot read."""
+    from engine.facts.build import fact_records
+    from engine.rules.decide import Decider
+
+    decider = Decider(content)
+    segments, reasons, rules = [], [], []
+    for record in fact_records(frame):
+        result = decider.segment(record)
+        segment, why = result[0], result[1]
+        fired = result[2] if len(result) > 2 else []
+        segments.append(segment)
+        reasons.append("|".join(sorted(why)))
+        rules.append("|".join(fired))
+    return pd.DataFrame({"segment": segments, "reasons": reasons, "segment_rules": rules}, index=frame.index)
+
+
+def prepare_frame(snapshot, as_of: date, content, models_dir=None,
+                  stage: Callable[[str], None] = lambda _name: None,
+                  require_stability: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(facts with scores and segment, extras aligned with it, model versions).
+
+    `extras` holds what is not a fact field but a run needs per fact: the account manager's
+    name (for messages and the account-manager list) and the segmentation rules that matched.
+    """
+    from engine.facts.build import build_facts
+    from engine.scoring.scoring import score_snapshot
+
+    stage("facts")
+    facts = build_facts(snapshot, as_of)
+    stage("score")
+    scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability)
+    frame = _merge_scores(facts, scores)
+    stage("segment")
+    try:
+        segmented = segment_frame(frame, content.segments.data)
+    except NotVectorisable:
+        segmented = _segment_with_engine(frame, content)
+    frame["segment"] = segmented["segment"].to_numpy()
+    frame["reasons"] = segmented["reasons"].to_numpy()
+    people = snapshot.tables["subscribers"]
+    names = people["account_manager"].fillna("").to_numpy(dtype=object)
+    pos = pd.Index(people["msisdn"]).get_indexer(frame["msisdn"])
+    extras = pd.DataFrame({"account_manager_name": names.take(pos),
+                           "segment_rules": segmented["segment_rules"].to_numpy()})
+    return frame, extras, versions
+
+
+def scope_masks(frame: pd.DataFrame, packs: Mapping) -> dict[str, np.ndarray]:
+    """Pack name -> boolean mask of the facts inside its scope (an empty scope holds every fact).
+
+    The Decider's own vectorised reading (`engine.rules.decide.scope_mask`: field: scalar = eq,
+    list = in; ANDed; no type coercion; missing never matches), so a run and `rules diff` keep
+    the same facts away from the engine.
+    """
+    from engine.rules.decide import scope_mask
+
+    return {name: scope_mask(frame, pack.scope).to_numpy(dtype=bool) for name, pack in packs.items()}

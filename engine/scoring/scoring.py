@@ -1,0 +1,80 @@
+"""Score a whole snapshot (ARCHITECTURE §3): every model, every subscriber, vectorised.
+
+Returns one row per subscriber (index `msisdn`) with `sensitivity`, `sensitivity_pct`,
+`churn_risk`, `stability`, `value`, `value_tier`, `retention_group`, and the versions used:
+the stability artefact's content hash, and for the parameterised formulas (sensitivity, value,
+retention grid) the hash of their weights, so a trace names exactly what produced a score.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.scoring.features import subscriber_features
+from engine.facts.keys import snapshot_keys
+from engine.scoring.retention import RetentionConfig, retention_group
+from engine.scoring.sensitivity import SensitivityConfig, compute_sensitivity
+from engine.scoring.training import latest_stability
+from engine.scoring.value import ValueConfig, compute_value
+
+SCORE_COLUMNS = ("sensitivity", "sensitivity_pct", "churn_risk", "stability", "value", "value_tier", "retention_group")
+
+
+def score_snapshot(snapshot, as_of: date, models_dir=None, *, stability_version: str | None = None,
+                   sensitivity_config: SensitivityConfig | None = None, value_config: ValueConfig | None = None,
+                   retention_config: RetentionConfig | None = None,
+                   require_stability: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(scores indexed by msisdn, {model name: version}) for every subscriber of `snapshot`.
+
+    Uses the latest stability model trained on a snapshot (or `stability_version`); raises
+    DiagnosticError telling the user to train one when none is stored — unless
+    `require_stability` is False (`rekindle facts` before any training): then churn_risk,
+    stability and retention_group are missing and the stability version is "none".
+    """
+    tables = snapshot.tables
+    sensitivity_config = sensitivity_config or SensitivityConfig()
+    value_config = value_config or ValueConfig()
+    retention_config = retention_config or RetentionConfig()
+
+    try:
+        model, meta = latest_stability(stability_version, models_dir,
+                                       source_kind=None if stability_version else "snapshot")
+    except DiagnosticError:
+        if require_stability:
+            raise
+        model, meta = None, {"version": "none"}
+    keys = snapshot_keys(tables, as_of)  # join every table to the subscribers once
+    features = subscriber_features(tables, as_of, keys)
+    scores = compute_sensitivity(features.index, tables["subscriptions"], tables["usage_monthly"], as_of,
+                                 sensitivity_config, keys)[["sensitivity", "sensitivity_pct"]]
+    if model is None:
+        scores["churn_risk"] = float("nan")
+        scores["stability"] = None
+    else:
+        risk = model.churn_risk(_model_input(model, meta, features))
+        scores["churn_risk"] = risk
+        scores["stability"] = model.stability(risk)
+    scores = scores.join(compute_value(tables, as_of, value_config, keys))
+    scores["retention_group"] = (retention_group(scores["value_tier"], scores["stability"], retention_config)
+                                 if model is not None else None)
+    versions = {
+        "sensitivity": sensitivity_config.version(),
+        "stability": meta["version"],
+        "value": value_config.version(),
+        "retention": retention_config.version(),
+    }
+    return scores[list(SCORE_COLUMNS)], versions
+
+
+def _model_input(model, meta: dict, features: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns the stability model was trained on; a clear error if any is missing."""
+    needed = [str(c) for c in model.feature_names_in_]
+    missing = [c for c in needed if c not in features.columns]
+    if missing:
+        raise DiagnosticError([Diagnostic(
+            "MD044", f"stability model {meta['version']} needs features a snapshot does not have: {', '.join(missing[:5])}",
+            hint="it was trained on a --table file; run `rekindle models train stability --data DIR --as-of DATE`")])
+    return features[needed]

@@ -1,0 +1,212 @@
+"""Data-service sensitivity 数据业务敏感度 (SPEC §4), the operator's formula, vectorised.
+
+    score = Σ Aᵢ·Bᵢ + Σ Cᵢ·Dᵢ
+
+Bᵢ is 1 when the subscriber has an active subscription to service i. Dᵢ scores how often the
+subscriber used service i in M1..M3 against everyone else who used it: in the top 20% of users
+→ 1, 20–40% → 0.8, 40–60% → 0.4, 60–80% → 0.2, the rest and non-users → 0. A subscriber's place
+among users is the share of users who used the service *more*: under 20% → top band; tied
+subscribers share the better band, and a service's only user is in the top band.
+`sensitivity` is the score over the maximum attainable score (Σ A + Σ C), 0..1;
+`sensitivity_pct` the mean percentile rank in the base, 0..100; sensitive = top 20%.
+
+Default weights. The operator's practice uses the Shaanxi table (陕西移动) of AHP weights for ten
+services. Only two of its cells are known to us — A1 fetion = 0.0898 and C10 wlan = 0.0433 — so
+DEFAULT_SUBSCRIPTION_WEIGHTS and DEFAULT_USAGE_WEIGHTS below are a *documented stand-in*: those
+two anchors kept, the other cells set by the project from the services' relative popularity
+(messaging and mail high on subscription, video and reading high on usage), each half summing to
+0.5 so A and C together sum to 1. The operator must replace it with its full table through a
+weights file (`subscription_weights`/`usage_weights`) or AHP matrices (`subscription_ahp`,
+`usage_ahp`, `subscription_share`); see `load_sensitivity_config`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.snapshot.contract import SERVICE_IDS
+from engine.base.diagnostics import DiagnosticError, did_you_mean
+from engine.scoring.ahp import ahp_from_doc, inconsistency_diagnostic
+from engine.facts.keys import SnapshotKeys, positions, snapshot_keys
+from engine.base.yamlfile import YamlDoc, load_yaml
+
+SENSITIVITY_SERVICES = ("fetion", "mailbox139", "reading", "mobile_tv", "video",
+                        "ringtone", "game", "wlan", "music_club", "newspaper")
+
+# A: subscription weights (sum 0.5). Anchor: fetion 0.0898 (Shaanxi A1).
+DEFAULT_SUBSCRIPTION_WEIGHTS = {
+    "fetion": 0.0898, "mailbox139": 0.0612, "reading": 0.0540, "mobile_tv": 0.0431, "video": 0.0520,
+    "ringtone": 0.0395, "game": 0.0402, "wlan": 0.0468, "music_club": 0.0386, "newspaper": 0.0348,
+}
+# C: usage weights (sum 0.5). Anchor: wlan 0.0433 (Shaanxi C10).
+DEFAULT_USAGE_WEIGHTS = {
+    "fetion": 0.0652, "mailbox139": 0.0481, "reading": 0.0605, "mobile_tv": 0.0552, "video": 0.0689,
+    "ringtone": 0.0297, "game": 0.0548, "wlan": 0.0433, "music_club": 0.0468, "newspaper": 0.0275,
+}
+# (share of users with more uses stays below this bound, score)
+FREQUENCY_BANDS = ((0.2, 1.0), (0.4, 0.8), (0.6, 0.4), (0.8, 0.2))
+DEFAULT_SENSITIVE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class SensitivityConfig:
+    """Weights A (subscription) and C (usage) by service, and the share called sensitive."""
+
+    subscription: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SUBSCRIPTION_WEIGHTS))
+    usage: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_USAGE_WEIGHTS))
+    sensitive_share: float = DEFAULT_SENSITIVE_SHARE
+
+    def canonical(self) -> dict:
+        return {
+            "subscription": {k: round(float(v), 10) for k, v in sorted(self.subscription.items())},
+            "usage": {k: round(float(v), 10) for k, v in sorted(self.usage.items())},
+            "sensitive_share": self.sensitive_share,
+            "bands": [list(b) for b in FREQUENCY_BANDS],
+        }
+
+    def version(self) -> str:
+        """The formula's version: a short hash of its weights, so traces stay reproducible."""
+        blob = json.dumps(self.canonical(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def frequency_scores(usage_3m: pd.DataFrame) -> pd.Series:
+    """Dᵢ for each (msisdn, service) row of `usage_3m` (columns msisdn, service, uses; uses > 0)."""
+    by_service = usage_3m.groupby("service", sort=False)["uses"]
+    # share of the service's users with strictly more uses; ties take the better band
+    share_above = (by_service.rank(method="min", ascending=False) - 1) / by_service.transform("size")
+    conditions = [share_above < upper - 1e-12 for upper, _ in FREQUENCY_BANDS]
+    return pd.Series(np.select(conditions, [s for _, s in FREQUENCY_BANDS], default=0.0), index=usage_3m.index)
+
+
+def percentile_rank(values: pd.Series) -> pd.Series:
+    """Mean percentile rank 0..100: (share strictly below + share at or below) / 2."""
+    n = len(values)
+    if n == 0:
+        return values.astype(float)
+    return (values.rank(method="average") - 0.5) / n * 100.0
+
+
+def compute_sensitivity(msisdns: pd.Series | pd.Index, subscriptions: pd.DataFrame, usage_monthly: pd.DataFrame,
+                        as_of: date, config: SensitivityConfig | None = None, keys: SnapshotKeys | None = None) -> pd.DataFrame:
+    """`sensitivity`, `sensitivity_pct`, `sensitive` for every msisdn (index), from the snapshot tables.
+
+    `keys` (from engine.facts.keys.snapshot_keys over the same msisdns) saves re-joining the tables.
+    """
+    config = config or SensitivityConfig()
+    if keys is None:
+        index = pd.Index(pd.unique(np.asarray(msisdns, dtype=object)), name="msisdn")
+        keys = snapshot_keys({"subscriptions": subscriptions, "usage_monthly": usage_monthly}, as_of, index)
+    index = keys.index
+    services = sorted(set(config.subscription) | set(config.usage))
+    a = np.array([config.subscription.get(s, 0.0) for s in services])
+    c = np.array([config.usage.get(s, 0.0) for s in services])
+    n, k = len(index), len(services)
+
+    b = np.zeros((n, k))
+    rows = keys.codes["subscriptions"]
+    cols = positions(subscriptions["service"], services)
+    ok = (rows >= 0) & (cols >= 0) & (subscriptions["status"].to_numpy() == "active")
+    b[rows[ok], cols[ok]] = 1.0
+
+    d = np.zeros((n, k))
+    rows = keys.codes["usage_monthly"]
+    cols = positions(usage_monthly["service"], services)
+    # Users are ranked within the base being scored, so only rows of msisdns in it count.
+    ok = (rows >= 0) & (cols >= 0) & (keys.usage_month >= 1)
+    if ok.any():
+        pair = rows[ok] * k + cols[ok]
+        uses = pd.Series(usage_monthly["uses"].to_numpy()[ok]).groupby(pair).sum()
+        uses = uses[uses > 0]
+        used = pd.DataFrame({"service": uses.index.to_numpy() % k, "uses": uses.to_numpy()})
+        d[uses.index.to_numpy() // k, used["service"].to_numpy()] = frequency_scores(used).to_numpy()
+
+    score = b @ a + d @ c
+    max_score = a.sum() + c.sum()
+    sensitivity = pd.Series(score / max_score if max_score > 0 else 0.0, index=index, name="sensitivity")
+    pct = percentile_rank(sensitivity)
+    return pd.DataFrame({
+        "sensitivity": sensitivity,
+        "sensitivity_pct": pct,
+        "sensitive": pct >= 100.0 * (1.0 - config.sensitive_share),
+    }, index=index)
+
+
+def _weights(doc: YamlDoc, key: str, problems: list) -> dict[str, float]:
+    raw = doc.data.get(key)
+    if not isinstance(raw, dict) or not raw:
+        problems.append(doc.error("MD020", f"'{key}' must map service ids to weights", key))
+        return {}
+    out = {}
+    for service, weight in raw.items():
+        if service not in SERVICE_IDS:
+            problems.append(doc.error("MD021", f"unknown service '{service}'", key, service,
+                                      hint=did_you_mean(str(service), SERVICE_IDS)))
+        elif isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            problems.append(doc.error("MD022", f"weight of '{service}' must be a number ≥ 0, got {weight!r}", key, service))
+        else:
+            out[service] = float(weight)
+    return out
+
+
+def _ahp_weights(doc: YamlDoc, key: str, problems: list) -> dict[str, float]:
+    try:
+        result = ahp_from_doc(doc, key)
+    except DiagnosticError as exc:
+        problems.extend(exc.diagnostics)
+        return {}
+    for name in result.criteria:
+        if name not in SERVICE_IDS:
+            problems.append(doc.error("MD021", f"unknown service '{name}'", key, "criteria",
+                                      hint=did_you_mean(name, SERVICE_IDS)))
+    if not result.consistent:
+        problems.append(inconsistency_diagnostic(result, doc, key))
+    return result.weights
+
+
+def load_sensitivity_config(path: str | Path) -> SensitivityConfig:
+    """Read a weights file: explicit weights, or AHP matrices plus the subscription/usage split.
+
+    ```yaml
+    subscription_weights: {fetion: 0.0898, reading: 0.05, ...}   # A
+    usage_weights: {wlan: 0.0433, video: 0.07, ...}               # C
+    sensitive_share: 0.2
+    ```
+    or
+    ```yaml
+    subscription_ahp: {criteria: [...], matrix: [[...], ...]}
+    usage_ahp: {criteria: [...], matrix: [[...], ...]}
+    subscription_share: 0.5     # A = share · w_A, C = (1 − share) · w_C
+    ```
+    """
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise DiagnosticError([doc.error("MD020", "a sensitivity weights file must be a mapping")])
+    problems: list = []
+    share = doc.data.get("sensitive_share", DEFAULT_SENSITIVE_SHARE)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        problems.append(doc.error("MD023", f"'sensitive_share' must be between 0 and 1, got {share!r}", "sensitive_share"))
+    if "subscription_ahp" in doc.data or "usage_ahp" in doc.data:
+        split = doc.data.get("subscription_share", 0.5)
+        if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split <= 1:
+            problems.append(doc.error("MD023", f"'subscription_share' must be between 0 and 1, got {split!r}", "subscription_share"))
+            split = 0.5
+        a = _ahp_weights(doc, "subscription_ahp", problems)
+        c = _ahp_weights(doc, "usage_ahp", problems)
+        a = {s: split * w for s, w in a.items()}
+        c = {s: (1 - split) * w for s, w in c.items()}
+    else:
+        a = _weights(doc, "subscription_weights", problems)
+        c = _weights(doc, "usage_weights", problems)
+        if not problems and sum(a.values()) + sum(c.values()) <= 0:
+            problems.append(doc.error("MD022", "all weights are zero"))
+    if problems:
+        raise DiagnosticError(problems)
+    return SensitivityConfig(subscription=a, usage=c, sensitive_share=float(share))

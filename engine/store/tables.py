@@ -1,0 +1,117 @@
+"""Tables of the nightly run: `run`, `decision`, `trace`, `out_of_scope`, `model_version`, `run_lock`.
+
+The `approval` table lives in engine/store/approval.py. Decisions, traces and out-of-scope
+rows are written in bulk (tuples through executemany, see engine/store/write.py), never as ORM
+objects one by one; the classes here define the schema and serve readers (explain, report).
+docs/TRACE.md describes the trace payload and the hash chain for auditors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+# Run status: a run row is written `succeeded` in the same transaction as its decisions;
+# a run that failed leaves only a `failed` row (no decisions, traces or channel files).
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+# Decision of one fact (SPEC §5, §7).
+TREAT = "treat"
+EXCLUDED = "excluded"
+HELD_OUT = "held_out"
+NOT_SELECTED = "not_selected"
+LOST = "lost"
+DECISIONS = (TREAT, EXCLUDED, HELD_OUT, NOT_SELECTED, LOST)
+
+
+class Run(SQLModel, table=True):
+    """One nightly run: what it read, which content and models it used, and what it decided."""
+
+    __tablename__ = "run"
+
+    id: str = Field(primary_key=True)  # e.g. 2026-11-15.3f2a9c1b7d0e (as-of date + random part)
+    as_of: str = Field(index=True)  # YYYY-MM-DD
+    status: str = Field(index=True)  # SUCCEEDED | FAILED
+    started_at: datetime
+    finished_at: datetime | None = None
+    data_dir: str = ""
+    snapshot_fingerprint: str = ""  # sha256 over the snapshot files' names and bytes
+    content_hashes: str = Field(default="{}", sa_column=Column(Text))  # JSON {"pack/x": sha256, ...}
+    model_versions: str = Field(default="{}", sa_column=Column(Text))  # JSON {model: version}
+    production: bool = False
+    workers: int = 1
+    funnel: str = Field(default="{}", sa_column=Column(Text))  # JSON funnel summary (engine/night/funnel.py)
+    facts: int = 0  # facts built from the snapshot
+    decisions: int = 0  # decision rows (= trace rows = chain length)
+    chain_head: str = ""  # hash of the last trace of the chain
+    chain_count: int = 0
+    out_dir: str = ""  # where the channel files were written
+    error: str = Field(default="", sa_column=Column(Text))  # why a failed run failed
+
+
+class Decision(SQLModel, table=True):
+    """The decision for one fact (subscriber, service) that entered at least one pack."""
+
+    __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_run_msisdn", "run_id", "msisdn", "service"),)
+
+    run_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)  # position in the hash chain (sorted by msisdn, service)
+    msisdn: str
+    service: str
+    pack: str  # the pack that made the decision
+    decision: str  # one of DECISIONS
+    reason: str  # target reason, exclusion reason, no_target, require:<field>, no_strategy, lost_*, holdout
+    arbitration: str  # won | lost_priority | lost_cap | lost_capacity | held_out | "" (no candidate)
+    strategy: str
+    channel: str
+    message: str = Field(sa_column=Column(Text))
+
+
+class Trace(SQLModel, table=True):
+    """The audit record of one decision: canonical JSON payload, hash-chained per run."""
+
+    __tablename__ = "trace"
+
+    run_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    payload: str = Field(sa_column=Column(Text))  # canonical JSON (docs/TRACE.md)
+    prev_hash: str
+    hash: str
+
+
+class OutOfScope(SQLModel, table=True):
+    """A fact in the scope of no pack: kept compactly so `explain` can say so, with its segment."""
+
+    __tablename__ = "out_of_scope"
+
+    run_id: str = Field(primary_key=True)
+    msisdn: str = Field(primary_key=True)
+    service: str = Field(primary_key=True)
+    segment: str
+
+
+class ModelVersion(SQLModel, table=True):
+    """A model version some run used (the artefacts themselves live under REKINDLE_HOME/models)."""
+
+    __tablename__ = "model_version"
+
+    name: str = Field(primary_key=True)
+    version: str = Field(primary_key=True)
+    first_run_id: str
+    recorded_at: datetime
+
+
+class RunLock(SQLModel, table=True):
+    """At most one nightly run per database at a time: the row names the process holding it."""
+
+    __tablename__ = "run_lock"
+
+    name: str = Field(primary_key=True)  # always "nightly"
+    run_id: str
+    pid: int
+    host: str
+    acquired_at: datetime

@@ -1,0 +1,173 @@
+"""Writing a run to the database: the run lock, and all rows of a run in one transaction.
+
+Rows go in as tuples through the driver's executemany (`exec_driver_sql`), in batches of
+BATCH rows, all inside one transaction together with the `run` row: either the whole run is
+there (status `succeeded`) or none of it is. After a failure only a `failed` run row is
+written, in its own transaction, so operations can see that a run was attempted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from engine.store.chain import DECISION_FIELDS
+from engine.store.database import get_engine
+from engine.store.tables import FAILED, SUCCEEDED, ModelVersion, Run, RunLock
+
+BATCH = 50_000
+LOCK_NAME = "nightly"
+
+
+class RunRefused(RuntimeError):
+    """Another run holds the lock of this database (the CLI exits with code 2)."""
+
+
+def utc_now() -> datetime:
+    """Now, time-zone aware in UTC (SQLModel stores aware datetimes as UTC)."""
+    return datetime.now(timezone.utc)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def acquire_lock(db_url: str | None, run_id: str) -> None:
+    """Take the run lock of the database, or raise RunRefused naming who holds it.
+
+    A lock left by a process of this host that no longer exists is stale and taken over; a lock
+    held from another host cannot be checked and is respected.
+    """
+    engine = get_engine(db_url)
+    host, pid = socket.gethostname(), os.getpid()
+    for _attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                conn.execute(RunLock.__table__.insert(),
+                             {"name": LOCK_NAME, "run_id": run_id, "pid": pid, "host": host, "acquired_at": utc_now()})
+            return
+        except IntegrityError:
+            with engine.begin() as conn:
+                held = conn.execute(text("SELECT run_id, pid, host, acquired_at FROM run_lock WHERE name = :name"),
+                                    {"name": LOCK_NAME}).first()
+                if held is None:
+                    continue  # released meanwhile: try again
+                if held.host == host and not _alive(held.pid):
+                    conn.execute(text("DELETE FROM run_lock WHERE name = :name AND run_id = :run_id"),
+                                 {"name": LOCK_NAME, "run_id": held.run_id})
+                    continue  # stale lock of a dead process: take it over
+                raise RunRefused(
+                    f"another run ({held.run_id}, pid {held.pid} on {held.host}, since {held.acquired_at}) "
+                    f"is using this database; wait for it to finish, or, if that process is gone on "
+                    f"another host, delete its row from the run_lock table")
+    raise RunRefused("could not take the run lock (it kept changing hands); try again")
+
+
+def release_lock(db_url: str | None, run_id: str) -> None:
+    """Release the lock if this run holds it."""
+    with get_engine(db_url).begin() as conn:
+        conn.execute(text("DELETE FROM run_lock WHERE name = :name AND run_id = :run_id"),
+                     {"name": LOCK_NAME, "run_id": run_id})
+
+
+@dataclass
+class RunRows:
+    """Everything one run stores, as plain tuples in table column order."""
+
+    run: dict  # columns of the `run` table
+    decisions: Sequence[tuple]  # DECISION_FIELDS order
+    traces: Sequence[tuple]  # (run_id, seq, payload, prev_hash, hash)
+    out_of_scope: Sequence[tuple]  # (run_id, msisdn, service, segment)
+    model_versions: dict[str, str]
+
+
+class TraceRows(Sequence):
+    """`trace` rows (run_id, seq, payload, prev_hash, hash) whose payloads are held as UTF-8 bytes
+    and decoded only when a batch is written (a str holding any Chinese takes 2-4 bytes a character)."""
+
+    def __init__(self, run_id: str, payloads: Sequence[bytes], links: Sequence[tuple[str, str]]):
+        if len(payloads) != len(links):
+            raise ValueError(f"{len(payloads)} payloads but {len(links)} chain links")
+        self.run_id, self.payloads, self.links = run_id, payloads, links
+
+    def __len__(self) -> int:
+        return len(self.links)
+
+    def _row(self, seq: int) -> tuple:
+        prev, digest = self.links[seq]
+        return (self.run_id, seq, self.payloads[seq].decode("utf-8"), prev, digest)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._row(seq) for seq in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._row(index)
+
+
+def _placeholders(conn: Connection, n: int) -> str:
+    style = conn.dialect.paramstyle
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    if mark is None:
+        raise RuntimeError(f"unsupported DB-API paramstyle {style!r}")
+    return ", ".join([mark] * n)
+
+
+def write_batch(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert rows (tuples) with one executemany. Tests patch this to inject failures."""
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))})"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _write_all(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    for start in range(0, len(rows), BATCH):
+        write_batch(conn, table, columns, rows[start:start + BATCH])
+
+
+def store_run(db_url: str | None, rows: RunRows) -> None:
+    """Write a run and all its rows in one transaction (nothing is kept if anything fails)."""
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        run = dict(rows.run, status=SUCCEEDED)
+        conn.execute(Run.__table__.insert(), run)
+        _write_all(conn, "decision", DECISION_FIELDS, rows.decisions)
+        _write_all(conn, "trace", ("run_id", "seq", "payload", "prev_hash", "hash"), rows.traces)
+        _write_all(conn, "out_of_scope", ("run_id", "msisdn", "service", "segment"), rows.out_of_scope)
+        _record_models(conn, run["id"], rows.model_versions)
+
+
+def _record_models(conn: Connection, run_id: str, versions: dict[str, str]) -> None:
+    known = {(r.name, r.version) for r in conn.execute(text("SELECT name, version FROM model_version"))}
+    new = [(name, version, run_id, utc_now()) for name, version in sorted(versions.items())
+           if (name, version) not in known]
+    if new:
+        conn.execute(ModelVersion.__table__.insert(),
+                     [dict(name=n, version=v, first_run_id=r, recorded_at=a) for n, v, r, a in new])
+
+
+def store_failed(db_url: str | None, run: dict, error: str) -> None:
+    """Record that a run was attempted and failed (no decisions, traces or files)."""
+    row = dict(run, status=FAILED, error=error[:4000], finished_at=utc_now())
+    with get_engine(db_url).begin() as conn:
+        conn.execute(Run.__table__.insert(), row)
+
+
+def json_text(value) -> str:
+    """JSON for the run row's summary columns (sorted keys, readable UTF-8)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

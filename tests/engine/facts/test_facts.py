@@ -1,0 +1,78 @@
+"""Facts on the hand-made snapshot (tests/snapshots.py), every field computed by hand.
+
+as_of 2026-11-15: M0 = 2026-11, M1 = 2026-10, M2 = 2026-09, M3 = 2026-08.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.facts.build import FACT_COLUMNS, build_facts, fact_records, month_labels
+from engine.facts.fields import FIELDS
+from engine.snapshot.loader import load_snapshot
+from snapshots import HANDMADE, HANDMADE_AS_OF, HANDMADE_FACTS as EXPECTED, SUB1, SUB2, write_snapshot
+
+@pytest.fixture
+def facts(handmade_dir):
+    return build_facts(load_snapshot(handmade_dir), HANDMADE_AS_OF)
+
+
+def test_month_labels():
+    assert month_labels(date(2026, 1, 31), 3) == ["2026-01", "2025-12", "2025-11", "2025-10"]
+
+
+def test_one_fact_per_active_subscription_with_catalogue_columns(facts):
+    assert list(facts.columns) == list(FACT_COLUMNS)
+    groups = {f.group for f in FIELDS.values() if f.name in facts.columns}
+    assert groups == {"usage", "subscription", "subscriber", "events and lists"}
+    assert list(zip(facts["msisdn"], facts["service"])) == [
+        (SUB1, "reading"), (SUB1, "gprs"), (SUB2, "video"), (SUB2, "fetion")]
+
+
+def test_every_field_matches_hand_computed_values(facts):
+    assert fact_records(facts) == EXPECTED
+
+
+def test_frame_representation(facts):
+    assert facts["preferences"].tolist() == ["news|sports", "news|sports", "", ""]
+    assert facts["on_list"].tolist() == ["dnd", "dnd", "black|dual_sim", "black|dual_sim"]
+    assert math.isnan(facts["arpu_trend"][2]) and math.isnan(facts["contract_months_left"][3])
+    assert facts["uses_m0"].dtype == np.int64 and facts["bundled"].dtype == bool
+
+
+def test_contact_and_list_boundaries(tmp_path):
+    tables = {k: [dict(r) for r in v] for k, v in HANDMADE.items()}
+    # a contact on as_of counts (0 days); the one 30 days ago still does not
+    tables["contact_history"].append(dict(tables["contact_history"][0], contacted_on="2026-11-15"))
+    # a contract ending on as_of has 0 whole months left; the day before as_of is ended
+    tables["subscribers"][0]["contract_end"] = "2026-11-15"
+    tables["subscribers"][1]["contract_end"] = "2026-11-14"
+    facts = build_facts(load_snapshot(write_snapshot(tmp_path, tables)), HANDMADE_AS_OF)
+    first = fact_records(facts)[0]
+    assert (first["days_since_contact"], first["contacts_30d"], first["contract_months_left"]) == (0, 2, 0)
+    assert "contract_months_left" not in fact_records(facts)[2]
+
+
+def test_service_ordered_this_month_is_never_silent(tmp_path):
+    tables = {k: [dict(r) for r in v] for k, v in HANDMADE.items()}
+    tables["subscriptions"][3]["ordered_on"] = "2026-11-02"
+    facts = build_facts(load_snapshot(write_snapshot(tmp_path, tables)), HANDMADE_AS_OF)
+    assert facts["months_silent"].tolist() == [2, 1, 1, 0]
+    assert facts["ordered_days"].tolist()[3] == 13
+
+
+def test_fact_records_nests_propensity_and_drops_missing():
+    frame = pd.DataFrame({
+        "msisdn": ["1", "2"], "uses_m1": [3, 0], "contract_months_left": [np.nan, 4.0],
+        "on_list": ["", "dnd|red"], "propensity.sms_tips": [0.25, np.nan], "propensity.am": [np.nan, np.nan],
+    })
+    assert fact_records(frame) == [
+        {"msisdn": "1", "uses_m1": 3, "on_list": [], "propensity": {"sms_tips": 0.25}},
+        {"msisdn": "2", "uses_m1": 0, "contract_months_left": 4, "on_list": ["dnd", "red"]},
+    ]
+    assert type(fact_records(frame)[1]["contract_months_left"]) is int
