@@ -10,7 +10,7 @@ import typer
 
 from cli import rules_cases, rules_diff, rules_lifecycle
 from engine.content.catalogue import fields_report
-from engine.content.documents import validate_paths, validation_report
+from engine.content.validate import validate_paths, validation_report
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -19,7 +19,7 @@ from engine.store.approval import APPROVED, KINDS, REVOKED, Approval
 from engine.store.database import session
 
 if TYPE_CHECKING:
-    from engine.content.documents import Content
+    from engine.content.document import Content
 
 # Kinds a production run requires approved (the service catalogue is reference data, not
 # decision logic, so it is approvable but not required).

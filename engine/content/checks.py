@@ -49,7 +49,7 @@ from engine.facts import fields as catalogue
 from engine.base.diagnostics import WARNING, Diagnostic, did_you_mean
 from engine.content.messages import template_problems
 from engine.content.checks_conditions import ConditionChecker
-from engine.content.documents import Content, Document
+from engine.content.document import Content, Document
 
 DUPLICATE_ID = "RP030"
 UNREACHABLE_TREAT = "RP031"

@@ -19,7 +19,7 @@ from engine.content.checks_schema import describe_value
 from engine.base.yamlpos import join_pointer
 
 if TYPE_CHECKING:
-    from engine.content.documents import Document
+    from engine.content.document import Document
 
 UNKNOWN_FIELD = "RP012"
 BAD_CONDITION = "RP020"

@@ -23,7 +23,7 @@ from engine.base.diagnostics import Diagnostic, did_you_mean
 from engine.base.yamlpos import join_pointer
 
 if TYPE_CHECKING:
-    from engine.content.documents import Document
+    from engine.content.document import Document
 
 UNKNOWN_KEY = "RP010"
 MISSING_KEY = "RP011"

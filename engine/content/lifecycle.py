@@ -23,7 +23,9 @@ from engine.content.approvals import (
 )
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from engine.content.checks_schema import load_schema
-from engine.content.documents import Document, load_document, validate_paths
+from engine.content.validate import validate_paths
+from engine.content.document import Document
+from engine.content.documents import load_document
 from engine.store.approval import APPROVED, SUBMITTED
 from engine.base.yamltext import set_key
 

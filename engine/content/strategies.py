@@ -22,7 +22,9 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, h
 from engine.snapshot.contract import CHANNEL_VALUES
 from engine.content.lifecycle import APPROVED, DRAFT, REVIEW, STATUSES, write_atomic
 from engine.content.checks_schema import MISSING_KEY
-from engine.content.documents import Document, load_document, validate_paths
+from engine.content.validate import validate_paths
+from engine.content.document import Document
+from engine.content.documents import load_document
 from engine.base.yamltext import remove_key, render_key, set_key
 
 KIND = "strategy"

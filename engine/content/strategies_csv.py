@@ -20,7 +20,7 @@ from typing import Any
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from engine.content.lifecycle import DRAFT
 from engine.content.checks_schema import MISSING_KEY
-from engine.content.documents import Document
+from engine.content.document import Document
 from engine.content.strategies import (
     BAD_VALUE,
     EXISTS,

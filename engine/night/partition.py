@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.night.arbitrate import WON, Candidate, Option, expected_value
-from engine.outputs.export import CHANNEL_EXTRAS
+from engine.night.channels import CHANNEL_EXTRAS
 from engine.facts.build import fact_records
 from engine.night.holdout import UNIVERSAL, fraction
 from engine.night.context import RunContext

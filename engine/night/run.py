@@ -37,7 +37,7 @@ from engine.night.arbitrate import arbitrate
 from engine.store.chain import GENESIS, seal
 from engine.snapshot.contract import TABLES
 from engine.base.diagnostics import Diagnostic, DiagnosticError, has_errors
-from engine.outputs.export import CHANNEL_EXTRAS, write_channel_files
+from engine.night.channels import CHANNEL_EXTRAS, write_channel_files
 from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
@@ -92,7 +92,8 @@ Progress = Callable[[str], None]
 
 def load_run_content(options: RunOptions):
     """Load and check the packs, policy, segments, services and strategies; raise on any error."""
-    from engine.content.documents import check_content, load_content
+    from engine.content.validate import check_content
+    from engine.content.documents import load_content
 
     content, diags = load_content(options.rules_dir, options.strategies_dir)
     if not has_errors(diags):

@@ -1,6 +1,6 @@
 """Audit 审计: find a stored run, verify its hash chain, read its records back.
 
-`resolve_run` turns `--run ID|latest` into the run row (explain, report and replay share it);
+Finding a run and reading its rows is the store's read side (engine.store.read).
 `verify_run` wraps `engine.store.chain.verify_chain` and names the first record that fails (seq,
 msisdn, service) so an auditor knows where to look; `replay` re-decides one subscriber from
 the inputs stored in its traces with the pack versions the run used.
@@ -16,74 +16,7 @@ from sqlalchemy import text
 from engine.store.chain import verify_chain
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.store.database import get_engine
-
-LATEST = "latest"
-NO_RUN = "RN101"
-RUN_NOT_SUCCEEDED = "RN102"
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """The run row fields readers need (JSON columns decoded)."""
-
-    id: str
-    as_of: str
-    status: str
-    started_at: str
-    finished_at: str
-    data_dir: str
-    production: bool
-    content_hashes: dict
-    model_versions: dict
-    funnel: dict
-    facts: int
-    decisions: int
-    chain_head: str
-    chain_count: int
-
-
-def _json(value: str | None) -> dict:
-    try:
-        loaded = json.loads(value or "{}")
-    except ValueError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def resolve_run(run: str | None, db_url: str | None = None, *, require_success: bool = True) -> RunInfo:
-    """The run `run` names (an id, or `latest`/None = the most recent succeeded run).
-
-    Raises DiagnosticError when there is no such run or (with `require_success`) when it failed.
-    """
-    engine = get_engine(db_url)
-    columns = ("id, as_of, status, started_at, finished_at, data_dir, production, content_hashes, model_versions, "
-               "funnel, facts, decisions, chain_head, chain_count")
-    with engine.connect() as conn:
-        if run in (None, "", LATEST):
-            row = conn.execute(text(f"SELECT {columns} FROM run WHERE status = 'succeeded' "
-                                    "ORDER BY started_at DESC, id DESC LIMIT 1")).first()
-            if row is None:
-                raise DiagnosticError([Diagnostic(
-                    NO_RUN, "this database holds no succeeded run",
-                    hint="run `rekindle run --data DIR --as-of DATE` first, or pass --db")])
-        else:
-            row = conn.execute(text(f"SELECT {columns} FROM run WHERE id = :id"), {"id": run}).first()
-            if row is None:
-                known = [r[0] for r in conn.execute(text("SELECT id FROM run ORDER BY started_at DESC LIMIT 5"))]
-                hint = ("recent runs: " + ", ".join(known)) if known else "this database holds no runs"
-                raise DiagnosticError([Diagnostic(NO_RUN, f"no run {run!r} in this database", hint=hint)])
-    if require_success and row.status != "succeeded":
-        raise DiagnosticError([Diagnostic(
-            RUN_NOT_SUCCEEDED, f"run {row.id} has status {row.status}: it stored no decisions",
-            hint="pick a succeeded run (`--run latest`)")])
-    return RunInfo(
-        id=row.id, as_of=str(row.as_of), status=row.status, started_at=str(row.started_at),
-        finished_at=str(row.finished_at or ""), data_dir=row.data_dir or "", production=bool(row.production),
-        content_hashes=_json(row.content_hashes), model_versions=_json(row.model_versions), funnel=_json(row.funnel),
-        facts=int(row.facts or 0), decisions=int(row.decisions or 0), chain_head=row.chain_head or "",
-        chain_count=int(row.chain_count or 0),
-    )
-
+from engine.store.read import RunInfo, json_object, out_of_scope_records, resolve_run, subscriber_records
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -119,7 +52,7 @@ def _record_at(run_id: str, seq: int, db_url: str | None) -> tuple[str | None, s
         trace = conn.execute(text("SELECT payload FROM trace WHERE run_id = :r AND seq = :s"),
                              {"r": run_id, "s": seq}).first()
     if trace is not None:
-        payload = _json(trace.payload)
+        payload = json_object(trace.payload)
         return payload.get("msisdn"), payload.get("service")
     return None, None
 
@@ -145,32 +78,6 @@ NOT_IN_RUN = "RN104"
 OUTCOME_FIELDS = ("decision", "reason", "strategy")
 MATCH = "match"
 MISMATCH = "MISMATCH"
-
-
-def subscriber_records(run_id: str, msisdn: str, db_url: str | None = None) -> list[dict]:
-    """The decision rows of one subscriber in a run, each with its trace payload (seq order)."""
-    from engine.store.chain import DECISION_FIELDS
-
-    columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
-    with get_engine(db_url).connect() as conn:
-        rows = conn.execute(text(
-            f"SELECT {columns}, t.payload AS payload FROM decision d LEFT JOIN trace t "
-            "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = :r AND d.msisdn = :m ORDER BY d.seq"),
-            {"r": run_id, "m": msisdn}).mappings().all()
-    out = []
-    for row in rows:
-        record = {f: row[f] for f in DECISION_FIELDS}
-        record["payload"] = _json(row["payload"])
-        out.append(record)
-    return out
-
-
-def out_of_scope_records(run_id: str, msisdn: str, db_url: str | None = None) -> list[dict]:
-    """The subscriber's facts no pack considered, with their segment (service order)."""
-    with get_engine(db_url).connect() as conn:
-        rows = conn.execute(text("SELECT service, segment FROM out_of_scope WHERE run_id = :r AND msisdn = :m "
-                                 "ORDER BY service"), {"r": run_id, "m": msisdn}).all()
-    return [{"service": r.service, "segment": r.segment} for r in rows]
 
 
 @dataclass(frozen=True)

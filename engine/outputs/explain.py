@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.outputs.audit import out_of_scope_records, resolve_run, subscriber_records
+from engine.store.read import out_of_scope_records, resolve_run, subscriber_records
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.outputs.explain_details import pack_view, requirement_view, scores_of
 

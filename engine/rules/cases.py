@@ -23,7 +23,9 @@ from typing import Any, Iterable
 
 from engine.base.diagnostics import format_report, has_errors
 from engine.facts.fields import NEUTRAL_DEFAULTS
-from engine.content.documents import Content, load_document, validate_paths
+from engine.content.validate import validate_paths
+from engine.content.document import Content
+from engine.content.documents import load_document
 from engine.rules.decide import Decider, PackOutcome
 
 EXPECT_KEYS = ("decision", "pack", "reason", "strategy", "channel")

@@ -19,7 +19,7 @@ import json
 
 from sqlalchemy import text
 
-from engine.outputs.audit import resolve_run
+from engine.store.read import resolve_run
 from engine.store.database import get_engine
 from engine.store.tables import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
 

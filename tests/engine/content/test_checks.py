@@ -18,7 +18,8 @@ from engine.content import checks_conditions, checks_schema
 from engine.content import documents as content
 from engine.content.checks import MAX_CONDITIONS_PER_PACK
 from engine.content.checks_conditions import ConditionChecker, contradiction
-from engine.content.documents import Document, validate_paths
+from engine.content.validate import validate_paths
+from engine.content.document import Document
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACK = (FIXTURES / "rules" / "long_term_silent.yaml").read_text(encoding="utf-8")

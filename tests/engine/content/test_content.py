@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.content.documents import (
-    check_content,
-    load_content,
-    load_document,
-    validate_paths,
-    validation_report,
-)
+from engine.content.validate import check_content, validate_paths, validation_report
+
+from engine.content.documents import load_content, load_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.content.documents import validate_paths, validation_report
+from engine.content.validate import validate_paths, validation_report
 
 HERE = Path(__file__).parent
 CASES = sorted(p.stem for p in (HERE / "golden").glob("*.yaml"))

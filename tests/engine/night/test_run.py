@@ -16,7 +16,7 @@ from sqlalchemy import text
 import engine.store.write as run_store
 from engine.store.chain import canonical, verify_chain
 from engine.base.diagnostics import DiagnosticError
-from engine.outputs.export import CHANNELS
+from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night
 from engine.store.write import RunRefused
 from engine.store.database import dispose_all, get_engine

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from auditrun import audit_run, copy_db, execute
-from engine.outputs.audit import MATCH, MISMATCH, resolve_run, replay, subscriber_records, verify_run
+from engine.outputs.audit import MATCH, MISMATCH, replay, verify_run
+from engine.store.read import resolve_run, subscriber_records
 from engine.base.diagnostics import DiagnosticError
 from engine.store.database import dispose_all
 

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS
-from engine.outputs.audit import subscriber_records
+from engine.store.read import subscriber_records
 from engine.base.diagnostics import DiagnosticError
 from engine.outputs.explain import NOT_IN_SCOPE, explain, render
 

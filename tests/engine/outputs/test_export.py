@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.base.diagnostics import DiagnosticError
-from engine.outputs.export import CHANNELS, channel_csv, check_channel, write_channel_files
+from engine.night.channels import CHANNELS, channel_csv, write_channel_files
+from engine.outputs.export import check_channel
 
 
 def test_outbound_call_file_has_city_and_is_sorted_by_msisdn_then_service():
