@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlmodel import select
 
+from engine.base.jsonfile import utc_now
 from engine.store.approval import APPROVED, KINDS, REVOKED, Approval
 from engine.store.database import session
 
@@ -60,10 +61,6 @@ class ApprovalState:
                 f"(approved content {self.approved_sha256[:12]})"
             )
         return "never approved"
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def format_time(at: datetime | None) -> str:

@@ -38,16 +38,6 @@ SET_OPS = ("contains", "exists")
 # Fields a test fact may give besides the catalogue: the subscriber id drives the holdout hash.
 EXTRA_GIVEN = ("msisdn",)
 
-_TYPE_WORDS = {
-    catalogue.INT: "a whole number",
-    catalogue.FLOAT: "a number",
-    catalogue.BOOL: "true or false",
-    catalogue.STRING: "text",
-    catalogue.ENUM: "one of its listed values",
-    catalogue.SET: "a set of names",
-}
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -8,8 +8,6 @@ with the sha256 of the file bytes after the edit. Both refuse content that does 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from engine.content.validate import validate_paths
 from engine.content.document import Document
 from engine.content.documents import load_document
 from engine.store.approval import APPROVED, SUBMITTED
+from engine.base.jsonfile import write_atomic
 from engine.base.yamltext import set_key
 
 DRAFT, REVIEW = "draft", "review"
@@ -74,18 +73,6 @@ class ContentView:
 def content_hash(data: bytes) -> str:
     """The sha256 that approvals pin: of the exact file bytes."""
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find_content(name: str, directory: str | Path) -> Path:

@@ -20,7 +20,8 @@ from typing import Any
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from engine.snapshot.contract import CHANNEL_VALUES
-from engine.content.lifecycle import APPROVED, DRAFT, REVIEW, STATUSES, write_atomic
+from engine.base.jsonfile import write_atomic
+from engine.content.lifecycle import APPROVED, DRAFT, REVIEW, STATUSES
 from engine.content.checks_schema import MISSING_KEY
 from engine.content.validate import validate_paths
 from engine.content.document import Document

@@ -38,18 +38,13 @@ import pandas as pd
 
 from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
 from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET
+from engine.facts.keys import month_labels
 from engine.snapshot.loader import Snapshot
 
 MONTHS_BACK = 12  # how far months_silent looks back
 FACT_GROUPS = ("usage", "subscription", "subscriber", "events and lists")
 FACT_COLUMNS = ("msisdn", *(f.name for f in FIELDS.values() if f.group in FACT_GROUPS))
 _N_SERVICES = len(SERVICE_IDS) + 1  # key = person * 16 + service; the spare slot keeps an unknown (-1) from colliding
-
-
-def month_labels(as_of: date, months: int) -> list[str]:
-    """`YYYY-MM` of M0, M1, …, M<months> for `as_of`."""
-    m0 = pd.Period(as_of, freq="M")
-    return [str(m0 - k) for k in range(months + 1)]
 
 
 def _days(as_of: date, dates: pd.Series) -> np.ndarray:
@@ -157,8 +152,11 @@ def _months_silent(uses: np.ndarray, ordered_on: pd.Series, as_of: date) -> np.n
     return np.cumprod(silent, axis=1).sum(axis=1).astype(np.int64)
 
 
-def _contract_months_left(contract_end: pd.Series, as_of: date) -> np.ndarray:
-    end = pd.DatetimeIndex(contract_end)
+def contract_months_left(contract_end, as_of: date) -> np.ndarray:
+    """Whole calendar months from as_of to contract_end, floored by the day (2026-11-15 →
+    2027-02-14 is 2, → 2027-02-15 is 3, → 2026-11-30 is 0); NaN without a contract or when it
+    ended before as_of. The one definition: the fact field and the models' features use it."""
+    end = pd.DatetimeIndex(pd.to_datetime(contract_end))
     months = (end.year - as_of.year) * 12 + (end.month - as_of.month) - (end.day < as_of.day)
     out = np.asarray(months, dtype=float)
     out[np.asarray(end.isna()) | np.asarray(end < pd.Timestamp(as_of))] = np.nan
@@ -251,7 +249,7 @@ def build_facts(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
         "ordered_days": _days(as_of, subs["ordered_on"]).astype(np.int64),
         "city": person["city"].to_numpy(), "brand": person["brand"].to_numpy(), "plan": person["plan"].to_numpy(),
         "arpu": arpu, "arpu_trend": trend,
-        "contract_months_left": _contract_months_left(person["contract_end"], as_of),
+        "contract_months_left": contract_months_left(person["contract_end"], as_of),
         "device_os": person["device_os"].to_numpy(),
         "account_manager": (manager.notna() & (manager.fillna("") != "")).to_numpy(),
         "preferences": _normalise_tags(person["preferences"]),

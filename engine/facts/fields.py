@@ -69,7 +69,7 @@ FIELDS: dict[str, Field] = {
             Field("plan", STRING, "tariff plan (套餐)"),
             Field("arpu", FLOAT, "average monthly revenue, last 3 months"),
             Field("arpu_trend", FLOAT, "arpu / arpu_6m_ago (< 1 means falling); missing if arpu_6m_ago is 0", nullable=True),
-            Field("contract_months_left", INT, "whole calendar months from --as-of to contract_end (rounded down); missing if no contract or it ended before --as-of", nullable=True),
+            Field("contract_months_left", INT, "whole calendar months from --as-of to contract_end, floored by the day (as of 2026-11-15: ending 2027-02-14 is 2, 2027-02-15 is 3, 2026-11-30 is 0); missing if no contract or it ended before --as-of; the models use the same number", nullable=True),
             Field("device_os", ENUM, "handset operating system", OS_VALUES),
             Field("account_manager", BOOL, "the subscriber has an account manager (客户经理)"),
             Field("preferences", SET, "content preference tags"),
@@ -102,6 +102,8 @@ FIELDS: dict[str, Field] = {
 }
 
 PROPENSITY_PREFIX = "propensity."  # `propensity.<strategy>`: 0..1, where a response model exists
+# The model scores merged into every fact, in catalogue order (engine.scoring.scoring computes them).
+SCORE_COLUMNS = tuple(name for name, spec in FIELDS.items() if spec.group == "scores")
 
 
 def lookup(name: str) -> Field | None:

@@ -29,10 +29,10 @@ def positions(values, universe) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def month_labels(as_of: date) -> list[str]:
-    """['YYYY-MM' of M0, M1, M2, M3] for a run date."""
+def month_labels(as_of: date, months: int = 3) -> list[str]:
+    """`YYYY-MM` of M0, M1, …, M<months> for a run date (M0 = the month containing it)."""
     m0 = pd.Period(pd.Timestamp(as_of), freq="M")
-    return [str(m0 - k) for k in range(4)]
+    return [str(m0 - k) for k in range(months + 1)]
 
 
 @dataclass

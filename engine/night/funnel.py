@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Iterable, Mapping
 
 from engine.night.arbitrate import WON, Result
-from engine.store.tables import EXCLUDED, HELD_OUT, NOT_SELECTED
+from engine.base.vocabulary import EXCLUDED, HELD_OUT, NOT_SELECTED
 
 
 def build_funnel(pack_counts: Counter, results: Iterable[Result], out_of_scope: Mapping[str, int],

@@ -26,7 +26,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, Fragments, message_values, payload_text, trace_payload
 from engine.content.messages import render
-from engine.store.tables import HELD_OUT, LOST, TREAT
+from engine.base.vocabulary import HELD_OUT, LOST, TREAT
 
 CHUNK = 20_000  # facts turned into dicts at a time
 HOLDOUT_REASON = "holdout"

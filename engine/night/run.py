@@ -44,9 +44,10 @@ from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
 from engine.night.partition import Partition
 from engine.night.prepare import prepare_frame, scope_masks
-from engine.store.write import RunRows, TraceRows, acquire_lock, json_text, release_lock, store_failed, store_run, utc_now
+from engine.base.jsonfile import canonical, utc_now
+from engine.store.write import RunRows, TraceRows, acquire_lock, release_lock, store_failed, store_run
 from engine.night.workers import Workers
-from engine.store.tables import TREAT
+from engine.base.vocabulary import TREAT
 
 # The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "facts", "score", "segment", "scope", "decide", "arbitrate", "rows",
@@ -275,8 +276,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     write_channel_files(staging, rows_by_channel)
 
     clock.stage("store")
-    run_row.update(snapshot_fingerprint=fingerprint, content_hashes=json_text(ctx.content_hashes),
-                   model_versions=json_text(versions), funnel=json_text(funnel), facts=facts_total,
+    run_row.update(snapshot_fingerprint=fingerprint, content_hashes=canonical(ctx.content_hashes),
+                   model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
                    decisions=len(decisions), chain_head=head, chain_count=len(decisions),
                    out_dir=str(out_dir.resolve()), finished_at=utc_now())
     store_run(options.db_url, RunRows(run=run_row, decisions=decisions, traces=traces,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Mapping
 
-from engine.store.chain import canonical
+from engine.base.jsonfile import canonical
 from engine.night.context import RunContext
 from engine.night.decider import jsonable
 

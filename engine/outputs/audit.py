@@ -183,7 +183,7 @@ def _materialise(wanted: dict[str, str], rules_dir, strategies_dir, dest) -> tup
 
 
 def _canonical_copy(value):
-    from engine.store.chain import canonical
+    from engine.base.jsonfile import canonical
 
     return json.loads(canonical(value))
 

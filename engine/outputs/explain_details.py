@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from engine.scoring.scoring import SCORE_COLUMNS
+from engine.facts.fields import SCORE_COLUMNS
 
 # The model each score field comes from (for "score vs threshold, model version").
 SCORE_MODEL = {"sensitivity": "sensitivity", "sensitivity_pct": "sensitivity", "churn_risk": "stability",

@@ -12,7 +12,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from engine.facts.keys import SnapshotKeys, month_labels, snapshot_keys  # noqa: F401 (month_labels re-exported)
+from engine.facts.build import contract_months_left
+from engine.facts.keys import SnapshotKeys, snapshot_keys
 
 CATEGORICAL_FEATURES = ("city", "brand", "plan", "device_os")
 NUMERIC_FEATURES = (
@@ -61,12 +62,11 @@ def subscriber_features(tables: dict[str, pd.DataFrame], as_of: date, keys: Snap
     out["arpu_6m_ago"] = arpu_old
     with np.errstate(divide="ignore", invalid="ignore"):
         out["arpu_trend"] = np.where(arpu_old > 0, arpu / np.where(arpu_old > 0, arpu_old, 1.0), np.nan)
-    end = pd.DatetimeIndex(pd.to_datetime(subs["contract_end"]).to_numpy())
-    live = (~end.isna()) & (end >= as_of_ts)
-    out["has_contract"] = live.astype(float)
-    # whole months left; NaN when there is no running contract (the tree reads it as "no contract")
-    months_left = (end.year - as_of_ts.year) * 12 + (end.month - as_of_ts.month)
-    out["contract_months_left"] = np.where(live, np.asarray(months_left, dtype=float), np.nan)
+    # whole months left (the fact's definition); NaN without a running contract (the tree reads
+    # it as "no contract")
+    months_left = contract_months_left(subs["contract_end"], as_of)
+    out["has_contract"] = (~np.isnan(months_left)).astype(float)
+    out["contract_months_left"] = months_left
     out["has_account_manager"] = subs["account_manager"].fillna("").astype(str).str.len().gt(0).to_numpy(dtype=float)
     prefs = subs["preferences"].fillna("").astype(str)
     out["n_preferences"] = np.where(prefs.eq(""), 0, prefs.str.count(r"\|") + 1).astype(float)

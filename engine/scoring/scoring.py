@@ -19,8 +19,8 @@ from engine.scoring.retention import RetentionConfig, retention_group
 from engine.scoring.sensitivity import SensitivityConfig, compute_sensitivity
 from engine.scoring.training import latest_stability
 from engine.scoring.value import ValueConfig, compute_value
+from engine.facts.fields import SCORE_COLUMNS
 
-SCORE_COLUMNS = ("sensitivity", "sensitivity_pct", "churn_risk", "stability", "value", "value_tier", "retention_group")
 
 
 def score_snapshot(snapshot, as_of: date, models_dir=None, *, stability_version: str | None = None,

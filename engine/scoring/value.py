@@ -4,7 +4,7 @@ Indicators (operator's practice: 当前贡献, 历史贡献, 在网时长, 合�
 - `current_contribution`: arpu (last 3 months)
 - `historical_contribution`: arpu_6m_ago
 - `tenure`: days since join
-- `contract`: whole months left on a running contract (0 without one)
+- `contract`: whole months left on a running contract, as the fact `contract_months_left` (0 without one)
 - `usage_breadth`: number of services with any use in M1..M3
 
 Default weights (DEFAULT_VALUE_WEIGHTS) are a Delphi-style expert consensus set by the project
@@ -25,6 +25,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from engine.facts.build import contract_months_left
 from engine.scoring.features import services_used
 from engine.facts.keys import SnapshotKeys, snapshot_keys
 
@@ -67,15 +68,13 @@ def value_indicators(tables: dict[str, pd.DataFrame], as_of: date, keys: Snapsho
     keys = keys or snapshot_keys(tables, as_of)
     index = keys.index
     as_of_ts = pd.Timestamp(as_of)
-    end = pd.DatetimeIndex(pd.to_datetime(subs["contract_end"]).to_numpy())
-    live = (~end.isna()) & (end >= as_of_ts)
-    months_left = np.asarray((end.year - as_of_ts.year) * 12 + (end.month - as_of_ts.month), dtype=float)
+    months_left = contract_months_left(subs["contract_end"], as_of)
     breadth = services_used(tables["usage_monthly"], keys.codes["usage_monthly"], len(index), keys.usage_month >= 1)
     return pd.DataFrame({
         "current_contribution": subs["arpu"].to_numpy(dtype=float),
         "historical_contribution": subs["arpu_6m_ago"].to_numpy(dtype=float),
         "tenure": (as_of_ts - pd.DatetimeIndex(pd.to_datetime(subs["join_date"]).to_numpy())).days.to_numpy(dtype=float),
-        "contract": np.where(live, months_left, 0.0),
+        "contract": np.nan_to_num(months_left, nan=0.0),
         "usage_breadth": breadth,
     }, index=index)
 

@@ -14,21 +14,17 @@ by `verify_chain`. docs/TRACE.md is the auditor's description of this.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from sqlalchemy import text
 
+from engine.base.jsonfile import canonical
+
 GENESIS = "0" * 64
 # Decision row fields covered by the hash, in this order.
 DECISION_FIELDS = ("run_id", "seq", "msisdn", "service", "pack", "decision", "reason", "arbitration",
                    "strategy", "channel", "message")
-
-
-def canonical(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, UTF-8 characters kept, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def record_bytes(row: Sequence[Any], payload: str) -> bytes:

@@ -34,12 +34,8 @@ def get_engine(url: str | None = None) -> Engine:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        for module in TABLE_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:  # a table module not written yet
-                if exc.name != module:
-                    raise
+        for module in TABLE_MODULES:  # registers every table with SQLModel.metadata
+            importlib.import_module(module)
         SQLModel.metadata.create_all(engine)
         _engines[url] = engine
     return _engines[url]

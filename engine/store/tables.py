@@ -15,16 +15,7 @@ from sqlmodel import Field, SQLModel
 
 # Run status: a run row is written `succeeded` in the same transaction as its decisions;
 # a run that failed leaves only a `failed` row (no decisions, traces or channel files).
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-
-# Decision of one fact (SPEC §5, §7).
-TREAT = "treat"
-EXCLUDED = "excluded"
-HELD_OUT = "held_out"
-NOT_SELECTED = "not_selected"
-LOST = "lost"
-DECISIONS = (TREAT, EXCLUDED, HELD_OUT, NOT_SELECTED, LOST)
+# Decision words (SUCCEEDED, FAILED, TREAT, …) are defined once in engine.base.vocabulary.
 
 
 class Run(SQLModel, table=True):

@@ -8,20 +8,20 @@ written, in its own transaction, so operations can see that a run was attempted.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.base.jsonfile import utc_now
 from engine.store.chain import DECISION_FIELDS
 from engine.store.database import get_engine
-from engine.store.tables import FAILED, SUCCEEDED, ModelVersion, Run, RunLock
+from engine.base.vocabulary import FAILED, SUCCEEDED
+from engine.store.tables import ModelVersion, Run, RunLock
 
 BATCH = 50_000
 LOCK_NAME = "nightly"
@@ -29,11 +29,6 @@ LOCK_NAME = "nightly"
 
 class RunRefused(RuntimeError):
     """Another run holds the lock of this database (the CLI exits with code 2)."""
-
-
-def utc_now() -> datetime:
-    """Now, time-zone aware in UTC (SQLModel stores aware datetimes as UTC)."""
-    return datetime.now(timezone.utc)
 
 
 def _alive(pid: int) -> bool:
@@ -167,7 +162,3 @@ def store_failed(db_url: str | None, run: dict, error: str) -> None:
     with get_engine(db_url).begin() as conn:
         conn.execute(Run.__table__.insert(), row)
 
-
-def json_text(value) -> str:
-    """JSON for the run row's summary columns (sorted keys, readable UTF-8)."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

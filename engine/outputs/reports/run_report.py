@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from engine.store.read import resolve_run
 from engine.store.database import get_engine
-from engine.store.tables import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
+from engine.base.vocabulary import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
 
 STAGES = ("in_scope", "excluded", "not_selected", "held_out", "lost", "treated")
 CSV_COLUMNS = ("section", "pack", "channel", "stage", "reason", "count")

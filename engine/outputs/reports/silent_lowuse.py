@@ -20,7 +20,8 @@ from rich.console import Group
 from rich.table import Table
 
 from engine.snapshot.contract import SERVICE_IDS
-from engine.facts.build import month_labels, service_codes, subscriber_positions, usage_by_month
+from engine.facts.keys import month_labels
+from engine.facts.build import service_codes, subscriber_positions, usage_by_month
 from engine.snapshot.loader import Snapshot
 
 MONTHS = 3  # M3..M0

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.facts.build import FACT_COLUMNS, build_facts, fact_records, month_labels
+from engine.facts.build import FACT_COLUMNS, build_facts, fact_records
+from engine.facts.keys import month_labels
 from engine.facts.fields import FIELDS
 from engine.snapshot.loader import load_snapshot
 from snapshots import HANDMADE, HANDMADE_AS_OF, HANDMADE_FACTS as EXPECTED, SUB1, SUB2, write_snapshot
@@ -76,3 +77,49 @@ def test_fact_records_nests_propensity_and_drops_missing():
         {"msisdn": "2", "uses_m1": 0, "contract_months_left": 4, "on_list": ["dnd", "red"]},
     ]
     assert type(fact_records(frame)[1]["contract_months_left"]) is int
+
+
+@pytest.mark.parametrize("as_of, end, expected", [
+    (date(2026, 11, 15), "2027-02-14", 2),   # one day short of three months
+    (date(2026, 11, 15), "2027-02-15", 3),
+    (date(2026, 11, 15), "2026-11-30", 0),   # still running this month
+    (date(2026, 11, 15), "2026-11-15", 0),   # ends today
+    (date(2026, 11, 15), "2026-11-14", None),  # ended yesterday
+    (date(2026, 1, 31), "2026-02-28", 0),    # month ends: Feb has no 31st
+    (date(2026, 1, 31), "2026-03-31", 2),
+    (date(2026, 2, 28), "2026-03-31", 1),
+    (date(2026, 11, 15), None, None),         # no contract
+])
+def test_contract_months_left_is_one_definition_for_facts_and_models(as_of, end, expected):
+    from engine.facts.build import contract_months_left
+    from engine.scoring.features import subscriber_features
+    from engine.scoring.value import value_indicators
+
+    got = contract_months_left(pd.Series([end], dtype="datetime64[s]"), as_of)[0]
+    assert (expected is None and np.isnan(got)) or got == expected
+    tables = {
+        "subscribers": pd.DataFrame({
+            "msisdn": ["13800000001"], "city": ["西安"], "brand": ["动感地带"], "plan": ["p"],
+            "join_date": pd.Series(["2020-01-01"], dtype="datetime64[s]"), "arpu": [50.0], "arpu_6m_ago": [40.0],
+            "contract_end": pd.Series([end], dtype="datetime64[s]"), "device_os": ["android"],
+            "account_manager": [None], "preferences": [""]}),
+        "subscriptions": pd.DataFrame(columns=["msisdn", "service", "billing", "status", "ordered_on", "bundled"]),
+        "usage_monthly": pd.DataFrame({"msisdn": pd.Series([], dtype=object), "service": pd.Series([], dtype=object),
+                                       "month": pd.Series([], dtype=object), "uses": pd.Series([], dtype="int64"),
+                                       "active_days": pd.Series([], dtype="int64"),
+                                       "traffic_mb": pd.Series([], dtype=float), "paid_amount": pd.Series([], dtype=float)}),
+        "handset_changes": pd.DataFrame({"msisdn": pd.Series([], dtype=object),
+                                         "changed_on": pd.Series([], dtype="datetime64[s]"),
+                                         "old_os": pd.Series([], dtype=object), "new_os": pd.Series([], dtype=object)}),
+        "contact_history": pd.DataFrame({"msisdn": pd.Series([], dtype=object), "service": pd.Series([], dtype=object),
+                                         "pack": pd.Series([], dtype=object), "strategy": pd.Series([], dtype=object),
+                                         "channel": pd.Series([], dtype=object),
+                                         "contacted_on": pd.Series([], dtype="datetime64[s]"),
+                                         "responded": pd.Series([], dtype="boolean"),
+                                         "converted": pd.Series([], dtype="boolean")}),
+        "lists": pd.DataFrame(columns=["msisdn", "list", "since"]),
+    }
+    features = subscriber_features(tables, as_of)
+    model_value = features["contract_months_left"].iloc[0]
+    assert (expected is None and np.isnan(model_value)) or model_value == expected
+    assert value_indicators(tables, as_of)["contract"].iloc[0] == (expected or 0)

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import text
 
 import engine.store.write as run_store
-from engine.store.chain import canonical, verify_chain
+from engine.base.jsonfile import canonical
+from engine.store.chain import verify_chain
 from engine.base.diagnostics import DiagnosticError
 from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night

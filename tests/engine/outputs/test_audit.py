@@ -153,7 +153,7 @@ def test_replay_shows_a_mismatch_when_a_stored_input_was_altered(run, tampered):
     payload = record["payload"]
     assert next(p for p in payload["packs"] if p["pack"] == record["pack"])["decision"] == "treat"
     payload["fact"]["on_list"] = ["dnd"]
-    from engine.store.chain import canonical
+    from engine.base.jsonfile import canonical
 
     execute(tampered, "UPDATE trace SET payload = ? WHERE run_id = ? AND seq = ?",
             (canonical(payload), run.run_id, record["seq"]))

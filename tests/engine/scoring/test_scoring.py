@@ -5,7 +5,8 @@ import pytest
 
 from engine.base.diagnostics import DiagnosticError
 from engine.facts.fields import LEVELS, RETENTION_GROUPS
-from engine.scoring.scoring import SCORE_COLUMNS, score_snapshot
+from engine.facts.fields import SCORE_COLUMNS
+from engine.scoring.scoring import score_snapshot
 from engine.scoring.sensitivity import SensitivityConfig
 from engine.scoring.value import ValueConfig
 

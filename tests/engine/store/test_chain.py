@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from engine.store.chain import GENESIS, canonical, seal, verify_chain
+from engine.base.jsonfile import canonical
+from engine.store.chain import GENESIS, seal, verify_chain
 from engine.store.write import RunRows, store_run
 from engine.store.database import dispose_all, get_engine
 

@@ -1,0 +1,41 @@
+"""One canonical JSON, one atomic file write, one clock.
+
+- `canonical(value)`: the JSON text hashed by the chain and stored in run rows and traces —
+  sorted keys, no spaces, UTF-8 characters kept, no NaN (a NaN would read back as a different
+  value and break the hash).
+- `write_atomic(path, data)`: replace a file in one step (temp file in the same folder, then
+  `os.replace`), so a crash never leaves half a file and readers see the old or the new bytes.
+- `utc_now()`: now, time-zone aware in UTC (SQLModel stores aware datetimes as UTC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 characters kept, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def write_atomic(path: Path | str, data: bytes) -> None:
+    """Replace `path` with `data` in one step; the temp file is removed on any failure."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def utc_now() -> datetime:
+    """Now, time-zone aware in UTC."""
+    return datetime.now(timezone.utc)
