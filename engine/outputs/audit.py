@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 
 from engine.store.chain import verify_chain
-from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.store.database import get_engine
-from engine.store.read import RunInfo, json_object, out_of_scope_records, resolve_run, subscriber_records
+from engine.store.read import RunInfo, json_object, resolve_run, subscriber_in_run
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -73,7 +72,6 @@ def verify_run(run: str | None, db_url: str | None = None) -> VerifyReport:
 # -- replay -----------------------------------------------------------------------------------
 
 VERSION_NOT_FOUND = "RN103"
-NOT_IN_RUN = "RN104"
 # Fields of a pack outcome that decide what happened to the fact in that pack (SPEC §5 order).
 OUTCOME_FIELDS = ("decision", "reason", "strategy")
 MATCH = "match"
@@ -207,12 +205,7 @@ def replay(run: str | None, msisdn: str, db_url: str | None = None, *, rules_dir
     from datetime import date
     from pathlib import Path
 
-    info = resolve_run(run, db_url)
-    records = subscriber_records(info.id, msisdn, db_url)
-    outside = out_of_scope_records(info.id, msisdn, db_url)
-    if not records and not outside:
-        raise DiagnosticError([Diagnostic(NOT_IN_RUN, f"subscriber {msisdn} is not in run {info.id}",
-                                          hint="check the number, or pick another run with --run")])
+    info, records, outside = subscriber_in_run(run, msisdn, db_url)
     with tempfile.TemporaryDirectory(prefix="rekindle-replay-") as tmp:
         wanted, conflicts = _wanted(info, records)
         missing, sources = _materialise(wanted, rules_dir, strategies_dir, tmp)

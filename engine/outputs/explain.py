@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.store.read import out_of_scope_records, resolve_run, subscriber_records
+from engine.store.read import subscriber_in_run
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.outputs.explain_details import pack_view, requirement_view, scores_of
 
-NOT_IN_RUN = "RN104"
 NO_SUCH_SERVICE = "RN105"
 NOT_IN_SCOPE = "not in scope of any pack"
 ARBITRATION_TEXT = {
@@ -135,14 +134,7 @@ def explain(run: str | None, msisdn: str, service: str | None = None, db_url: st
     Raises DiagnosticError when the run is unknown, the subscriber is not in it, or has no
     fact for `service`.
     """
-    info = resolve_run(run, db_url)
-    records = subscriber_records(info.id, msisdn, db_url)
-    outside = out_of_scope_records(info.id, msisdn, db_url)
-    if not records and not outside:
-        raise DiagnosticError([Diagnostic(
-            NOT_IN_RUN,
-            f"subscriber {msisdn} is not in run {info.id} (as of {info.as_of}): no fact of theirs was decided",
-            hint="check the number; a subscriber without an active subscription has no facts; or pick another --run")])
+    info, records, outside = subscriber_in_run(run, msisdn, db_url)
     approval_of = _Approvals(db_url)
     facts: list[dict[str, Any]] = [_fact_doc(r, info.content_hashes, approval_of) for r in records]
     facts += [_out_of_scope_doc(r) for r in outside]

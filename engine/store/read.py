@@ -18,6 +18,7 @@ from engine.store.database import get_engine
 LATEST = "latest"
 NO_RUN = "RN101"
 RUN_NOT_SUCCEEDED = "RN102"
+NOT_IN_RUN = "RN104"
 
 
 @dataclass(frozen=True)
@@ -105,3 +106,20 @@ def out_of_scope_records(run_id: str, msisdn: str, db_url: str | None = None) ->
         rows = conn.execute(text("SELECT service, segment FROM out_of_scope WHERE run_id = :r AND msisdn = :m "
                                  "ORDER BY service"), {"r": run_id, "m": msisdn}).all()
     return [{"service": r.service, "segment": r.segment} for r in rows]
+
+
+def subscriber_in_run(run: str | None, msisdn: str, db_url: str | None = None) -> tuple[RunInfo, list[dict], list[dict]]:
+    """(run, decision records, out-of-scope records) of one subscriber in a run (`latest` allowed).
+
+    Raises DiagnosticError (RN104) when the run holds no fact of theirs, so explain and replay
+    refuse the same way.
+    """
+    info = resolve_run(run, db_url)
+    records = subscriber_records(info.id, msisdn, db_url)
+    outside = out_of_scope_records(info.id, msisdn, db_url)
+    if not records and not outside:
+        raise DiagnosticError([Diagnostic(
+            NOT_IN_RUN,
+            f"subscriber {msisdn} is not in run {info.id} (as of {info.as_of}): no fact of theirs was decided",
+            hint="check the number; a subscriber without an active subscription has no facts; or pick another --run")])
+    return info, records, outside
