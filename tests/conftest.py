@@ -55,9 +55,11 @@ def handmade_dir(tmp_path):
     return write_handmade(tmp_path / "snapshot")
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """The session's PostgreSQL server with an empty TEST_DATABASE (see the module docstring)."""
+_pg: dict = {}  # "server": the session's PgServer once started
+
+
+def _start_pg_server():
+    """Start the server and its test database, or stop the whole session with one message."""
     from pgserver import PgServer, PgServerError
 
     try:
@@ -72,7 +74,22 @@ def pg_server():
     except Exception as exc:  # noqa: BLE001 - any failure here is the same "cannot run" message
         server.stop()
         pytest.exit(f"the PostgreSQL tests cannot run: creating the test database failed: {exc}", returncode=1)
-    yield server
+    _pg["server"] = server
+    return server
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Start the server before any test runs if a collected test needs it: a failure then stops the
+    # session at once with one message (not one error per test, nor a skip).
+    if any(getattr(item, "callspec", None) is not None and item.callspec.params.get("backend") == "postgresql"
+           for item in session.items):
+        _start_pg_server()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    server = _pg.pop("server", None)
+    if server is None:
+        return
     from engine.store.database import dispose_all
 
     dispose_all()
@@ -80,6 +97,12 @@ def pg_server():
         server.drop_database(TEST_DATABASE)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's PostgreSQL server with an empty TEST_DATABASE (see the module docstring)."""
+    return _pg.get("server") or _start_pg_server()
 
 
 @pytest.fixture(params=BACKENDS)

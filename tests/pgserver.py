@@ -127,13 +127,16 @@ class PgServer:
 
     @classmethod
     def _existing(cls, url: str) -> "PgServer":
-        head, _, _db = url.rpartition("/")
-        return cls(socket_dir="", user="", host_url=head)
+        from engine.store.database import normalise_url
+
+        return cls(socket_dir="", user="", host_url=normalise_url(url))
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL of a database on this server."""
         if self.host_url:
-            return f"{self.host_url}/{database}"
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.host_url).set(database=database).render_as_string(hide_password=False)
         return f"postgresql+psycopg://{quote(self.user)}@/{database}?host={quote(self.socket_dir)}"
 
     def _admin(self):
@@ -192,8 +195,11 @@ class PgServer:
 
         parsed = make_url(self.url(database))
         host = parsed.query.get("host") or parsed.host
-        return psycopg.connect(host=host, port=parsed.port, user=parsed.username, password=parsed.password,
-                               dbname=database, autocommit=True)
+        try:
+            return psycopg.connect(host=host, port=parsed.port, user=parsed.username, password=parsed.password,
+                                   dbname=database, autocommit=True, connect_timeout=20)
+        except psycopg.OperationalError as exc:
+            raise PgServerError(f"cannot connect to {parsed.render_as_string(hide_password=True)}: {exc}") from None
 
     def database_bytes(self, name: str) -> int:
         """pg_database_size of `name` (tables, indexes, TOAST; the server's own files excluded)."""
