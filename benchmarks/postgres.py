@@ -15,9 +15,10 @@ benchmarks/nightly.py, then runs one night per target with the shipped rules/ an
 - postgresql (executemany), with `--executemany`: the same with COPY replaced by the driver's
   executemany, to show what COPY buys.
 
-Prints one JSON object: per target run_seconds, stages (from RunResult.timings), the store
-stage's share, peak PSS of the run's process tree (the PostgreSQL server's own processes are not
-in it), stored MB and bytes per decision. Run big nights under a memory cap:
+Prints one JSON object: per target run_seconds, stages (from RunResult.timings), peak PSS of
+the run's process tree (the PostgreSQL server's own processes are not in it), stored MB and
+bytes per decision, and the readers: one `explain` (first call in a fresh engine) and
+`audit verify` over the whole chain (seconds, peak PSS of the benchmark process). Run big nights under a memory cap:
 `(ulimit -v 8000000; .venv/bin/python benchmarks/postgres.py --subscribers 300000)`.
 """
 
@@ -65,8 +66,33 @@ def _night(db_url: str, data: Path, models: Path, out: Path, workers: int) -> di
     seconds = time.perf_counter() - start
     sampler.stop()
     dispose_all()
-    return {"run_seconds": round(seconds, 2), "stages": result.timings, "facts": result.facts,
-            "decisions": result.decisions, "peak_tree_pss_mb": round(sampler.peak_pss)}
+    report = {"run_seconds": round(seconds, 2), "stages": result.timings, "facts": result.facts,
+              "decisions": result.decisions, "peak_tree_pss_mb": round(sampler.peak_pss)}
+    report.update(_readers(db_url, result.run_id))
+    return report
+
+
+def _readers(db_url: str, run_id: str) -> dict:
+    """Seconds (and the process's peak PSS) of `audit verify` over the whole run and of one `explain`."""
+    from engine.outputs.explain import explain
+    from engine.outputs.reports.run_report import run_report
+    from engine.store.chain import verify_chain
+    from engine.store.database import dispose_all
+
+    msisdn = run_report(run_id, db_url)["examples"]["treat"]
+    dispose_all()
+    start = time.perf_counter()
+    explain(run_id, msisdn, db_url=db_url)
+    explained = time.perf_counter() - start
+    sampler = PeakSampler(os.getpid())
+    sampler.start()
+    start = time.perf_counter()
+    verified = verify_chain(run_id, db_url)
+    seconds = time.perf_counter() - start
+    sampler.stop()
+    dispose_all()
+    return {"explain_seconds": round(explained, 3), "verify_seconds": round(seconds, 2), "verify_ok": verified.ok,
+            "verify_peak_pss_mb": round(sampler.peak_pss)}
 
 
 def _executemany(conn, table, columns, rows) -> None:
