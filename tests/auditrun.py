@@ -1,9 +1,9 @@
-"""One stored nightly run for the explain / audit / report tests, made once per test session.
+"""One stored nightly run for the explain / audit / report tests, made once per backend per session.
 
 Uses the shared generated snapshot and stability model (tests/nightly_inputs.py) and copies of
 the shipped rules/ and strategies/ (so tests may edit packs without touching the project's).
-The run goes into its own SQLite file; tests that tamper with rows work on a copy
-(`copy_db`), made with SQLite's backup API so the WAL content comes along.
+The run goes into its own SQLite file, or its own schema on the session's PostgreSQL server;
+tests that tamper with rows work on a copy (`copy_db`) and change it with `execute`.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ EXPLAIN_FACT_KEYS = {"service", "segment", "segment_rules", "decision", "pack", 
 @dataclass(frozen=True)
 class AuditRun:
     inputs: NightInputs
-    db_path: Path
+    db_path: Path | None  # the SQLite file (None on PostgreSQL)
     rules: Path
     strategies: Path
     run_id: str
     examples: dict  # decision kind -> smallest msisdn with it
-
-    @property
-    def db_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
+    db_url: str = ""
+    backend: str = "sqlite"
+    server: "PgServer | None" = None  # the PostgreSQL test server holding the run
+    schema: str = ""  # ... in this schema of TEST_DATABASE
 
 
 _cache: dict[str, AuditRun] = {}
 
 
-def audit_run(tmp_path_factory) -> AuditRun:
-    """The shared run (made on first use)."""
-    if "run" not in _cache:
+def audit_run(tmp_path_factory, backend: str = "sqlite", server=None) -> AuditRun:
+    """The shared run of `backend` (made on first use; PostgreSQL needs the session's server)."""
+    if backend not in _cache:
+        from pgserver import TEST_DATABASE
         from engine.outputs.reports.run_report import run_report
         from engine.night.run import RunOptions, run_night
 
@@ -50,17 +51,32 @@ def audit_run(tmp_path_factory) -> AuditRun:
         rules, strategies = base / "content" / "rules", base / "content" / "strategies"
         shutil.copytree(RULES, rules)
         shutil.copytree(STRATEGIES, strategies)
-        db_path = base / "audit.db"
-        options = RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=f"sqlite:///{db_path}", out=base / "out",
+        db_path, schema = None, ""
+        if backend == "sqlite":
+            db_path = base / "audit.db"
+            db_url = f"sqlite:///{db_path}"
+        else:
+            schema = "auditrun"
+            db_url = server.create_schema(TEST_DATABASE, schema)
+        options = RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=db_url, out=base / "out",
                              rules_dir=rules, strategies_dir=strategies, models_dir=inputs.models)
         result = run_night(options)
         examples = run_report(result.run_id, options.db_url)["examples"]
-        _cache["run"] = AuditRun(inputs, db_path, rules, strategies, result.run_id, examples)
-    return _cache["run"]
+        _cache[backend] = AuditRun(inputs, db_path, rules, strategies, result.run_id, examples, db_url, backend,
+                                   server, schema)
+    return _cache[backend]
 
 
 def copy_db(run: AuditRun, target: Path) -> str:
-    """A private copy of the run's database (for tampering); returns its URL."""
+    """A private copy of the run's database (for tampering); returns its URL.
+
+    SQLite: a new file at `target`, made with the backup API so the WAL content comes along.
+    PostgreSQL: a new schema named after `target`'s file stem, with a copy of every table.
+    """
+    if run.backend == "postgresql":
+        from pgserver import TEST_DATABASE, next_schema
+
+        return run.server.copy_schema(TEST_DATABASE, run.schema, next_schema(target.stem))
     source = sqlite3.connect(run.db_path)
     dest = sqlite3.connect(target)
     with dest:
@@ -70,10 +86,33 @@ def copy_db(run: AuditRun, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
+def _raw(db_url: str):
+    """A DB-API connection outside the engine's pool, and its placeholder mark."""
+    if db_url.startswith("sqlite:///"):
+        return sqlite3.connect(db_url.removeprefix("sqlite:///")), "?"
+    from sqlalchemy import create_engine
+
+    return create_engine(db_url).raw_connection(), "%s"
+
+
 def execute(db_url: str, sql: str, params: tuple = ()) -> None:
-    """Change the database behind the engine's back, as a tamperer with sqlite3 would."""
-    path = db_url.removeprefix("sqlite:///")
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute(sql, params)
-    conn.close()
+    """Change the database behind the engine's back, as a tamperer with a SQL shell would
+    (`?` placeholders on either backend)."""
+    conn, mark = _raw(db_url)
+    try:
+        conn.cursor().execute(sql.replace("?", mark), params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def query(db_url: str, sql: str, params: tuple = ()) -> list[dict]:
+    """Read rows behind the engine's back (`?` placeholders), as dicts."""
+    conn, mark = _raw(db_url)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(sql.replace("?", mark), params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    finally:
+        conn.close()

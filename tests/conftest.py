@@ -1,11 +1,37 @@
 """Shared test fixtures. Pytest puts this folder on sys.path, so tests import `snapshots`
-(tests/snapshots.py) for the snapshot-writing helpers."""
+(tests/snapshots.py) for the snapshot-writing helpers.
+
+Databases — every test that touches the store should run on both SQLite and PostgreSQL:
+
+- `db_url`: a fresh, empty database for one test, parametrised over BACKENDS ("sqlite",
+  "postgresql"): a test that asks for it runs twice, ids `[sqlite]` and `[postgresql]`.
+  SQLite is a file in the test's tmp_path; PostgreSQL is a new schema in the session's test
+  database (the URL carries `options=-csearch_path=<schema>`, so everything the product creates
+  or reads lands there; creating one costs milliseconds, a whole database about a second).
+  Pooled connections are closed and the schema dropped afterwards.
+- `new_db_url`: a factory for more fresh databases of the same backend within one test
+  (`new_db_url("other")`), e.g. to show that `--db` really picks another database.
+- `backend`: the parameter itself ("sqlite" / "postgresql"); ask for it to branch (rarely needed).
+- `pg_server`: the session's throwaway PostgreSQL server (tests/pgserver.py), started on first
+  use (~1-5 s) as the `postgres` user when we are root, on a Unix socket in its own temp folder,
+  and stopped at the end of the session. If it cannot start (initdb missing, no `postgres` user,
+  ...), the whole session stops with one message saying why: nothing is silently skipped.
+  REKINDLE_TEST_PG_URL=postgresql+psycopg://USER@HOST/postgres uses an existing server instead.
+- `run`: the stored nightly run shared by the explain / audit / report tests (tests/auditrun.py),
+  built once per backend per session; parametrised like `db_url`.
+
+Run only one backend with `-k sqlite` or `-k postgresql`.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from snapshots import write_handmade
+
+from pgserver import TEST_DATABASE, next_schema
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,13 +55,97 @@ def handmade_dir(tmp_path):
     return write_handmade(tmp_path / "snapshot")
 
 
+_pg: dict = {}  # "server": the session's PgServer once started
+
+
+def _start_pg_server():
+    """Start the server and its test database, or stop the whole session with one message."""
+    from pgserver import PgServer, PgServerError
+
+    try:
+        import psycopg  # noqa: F401  (the driver is a project dependency: say so if it is missing)
+
+        server = PgServer.start()
+    except (PgServerError, ImportError) as exc:
+        pytest.exit(f"the PostgreSQL tests cannot run: the throwaway PostgreSQL server did not start.\n{exc}",
+                    returncode=1)
+    try:
+        server.create_database(TEST_DATABASE)
+    except Exception as exc:  # noqa: BLE001 - any failure here is the same "cannot run" message
+        server.stop()
+        pytest.exit(f"the PostgreSQL tests cannot run: creating the test database failed: {exc}", returncode=1)
+    _pg["server"] = server
+    return server
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Start the server before any test runs if a collected test needs it: a failure then stops the
+    # session at once with one message (not one error per test, nor a skip).
+    if any(getattr(item, "callspec", None) is not None and item.callspec.params.get("backend") == "postgresql"
+           for item in session.items):
+        _start_pg_server()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    server = _pg.pop("server", None)
+    if server is None:
+        return
+    from engine.store.database import dispose_all
+
+    dispose_all()
+    try:
+        server.drop_database(TEST_DATABASE)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's PostgreSQL server with an empty TEST_DATABASE (see the module docstring)."""
+    return _pg.get("server") or _start_pg_server()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """"sqlite" or "postgresql": every test that uses it (or db_url, new_db_url, run) runs on both."""
+    return request.param
+
+
 @pytest.fixture
-def run(tmp_path_factory, tmp_path, monkeypatch):
+def new_db_url(backend, request, tmp_path):
+    """A factory of fresh, empty databases of the test's backend: new_db_url(name="db") -> URL."""
+    from engine.store.database import dispose_all
+
+    made: list[str] = []
+    server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
+
+    def make(name: str = "db") -> str:
+        if server is None:
+            return f"sqlite:///{tmp_path / f'{name}.db'}"
+        schema = next_schema(name)
+        made.append(schema)
+        return server.create_schema(TEST_DATABASE, schema)
+
+    yield make
+    dispose_all()
+    for schema in made:
+        server.drop_schema(TEST_DATABASE, schema)
+
+
+@pytest.fixture
+def db_url(new_db_url) -> str:
+    """A fresh, empty database for this test, on SQLite and on PostgreSQL (see the module docstring)."""
+    return new_db_url("test")
+
+
+@pytest.fixture
+def run(backend, request, tmp_path_factory, tmp_path, monkeypatch):
     """The stored nightly run shared by the explain / audit / report tests (tests/auditrun.py),
-    with REKINDLE_HOME in a fresh folder; database connections closed afterwards."""
+    one per backend, with REKINDLE_HOME in a fresh folder; database connections closed afterwards."""
     from auditrun import audit_run
     from engine.store.database import dispose_all
 
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield audit_run(tmp_path_factory)
+    server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
+    yield audit_run(tmp_path_factory, backend, server)
     dispose_all()

@@ -68,7 +68,9 @@ def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
 
     engine = get_engine(db_url)
     columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
-    with engine.connect() as conn:
+    # Stream both cursors (PostgreSQL: server-side cursors; a client-side result would hold every
+    # payload of the run in memory at once). SQLite reads lazily anyway and ignores the option.
+    with engine.connect().execution_options(stream_results=True, max_row_buffer=5000) as conn:
         run = conn.execute(text("SELECT status, chain_head, chain_count FROM run WHERE id = :id"),
                            {"id": run_id}).first()
         if run is None:

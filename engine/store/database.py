@@ -1,19 +1,48 @@
-"""Database engine, sessions and schema creation (tables live in their own modules)."""
+"""Database engine, sessions and schema creation (tables live in their own modules).
+
+Two databases are supported and tested alike (tests/conftest.py runs the store, run, explain,
+audit and lifecycle tests on both):
+
+- SQLite, the default (a file under REKINDLE_HOME): WAL so readers work while a run writes,
+  a busy timeout instead of "database is locked", foreign keys on.
+- PostgreSQL, `--db postgresql+psycopg://USER@HOST/DB` (or a Unix socket:
+  `postgresql+psycopg://USER@/DB?host=/socket/dir`). A bare `postgresql://` or `postgres://`
+  URL means the psycopg 3 driver (the one the project depends on), not SQLAlchemy's default
+  psycopg2. Every connection runs with `timezone=UTC`, so the aware UTC datetimes we store in
+  `timestamp without time zone` columns are kept as UTC whatever the server's own time zone.
+  Options in the URL (`&options=-csearch_path%3Dmyschema`) are kept. Schema creation takes a transaction-level advisory lock, so two processes opening a new
+  database at once do not race on CREATE TABLE. Bulk rows go in with COPY (engine/store/bulk.py).
+
+Engines are cached per URL. A forked child (the night's workers) must not reuse the parent's
+pooled connections: after a fork the child's pools are dropped without closing the parent's
+sockets (SQLAlchemy's `dispose(close=False)`), so the child opens its own if it needs one.
+A URL that names another database or cannot be connected to raises a DiagnosticError that says
+which URL and why (the CLI prints it like any other input error).
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
+from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.home import default_db_url
 
 # Modules that define tables; imported before the schema is created so every table exists.
 TABLE_MODULES = ("engine.store.tables", "engine.store.approval")
+# Databases we test and support; anything else is refused with BAD_URL.
+DIALECTS = ("sqlite", "postgresql")
+BAD_URL = "DB001"
+CANNOT_CONNECT = "DB002"
+# Arbitrary constant key of the advisory lock held while creating the schema on PostgreSQL.
+SCHEMA_LOCK_KEY = 7_311_024_517
 
 _engines: dict[str, Engine] = {}
 
@@ -27,16 +56,70 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def normalise_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean the psycopg 3 driver; other URLs are kept as given."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _new_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DiagnosticError([Diagnostic(BAD_URL, f"not a database URL: {url!r} ({exc})",
+                                          hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")]) from None
+    if parsed.get_backend_name() not in DIALECTS:
+        raise DiagnosticError([Diagnostic(BAD_URL, f"unsupported database {parsed.get_backend_name()!r} in "
+                                                    f"{_redacted(url)}",
+                                          hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")])
+    kwargs: dict = {}
+    if parsed.get_backend_name() == "postgresql":
+        # Keep the URL's own libpq options (e.g. `options=-csearch_path=myschema`) and add UTC.
+        given = parsed.query.get("options", "")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        kwargs["connect_args"] = {"options": f"{given} -c timezone=UTC".strip()}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DiagnosticError([Diagnostic(BAD_URL, f"no driver for {_redacted(url)}: {exc}",
+                                          hint="use postgresql+psycopg:// (psycopg 3 is installed with Rekindle)")]) \
+            from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    for module in TABLE_MODULES:  # registers every table with SQLModel.metadata
+        importlib.import_module(module)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        SQLModel.metadata.create_all(conn)
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default: the SQLite file under REKINDLE_HOME), schema created."""
-    url = url or default_db_url()
+    url = normalise_url(url or default_db_url())
     if url not in _engines:
-        engine = create_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        for module in TABLE_MODULES:  # registers every table with SQLModel.metadata
-            importlib.import_module(module)
-        SQLModel.metadata.create_all(engine)
+        engine = _new_engine(url)
+        try:
+            _create_schema(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            reason = str(exc.orig or exc).strip().splitlines()[0] if (exc.orig or exc) else "unknown error"
+            raise DiagnosticError([Diagnostic(CANNOT_CONNECT, f"cannot open the database {_redacted(url)}: {reason}",
+                                              hint="check the --db URL, that the server runs and accepts this user")]) \
+                from None
         _engines[url] = engine
     return _engines[url]
 
@@ -58,3 +141,13 @@ def dispose_all() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child: drop the inherited pools without touching the parent's connections."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_connections)

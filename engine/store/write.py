@@ -1,6 +1,6 @@
 """Writing a run to the database: the run lock, and all rows of a run in one transaction.
 
-Rows go in as tuples through the driver's executemany (`exec_driver_sql`), in batches of
+Rows go in as tuples (engine/store/bulk.py: COPY on PostgreSQL, executemany on SQLite), in batches of
 BATCH rows, all inside one transaction together with the `run` row: either the whole run is
 there (status `succeeded`) or none of it is. After a failure only a `failed` run row is
 written, in its own transaction, so operations can see that a run was attempted.
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.base.jsonfile import utc_now
+from engine.store.bulk import insert_rows
 from engine.store.chain import DECISION_FIELDS
 from engine.store.database import get_engine
 from engine.base.vocabulary import FAILED, SUCCEEDED
@@ -125,9 +126,9 @@ def _placeholders(conn: Connection, n: int) -> str:
 
 
 def write_batch(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Insert rows (tuples) with one executemany. Tests patch this to inject failures."""
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))})"
-    conn.exec_driver_sql(sql, list(rows))
+    """Insert rows (tuples): COPY on PostgreSQL, executemany on SQLite (engine/store/bulk.py).
+    Tests patch this to inject failures."""
+    insert_rows(conn, table, columns, rows)
 
 
 def _write_all(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:

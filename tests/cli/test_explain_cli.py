@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS, copy_db
+from auditrun import EXPLAIN_FACT_KEYS as FACT_KEYS, copy_db, query
 from cli.main import app
 from engine.content.approvals import record_event
 
@@ -62,14 +62,7 @@ def test_report_run_json_names_examples_and_matches_the_decisions(run):
 
 
 def _decisions(run):
-    import sqlite3
-
-    conn = sqlite3.connect(run.db_path)
-    conn.row_factory = sqlite3.Row
-    rows = [dict(r) for r in conn.execute("SELECT msisdn, decision, channel FROM decision WHERE run_id = ?",
-                                          (run.run_id,))]
-    conn.close()
-    return rows
+    return query(run.db_url, "SELECT msisdn, decision, channel FROM decision WHERE run_id = ?", (run.run_id,))
 
 
 def test_report_run_csv_html_and_table(run):

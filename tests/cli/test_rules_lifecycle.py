@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from auditrun import query
 from cli.main import app
 from engine.store.database import dispose_all
 
@@ -108,11 +109,30 @@ def test_unknown_pack_suggests_the_closest_name(tree):
     assert result.exit_code == 1 and "did you mean 'demo_silent'" in result.output
 
 
-def test_an_explicit_database_url_is_used(tree):
-    url = f"sqlite:///{tree / 'other.db'}"
+def test_an_explicit_database_url_is_used(tree, new_db_url, backend):
+    url = new_db_url("other")
+    if backend == "postgresql":  # the bare scheme an operator types means the psycopg 3 driver
+        url = url.replace("postgresql+psycopg://", "postgresql://")
     assert rules(tree, "submit", "demo_silent", "--db", url).exit_code == 0
     assert rules(tree, "approve", "demo_silent", "--by", "王芳", "--db", url).exit_code == 0
-    assert (tree / "other.db").exists()
+    assert [r["action"] for r in query(url, "SELECT action FROM approval ORDER BY id")] == ["submitted", "approved"]
     # The default database under REKINDLE_HOME knows nothing of this approval.
     assert "never approved" in rules(tree, "show", "demo_silent").output
     assert "approved by 王芳" in rules(tree, "show", "demo_silent", "--db", url).output
+
+
+def test_a_strategy_is_submitted_and_approved_into_the_given_database(tree, new_db_url):
+    url = new_db_url("kb")
+    strategies = ["strategies", "--dir", str(tree / "strategies"), "--db", url]
+
+    def call(command, *args):
+        return runner.invoke(app, [strategies[0], command, "demo_sms", *strategies[1:], *args])
+
+    # demo_sms is already `status: approved` in its file but has no approval record yet
+    assert call("submit", "--by", "张伟").exit_code == 0
+    approved = call("approve", "--by", "王芳")
+    assert approved.exit_code == 0, approved.output
+    assert "approved by 王芳" in approved.output
+    rows = query(url, "SELECT kind, name, action, actor FROM approval ORDER BY id")
+    assert [(r["kind"], r["name"], r["action"], r["actor"]) for r in rows] == [
+        ("strategy", "demo_sms", "submitted", "张伟"), ("strategy", "demo_sms", "approved", "王芳")]

@@ -1,4 +1,4 @@
-"""`rekindle run` and `rekindle export` through the CLI."""
+"""`rekindle run` and `rekindle export` through the CLI, into SQLite and into PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch, tmp_path_factory):
+def setup(tmp_path, monkeypatch, tmp_path_factory, db_url):
+    """Inputs, the test folder and a fresh database: conftest's db_url, SQLite and PostgreSQL."""
     inputs = night_inputs(tmp_path_factory)
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     # the run scores with the latest stability model under REKINDLE_HOME/models
     (tmp_path / "home").mkdir()
     os.symlink(inputs.models, tmp_path / "home" / "models")
-    yield inputs, tmp_path, f"sqlite:///{tmp_path / 'cli.db'}"
+    yield inputs, tmp_path, db_url
     dispose_all()
 
 
@@ -48,6 +49,7 @@ def test_run_prints_the_funnel_and_export_reproduces_the_channel_file(setup):
     assert printed.stdout == (tmp / "lists" / "account_manager.csv").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # where files go does not depend on the database: one night
 def test_default_out_is_under_rekindle_home(setup):
     inputs, tmp, db = setup
     result = runner.invoke(app, run_args(inputs, db))

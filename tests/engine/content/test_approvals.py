@@ -27,9 +27,10 @@ def event(action: str, sha: str, minutes: int, actor: str = "王芳") -> Approva
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
+def db_url(db_url, tmp_path, monkeypatch):
+    """conftest's fresh database (SQLite and PostgreSQL), with REKINDLE_HOME in the test's folder."""
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield f"sqlite:///{tmp_path / 'approvals.db'}"
+    yield db_url
     dispose_all()
 
 

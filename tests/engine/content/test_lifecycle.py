@@ -65,7 +65,7 @@ default: active
 
 
 @pytest.fixture
-def tree(tmp_path, monkeypatch):
+def tree(tmp_path, monkeypatch, db_url):
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     (tmp_path / "rules").mkdir()
     (tmp_path / "strategies").mkdir()
@@ -73,12 +73,17 @@ def tree(tmp_path, monkeypatch):
     (tmp_path / "rules" / "contact_policy.yaml").write_text(POLICY, encoding="utf-8")
     (tmp_path / "rules" / "segments.yaml").write_text(SEGMENTS, encoding="utf-8")
     (tmp_path / "strategies" / "demo_sms.yaml").write_text(STRATEGY, encoding="utf-8")
+    _db_urls[tmp_path] = db_url
     yield tmp_path
     dispose_all()
+    del _db_urls[tmp_path]
+
+
+_db_urls: dict[Path, str] = {}  # the tree's database: conftest's db_url, on SQLite and on PostgreSQL
 
 
 def db(tree: Path) -> str:
-    return f"sqlite:///{tree / 'lifecycle.db'}"
+    return _db_urls[tree]
 
 
 def sha(path: Path) -> str:

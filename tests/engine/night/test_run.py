@@ -1,4 +1,5 @@
-"""The nightly run end to end on a generated ~3k-subscriber snapshot with the shipped content."""
+"""The nightly run end to end on a generated ~3k-subscriber snapshot with the shipped content,
+into SQLite and into PostgreSQL (the conftest's `db_url`, one fresh database per test)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def home(tmp_path, monkeypatch):
     dispose_all()
 
 
-def options(inputs, home, name="run", **kw):
-    return RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=f"sqlite:///{home / 'night.db'}",
+def options(inputs, home, db_url, name="run", **kw):
+    return RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=db_url,
                       out=home / name, rules_dir=RULES, strategies_dir=STRATEGIES, models_dir=inputs.models, **kw)
 
 
@@ -56,8 +57,8 @@ def payloads(db_url, run_id):
             rows(db_url, "SELECT payload FROM trace WHERE run_id = :r ORDER BY seq", r=run_id)]
 
 
-def test_a_night_is_stored_chained_and_written(inputs, home):
-    opts = options(inputs, home)
+def test_a_night_is_stored_chained_and_written(inputs, home, db_url):
+    opts = options(inputs, home, db_url)
     result = run_night(opts)
     db = opts.db_url
     found = decisions(db, result.run_id)
@@ -98,10 +99,10 @@ def test_a_night_is_stored_chained_and_written(inputs, home):
     assert result.funnel["packs"]["retention"]["in_scope"] > 0
 
 
-def test_two_workers_decide_exactly_as_one_and_reruns_are_identical(inputs, home):
-    one = run_night(options(inputs, home, "one", workers=1))
-    two = run_night(options(inputs, home, "two", workers=2))
-    db = options(inputs, home).db_url
+def test_two_workers_decide_exactly_as_one_and_reruns_are_identical(inputs, home, db_url):
+    one = run_night(options(inputs, home, db_url, "one", workers=1))
+    two = run_night(options(inputs, home, db_url, "two", workers=2))
+    db = options(inputs, home, db_url).db_url
     assert one.run_id != two.run_id
     assert decisions(db, one.run_id) == decisions(db, two.run_id)
     assert payloads(db, one.run_id) == payloads(db, two.run_id)
@@ -113,8 +114,8 @@ def test_two_workers_decide_exactly_as_one_and_reruns_are_identical(inputs, home
     assert held[0] == held[1] and held[0]
 
 
-def test_a_failure_mid_write_leaves_nothing_and_a_rerun_succeeds(inputs, home, monkeypatch):
-    opts = options(inputs, home)
+def test_a_failure_mid_write_leaves_nothing_and_a_rerun_succeeds(inputs, home, db_url, monkeypatch):
+    opts = options(inputs, home, db_url)
     real, calls = run_store.write_batch, []
 
     def failing(conn, table, columns, batch):
@@ -140,8 +141,8 @@ def test_a_failure_mid_write_leaves_nothing_and_a_rerun_succeeds(inputs, home, m
     assert verify_chain(result.run_id, db).ok and (opts.out / "sms.csv").exists()
 
 
-def test_a_second_run_on_the_same_database_is_refused_until_the_holder_is_gone(inputs, home):
-    opts = options(inputs, home)
+def test_a_second_run_on_the_same_database_is_refused_until_the_holder_is_gone(inputs, home, db_url):
+    opts = options(inputs, home, db_url)
     holder = subprocess.Popen(["sleep", "60"])
     try:
         with get_engine(opts.db_url).begin() as conn:
@@ -159,7 +160,7 @@ def test_a_second_run_on_the_same_database_is_refused_until_the_holder_is_gone(i
     assert verify_chain(result.run_id, opts.db_url).ok
 
 
-def test_an_invalid_snapshot_writes_nothing(inputs, home, tmp_path):
+def test_an_invalid_snapshot_writes_nothing(inputs, home, db_url, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(inputs.data, broken)
     path = broken / "subscribers.csv"
@@ -168,7 +169,7 @@ def test_an_invalid_snapshot_writes_nothing(inputs, home, tmp_path):
     table[5][table[0].index("device_os")] = "nokia_os"  # CSV line 6: not in the device_os enum
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(table)
-    opts = options(inputs, home)
+    opts = options(inputs, home, db_url)
     opts.data = broken
     with pytest.raises(DiagnosticError) as info:
         run_night(opts)
@@ -177,9 +178,9 @@ def test_an_invalid_snapshot_writes_nothing(inputs, home, tmp_path):
     assert not opts.out.exists()
 
 
-def test_production_refuses_content_without_an_approval_record(inputs, home):
+def test_production_refuses_content_without_an_approval_record(inputs, home, db_url):
     with pytest.raises(DiagnosticError) as info:
-        run_night(options(inputs, home, production=True))
+        run_night(options(inputs, home, db_url, production=True))
     assert any("long_term_silent" in d.message for d in info.value.diagnostics)
 
 

@@ -1,4 +1,5 @@
-"""audit verify (tampering of every kind is caught, naming the record) and audit replay."""
+"""audit verify (tampering of every kind is caught, naming the record) and audit replay,
+on the shared run stored in SQLite and in PostgreSQL (conftest's `run`, one per backend)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ import subprocess
 
 import pytest
 
-from auditrun import audit_run, copy_db, execute
+from auditrun import copy_db, execute, query
 from engine.outputs.audit import MATCH, MISMATCH, replay, verify_run
 from engine.store.read import resolve_run, subscriber_records
 from engine.base.diagnostics import DiagnosticError
 from engine.store.database import dispose_all
-
-
-@pytest.fixture
-def run(tmp_path_factory):
-    return audit_run(tmp_path_factory)
 
 
 @pytest.fixture
@@ -29,13 +25,9 @@ def tampered(run, tmp_path, monkeypatch):
 
 
 def _seq_of(url, run_id, decision):
-    import sqlite3
-
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
-    row = conn.execute("SELECT seq, msisdn, service FROM decision WHERE run_id = ? AND decision = ? ORDER BY seq "
-                       "LIMIT 1", (run_id, decision)).fetchone()
-    conn.close()
-    return row
+    row = query(url, "SELECT seq, msisdn, service FROM decision WHERE run_id = ? AND decision = ? ORDER BY seq "
+                "LIMIT 1", (run_id, decision))[0]
+    return row["seq"], row["msisdn"], row["service"]
 
 
 def test_an_untouched_run_verifies(run, tampered):

@@ -16,9 +16,10 @@ RUN = "2026-11-15.test"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
+def db(db_url, tmp_path, monkeypatch):
+    """A stored five-record run, on SQLite and on PostgreSQL (the conftest's db_url)."""
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    url = f"sqlite:///{tmp_path / 'chain.db'}"
+    url = db_url
     decisions = [(RUN, seq, f"1380000000{seq}", "reading", "long_term_silent", "treat", "silent_3_months", "won",
                   "lts_sms_usage_tips", "sms", f"尊敬的客户 {seq}") for seq in range(5)]
     payloads = [canonical({"msisdn": d[2], "service": d[3], "fired": ["silent_3m"], "n": d[1]}) for d in decisions]
@@ -28,7 +29,6 @@ def db(tmp_path, monkeypatch):
                chain_count=len(links), decisions=len(links))
     store_run(url, RunRows(run=run, decisions=decisions, traces=traces, out_of_scope=[], model_versions={"value": "v1"}))
     yield url
-    dispose_all()
 
 
 def execute(url, sql, **params):
