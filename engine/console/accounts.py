@@ -37,8 +37,14 @@ USER_EXISTS = "CN004"
 NO_SUCH_USER = "CN005"
 
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so both paths cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash("rekindle: no such user, constant-time path")
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so both paths cost one argon2 verification."""
+    if not _dummy:
+        _dummy.append(_hasher.hash("rekindle: no such user, constant-time path"))
+    return _dummy[0]
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def authenticate(username: str, password: str, db_url: str | None = None) -> Use
     """The user when the password is right, else None (same cost either way)."""
     with session(db_url) as s:
         user = s.get(ConsoleUser, username or "")
-        stored = user.password_hash if user is not None else _DUMMY_HASH
+        stored = user.password_hash if user is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password or "")
         except (VerificationError, InvalidHashError):

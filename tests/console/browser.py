@@ -1,7 +1,7 @@
 """Helpers for the console's end-to-end test: the real server in a subprocess, real headless Chromium.
 
-`serve_console` starts `rekindle serve` (the real CLI, real uvicorn) on a free loopback port and
-waits until it answers. `chromium` starts Debian's chromium through Debian's chromium-driver with
+`serve_console` starts `rekindle serve` (the real CLI, real uvicorn) on a free loopback port;
+`Server.wait_until_up` waits until it answers (start the browser in between: both take seconds). `chromium` starts Debian's chromium through Debian's chromium-driver with
 Selenium — never a downloaded browser or driver (SE_OFFLINE stops Selenium Manager from
 fetching one). Both must be installed (`make test` installs them with apt-get); if they are
 not, the test FAILS with a message saying how to install them.
@@ -38,29 +38,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server:
+    """A started `rekindle serve` process: its base URL, and a wait for it to answer."""
+
+    def __init__(self, process: subprocess.Popen, base: str, log_path: Path):
+        self.process, self.base, self.log_path = process, base, log_path
+
+    def wait_until_up(self, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"`rekindle serve` exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(self.base + "/login", timeout=2) as answer:
+                    if answer.status == 200:
+                        return self.base
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"`rekindle serve` did not answer within {timeout} s:\n{self.log_path.read_text()}")
+            time.sleep(0.2)
+
+
 @contextmanager
-def serve_console(db_url: str, env: dict, log_path: Path, timeout: float = 30.0):
-    """`rekindle serve --port N --db URL` in a subprocess; yields the base URL; stops it afterwards."""
+def serve_console(db_url: str, env: dict, log_path: Path):
+    """`rekindle serve --port N --db URL` in a subprocess (started, not yet waited for); stopped afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"`rekindle serve` exited with {process.returncode}:\n{log_path.read_text()}")
-                try:
-                    with urllib.request.urlopen(base + "/login", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"`rekindle serve` did not answer within {timeout} s:\n{log_path.read_text()}")
-                time.sleep(0.2)
-            yield base
+            yield Server(process, f"http://127.0.0.1:{port}", log_path)
         finally:
             process.terminate()
             try:
