@@ -5,7 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo
 
-.PHONY: demo test install clean bench
+# The audit console's browser test drives Debian's chromium (with its driver and a CJK font for
+# the Chinese labels). Installed with apt-get only when missing, so a second run costs one dpkg query.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+
+.PHONY: demo test install clean bench browser-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +19,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser-deps
 	$(PY) -m pytest
+
+browser-deps:
+	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	      || echo "apt-get could not install $$missing: the console's browser test will fail"; \
+	  else echo "missing $$missing: run 'apt-get install -y $$missing' as root, or the console's browser test will fail"; fi; \
+	fi
 
 demo: $(VENV)/.installed
 	REKINDLE_HOME=$(DEMO)/home $(PY) -m cli.demo --dir $(DEMO)

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     head = (out / "sms_export.csv").read_text(encoding="utf-8").splitlines()[:6]
     sys.stdout.write("\n".join(head) + "\n")
     console.rule("[bold green]Demo finished")
+    _console_commands()
 
 
 def _approve_everything() -> None:
@@ -101,6 +102,27 @@ def _approve_everything() -> None:
     for name in strategies:
         step(None, ["strategies", "approve", name, "--by", "supervisor"], show=False)
     console.print(f"[dim]… and {len(strategies)} strategies approved the same way[/dim]")
+
+
+def _console_commands() -> None:
+    """The last lines: how to create a console user and open the audit console on this run."""
+    import os
+
+    result = CliRunner().invoke(app, ["report", "run", "--run", "latest", "--format", "json"], catch_exceptions=False)
+    run_id = json.loads(result.output).get("run", "latest") if result.exit_code == 0 else "latest"
+    home = os.environ.get("REKINDLE_HOME", ".rekindle")
+    exe = Path(sys.executable).with_name("rekindle")
+    try:
+        exe = exe.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    prefix = f"REKINDLE_HOME={shlex.quote(home)} {shlex.quote(str(exe))}"
+    console.print("[bold]The audit console 审计控制台[/bold] — create a user (you choose the password), then serve:",
+                  highlight=False)
+    sys.stdout.write(f"  {prefix} users add auditor --role auditor\n")
+    sys.stdout.write(f"Open the console on this run at http://127.0.0.1:8080/runs/{run_id} after running:\n")
+    sys.stdout.write(f"  {prefix} serve --port 8080\n")
+    sys.stdout.flush()
 
 
 def _pick_subscribers(out: Path) -> tuple[str | None, str | None]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, data, models, nightly, report, rules, strategies
+from cli import audit, data, models, nightly, report, rules, serve, strategies, users
 
 app = typer.Typer(
     name="rekindle",
@@ -27,7 +27,9 @@ app.add_typer(models.app, name="models", help="Train, score and inspect models (
 app.add_typer(strategies.app, name="strategies", help="The strategy knowledge base (策略知识库).")
 app.add_typer(audit.app, name="audit", help="Verify and replay stored decisions.")
 app.add_typer(report.app, name="report", help="Silent/low-use, run and campaign reports.")
+app.add_typer(users.app, name="users", help="Audit console users and their roles (auditor, supervisor, planner).")
 nightly.register(app)
+serve.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script

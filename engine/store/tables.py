@@ -106,3 +106,57 @@ class RunLock(SQLModel, table=True):
     pid: int
     host: str
     acquired_at: datetime
+
+
+# -- the audit console (engine/console/) --------------------------------------------------------
+
+class ConsoleUser(SQLModel, table=True):
+    """A person who may log in to the audit console (`rekindle users add/remove/passwd`).
+
+    `password_hash` is an argon2id hash string (salt and parameters inside it); the clear
+    password is never stored. `role` is auditor, supervisor or planner (engine/console/access.py).
+    """
+
+    __tablename__ = "console_user"
+
+    username: str = Field(primary_key=True)
+    role: str
+    password_hash: str
+    created_at: datetime
+    password_changed_at: datetime
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A logged-in browser: the cookie holds a random token, this row only its sha256.
+
+    A session ends at `expires_at` (absolute) or after `idle_seconds` without a request, at logout,
+    and when its user is removed or their password changed.
+    """
+
+    __tablename__ = "console_session"
+
+    token_sha256: str = Field(primary_key=True)
+    username: str = Field(index=True)
+    csrf_token: str  # the synchroniser token every form of this session carries
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+class ConsolePageView(SQLModel, table=True):
+    """Who looked at which subscriber, when (append-only: never updated or deleted).
+
+    Personal-data access must itself be auditable: every console page that shows one
+    subscriber's decisions appends a row before the page is sent.
+    """
+
+    __tablename__ = "console_page_view"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    username: str = Field(index=True)
+    role: str
+    msisdn: str = Field(index=True)
+    run_id: str = ""  # the run of the decision opened; "" for the timeline of every run
+    service: str = ""
+    path: str = ""  # the page requested
