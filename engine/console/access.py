@@ -14,7 +14,7 @@ complaint about one subscriber but sees the number masked, as on a shared screen
 works on packs and strategies and meets numbers only as examples on a run page, masked.
 
 The page-view log (`console_page_view`) is append-only: the console only inserts, and on
-SQLite two triggers make the database itself refuse UPDATE and DELETE of its rows
+SQLite and PostgreSQL triggers make the database itself refuse UPDATE and DELETE of its rows
 (`ensure_append_only`, run when the app starts). Rows are written before the page is sent,
 in their own transaction, so a view that was shown is always on record.
 """
@@ -70,13 +70,25 @@ _TRIGGERS = (
 )
 
 
+_PG_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION console_page_view_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'console_page_view is append-only'; END $$",
+    "DROP TRIGGER IF EXISTS console_page_view_no_change ON console_page_view",
+    "CREATE TRIGGER console_page_view_no_change BEFORE UPDATE OR DELETE ON console_page_view "
+    "FOR EACH ROW EXECUTE FUNCTION console_page_view_append_only()",
+)
+
+
 def ensure_append_only(db_url: str | None = None) -> None:
-    """Make the database refuse changes to logged page views (SQLite triggers; idempotent)."""
+    """Make the database refuse changes to logged page views (triggers on SQLite and
+    PostgreSQL; idempotent). Still grant the console's own role INSERT and SELECT only
+    (docs/CONSOLE.md): a database owner can drop a trigger."""
     engine = get_engine(db_url)
-    if engine.dialect.name != "sqlite":
-        return  # other databases: grant the console's role INSERT and SELECT only (docs/CONSOLE.md)
+    statements = {"sqlite": _TRIGGERS, "postgresql": _PG_TRIGGERS}.get(engine.dialect.name, ())
     with engine.begin() as conn:
-        for statement in _TRIGGERS:
+        if engine.dialect.name == "postgresql":  # one creator at a time (CREATE OR REPLACE races)
+            conn.execute(text("SELECT pg_advisory_xact_lock(7211)"))
+        for statement in statements:
             conn.execute(text(statement))
 
 

@@ -6,7 +6,10 @@ import re
 import sqlite3
 import time
 
+import psycopg
 import pytest
+
+from auditrun import execute
 
 from conftest import csrf_of, login, make_client
 
@@ -128,10 +131,7 @@ def test_subscriber_page_views_are_recorded_listed_for_auditors_and_cannot_be_ch
     page = clients["auditor"].get(f"/page-views?msisdn={msisdn}").text
     assert page.count('data-field="view"') == 2 and "sam" in page and "ada" in page
 
-    conn = sqlite3.connect(console_db.removeprefix("sqlite:///"))
     for statement in ("UPDATE console_page_view SET username = 'someone'", "DELETE FROM console_page_view"):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            with conn:
-                conn.execute(statement)
-    conn.close()
+        with pytest.raises((sqlite3.DatabaseError, psycopg.Error), match="append-only"):
+            execute(console_db, statement)
     assert len(list_views(console_db)) == 2

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from typer.testing import CliRunner
+
+from auditrun import query
 
 from cli.main import app
 from conftest import PASSWORD, login, make_client
@@ -12,11 +12,7 @@ from engine.console import accounts, sessions
 
 
 def _hashes(db_url: str) -> dict[str, str]:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    try:
-        return dict(conn.execute("SELECT username, password_hash FROM console_user"))
-    finally:
-        conn.close()
+    return {r["username"]: r["password_hash"] for r in query(db_url, "SELECT username, password_hash FROM console_user")}
 
 
 def test_passwords_are_stored_as_salted_argon2id_hashes(console_db):
@@ -74,9 +70,7 @@ def test_bad_names_roles_and_short_passwords_are_refused_with_a_code(console_db)
 
 def test_the_cookie_token_is_not_stored_only_its_hash(console_db):
     token = sessions.start(accounts.User("ada", "auditor"), console_db)
-    conn = sqlite3.connect(console_db.removeprefix("sqlite:///"))
-    stored = [row[0] for row in conn.execute("SELECT token_sha256 FROM console_session")]
-    conn.close()
+    stored = [r["token_sha256"] for r in query(console_db, "SELECT token_sha256 FROM console_session")]
     assert token not in stored and len(stored) == 1
     assert sessions.lookup(token, console_db).user.username == "ada"
     sessions.end(token, console_db)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import quote
 
+from auditrun import execute, query
 from conftest import csrf_of, make_client, login
 from engine.console.web import CSP
 
@@ -13,11 +13,7 @@ PAYLOADS = ["13800000001' OR '1'='1", "1; DROP TABLE decision; --", "<script>ale
 
 
 def _count(db_url: str, table: str) -> int:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+    return query(db_url, f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]
 
 
 def test_security_headers_on_every_response(run, clients, console_db):
@@ -87,10 +83,8 @@ def test_queries_bind_their_parameters_even_without_the_url_checks(console_db):
 def test_an_internal_error_shows_an_incident_id_not_a_stack_trace(run, console_db):
     client = make_client(run, console_db)
     login(client, "ada")
-    conn = sqlite3.connect(console_db.removeprefix("sqlite:///"))
-    with conn:
-        conn.execute("DROP TABLE trace")  # the store breaks under the running console
-    conn.close()
+    execute(console_db, "DROP TABLE trace CASCADE" if console_db.startswith("postgresql") else "DROP TABLE trace")
+    # the store breaks under the running console
     answer = client.get(f"/subscribers/{run.examples['treat']}/runs/latest")
     assert answer.status_code == 500
     assert "Incident" in answer.text
