@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from cli.report_run import run_report
+from engine.base.csvsafe import write_private
 from engine.base.diagnostics import DiagnosticError, format_report
 from engine.snapshot.loader import load_snapshot
 from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
@@ -49,7 +50,7 @@ def silent_lowuse_report(
         return
     text = to_csv(frame) if fmt == "csv" else to_html(frame, day)
     if out:
-        out.write_text(text, encoding="utf-8")
+        write_private(out, text)  # 0600, atomic
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text, nl=False)
