@@ -263,6 +263,23 @@ def _data_lines(data: bytes) -> np.ndarray:
     return numbers[1:][~blank[1:]]
 
 
+def _invalid_utf8_columns(path: Path, arrow: pa.Table, header: list[str]) -> list[Diagnostic]:
+    """Parquet string columns whose bytes are not UTF-8 (Parquet writers do not check; Arrow's
+    full validation does, in C, column by column)."""
+    diags = []
+    for name in arrow.column_names:
+        column = arrow.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            diags.append(Diagnostic("DC004", f"column '{name}' holds bytes that are not valid UTF-8", file=str(path),
+                                    line=1, column=header.index(name) + 1, path=name,
+                                    hint="write text columns as UTF-8 strings"))
+    return diags
+
+
 def _utf8_problem(path: Path, data: bytes) -> list[Diagnostic]:
     """A diagnostic naming the line of the first bytes that are not UTF-8 (empty if all are)."""
     try:
@@ -290,7 +307,7 @@ def _find_line(data: bytes, text: str) -> int | None:
 def _read_parquet(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
     try:
         schema = pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: names that are not UTF-8
         return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
                                  hint="write it with pyarrow or pandas .to_parquet()")]
     header = list(schema.names)
@@ -299,9 +316,12 @@ def _read_parquet(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnosti
         return None, missing
     try:
         arrow = pq.read_table(path, columns=list(table.column_names))
-    except (pa.ArrowException, OSError) as exc:  # a valid footer over broken pages
+    except (pa.ArrowException, OSError, ValueError) as exc:  # a valid footer over broken pages
         return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
                                  hint="write it with pyarrow or pandas .to_parquet()")]
+    broken = _invalid_utf8_columns(path, arrow, header)
+    if broken:
+        return None, broken
     return _Raw(
         file=str(path),
         columns={name: arrow.column(name) for name in table.column_names},
