@@ -36,9 +36,18 @@ FOLDER_MODE = 0o700
 
 
 def neutralise(cell: object) -> object:
-    """`cell` with a leading `'` when it is text starting with a formula character."""
-    if isinstance(cell, str) and cell[:1] in FORMULA_START:
-        return QUOTE + cell
+    """`cell` with a leading `'` when it is text starting with a formula character.
+
+    A carriage return inside the text also becomes a line feed: our writers end lines with
+    `\n`, so Python's csv module quotes cells holding `\n` but writes a bare `\r` as is, and
+    a spreadsheet would start a new row there.
+    """
+    if not isinstance(cell, str):
+        return cell
+    if cell[:1] in FORMULA_START:
+        cell = QUOTE + cell
+    if "\r" in cell:
+        cell = cell.replace("\r\n", "\n").replace("\r", "\n")
     return cell
 
 
@@ -54,16 +63,17 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         column = out[name]
         if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
             continue
-        text = column.where(column.map(lambda v: isinstance(v, str)), None)
-        risky = text.str[:1].isin(FORMULA_START).fillna(False).astype(bool)
+        is_text = column.map(lambda v: isinstance(v, str)).astype(bool)
+        risky = is_text & column.where(is_text, "").astype(str).str.contains(r"^[=+\-@\t\r]|\r", regex=True)
         if risky.any():
-            out[name] = column.where(~risky, QUOTE + text)
+            out[name] = pd.Series([neutralise(v) if r else v for v, r in zip(column.tolist(), risky.tolist())],
+                                  index=column.index, dtype=object)
     return out
 
 
 def restore(cell: str) -> str:
     """The inverse of `neutralise` for one text cell read back from a file we wrote."""
-    if cell[:1] == QUOTE and cell[1:2] in FORMULA_START and cell[1:2] != "":
+    if cell[:1] == QUOTE and cell[1:2] in (*FORMULA_START, "\n") and cell[1:2] != "":
         return cell[1:]
     return cell
 
