@@ -69,19 +69,27 @@ def open_to_all(root: Path) -> None:
         path.chmod(0o777 if path.is_dir() else 0o666)
 
 
-def rekindle_as(user: str, root: Path, args: list[str], env: dict | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `rekindle ARGS` as OS login `user` in `root`; returns the finished process."""
+def popen_as(user: str | None, root: Path, args: list[str]) -> subprocess.Popen:
+    """Start `rekindle ARGS` in `root` as OS login `user` (None: this login), as a real process."""
     from engine.store.database import dispose_all
 
     dispose_all()  # close this process's SQLite handles so the WAL is folded back first
-    open_to_all(root)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("COV_", "PYTEST_"))}
-    environment.update(env or {})
-    environment["HOME"] = str(root)
     environment["PYTHONPATH"] = PYTHONPATH
-    return subprocess.run([shutil.which("runuser"), "-u", user, "--", _interpreter(), "-m", "cli.main", *args], cwd=root,
-                          env=environment, capture_output=True, text=True, timeout=timeout)
+    command = [sys.executable, "-m", "cli.main", *args]
+    if user is not None:
+        open_to_all(root)
+        environment["HOME"] = str(root)
+        command = [shutil.which("runuser"), "-u", user, "--", _interpreter(), "-m", "cli.main", *args]
+    return subprocess.Popen(command, cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def rekindle_as(user: str, root: Path, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `rekindle ARGS` as OS login `user` in `root`; returns the finished process."""
+    process = popen_as(user, root, args)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def login_of(user: str) -> str:
