@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def silent_lowuse_report(
     frame = silent_lowuse(snapshot, day)
     if fmt == "table":
         if out:
-            with out.open("w", encoding="utf-8") as handle:
-                Console(file=handle, width=160).print(to_rich(frame, day))
+            buffer = io.StringIO()
+            Console(file=buffer, width=160).print(to_rich(frame, day))
+            write_private(out, buffer.getvalue())  # 0600, atomic
         else:
             Console().print(to_rich(frame, day))
         return
