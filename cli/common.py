@@ -8,13 +8,14 @@ from typing import NoReturn
 
 import typer
 
-from engine.base.diagnostics import DiagnosticError, format_report
+from engine.base.diagnostics import DiagnosticError, Refused, format_report
 
 
 def fail(error: DiagnosticError) -> NoReturn:
-    """Print every diagnostic (sorted, with a count line) on stderr and exit 1."""
+    """Print every diagnostic (sorted, with a count line) on stderr; exit 3 for a refusal
+    (engine.base.diagnostics.Refused), 1 for invalid input."""
     typer.echo(format_report(error.diagnostics), err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(3 if isinstance(error, Refused) else 1)
 
 
 def as_of_date(value: str) -> date:

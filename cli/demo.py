@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     step("5. Validate the planners' rule packs and strategies", ["rules", "validate", "rules", "strategies"])
     step("6. Run the packs' own tests and the operator's seed scenarios",
          ["rules", "test", "rules", "--cases", "tests/cases/seed_scenarios.yaml"], show=1)
-    _approve_everything()
-    step("8. Run a night (production: only approved content runs)",
-         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2", "--production"])
+    _approvals()
+    step("8. Run a night (a trial run: `--production` runs only content a supervisor approved)",
+         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2"])
 
     treated, excluded = _pick_subscribers(out)
     if treated:
@@ -92,16 +92,14 @@ def main(argv: list[str] | None = None) -> None:
     _console_commands()
 
 
-def _approve_everything() -> None:
-    """A supervisor approves the shipped packs and strategies for their current content."""
-    console.rule("[bold]7. A supervisor approves the packs and strategies (审核)")
-    packs = sorted(p.stem for p in Path("rules").glob("*.yaml") if p.stem != "services")
-    strategies = sorted(p.stem for p in Path("strategies").glob("*.yaml"))
-    for name in packs:
-        step(None, ["rules", "approve", name, "--by", "supervisor"], show=1)
-    for name in strategies:
-        step(None, ["strategies", "approve", name, "--by", "supervisor"], show=False)
-    console.print(f"[dim]… and {len(strategies)} strategies approved the same way[/dim]")
+def _approvals() -> None:
+    """Where approval stands. The demo approves nothing: approvals are recorded under the OS login
+    of whoever runs `approve`, and the login that submitted content may not approve it (four
+    eyes), so one person running a demo cannot — and should not — approve on their own."""
+    console.rule("[bold]7. Approval 审核: a planner submits, a supervisor approves under their own login")
+    step(None, ["rules", "show", "long_term_silent"], show=3)
+    console.print("[dim]`rekindle rules submit NAME` (planner), then `rekindle rules approve NAME` from the "
+                  "supervisor's own login; the same login cannot do both (four eyes, exit 3).[/dim]")
 
 
 def _console_commands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.report_run import run_report
+from engine.base.csvsafe import write_private
 from engine.base.diagnostics import DiagnosticError, format_report
 from engine.snapshot.loader import load_snapshot
 from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
@@ -42,14 +44,15 @@ def silent_lowuse_report(
     frame = silent_lowuse(snapshot, day)
     if fmt == "table":
         if out:
-            with out.open("w", encoding="utf-8") as handle:
-                Console(file=handle, width=160).print(to_rich(frame, day))
+            buffer = io.StringIO()
+            Console(file=buffer, width=160).print(to_rich(frame, day))
+            write_private(out, buffer.getvalue())  # 0600, atomic
         else:
             Console().print(to_rich(frame, day))
         return
     text = to_csv(frame) if fmt == "csv" else to_html(frame, day)
     if out:
-        out.write_text(text, encoding="utf-8")
+        write_private(out, text)  # 0600, atomic
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text, nl=False)

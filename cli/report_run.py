@@ -24,6 +24,7 @@ def run_report(
     run: str = typer.Option("latest", "--run", help="run id, or `latest`"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
     fmt: RunReportFormat = typer.Option(RunReportFormat.table, "--format", help="table, csv, html or json"),
+    mask: bool = typer.Option(False, "--mask", help="show example msisdns masked, e.g. 139****5678"),
 ) -> None:
     """Run report 运行报告: funnel 漏斗 per pack and channel, decision counts, example subscribers.
 
@@ -33,7 +34,7 @@ def run_report(
     from engine.outputs.reports import run_report as report_module
 
     try:
-        report = report_module.run_report(run, db)
+        report = report_module.run_report(run, db, mask=mask)
     except DiagnosticError as error:
         fail(error)
     if fmt == RunReportFormat.json:

@@ -1,11 +1,12 @@
 """`rekindle rules submit | approve | show`: the review lifecycle of packs, the contact policy and segments.
 
 Plain functions with Typer annotations; `cli/rules.py` registers them on the `rules` group.
+Who submits and who approves is the OS login running the command (there is no `--by`: a
+free-text name proves nothing); the submitter cannot approve (four eyes, exit 3).
 """
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,12 +17,14 @@ from rich.table import Table
 
 from cli.common import fail
 from engine.content import lifecycle
-from engine.content.approvals import format_time
+from engine.content.approvals import current_user, format_time
 from engine.base.diagnostics import DiagnosticError
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
 Note = Annotated[str, typer.Option("--note", help="A remark kept with the approval record.")]
+Reviewed = Annotated[Optional[str], typer.Option(
+    "--sha256", help="The content hash you reviewed (from `show`); refused if the file is no longer that content.")]
 Name = Annotated[
     str,
     typer.Argument(help="Pack name (file stem, e.g. long_term_silent), contact_policy, segments, or a path."),
@@ -63,16 +66,15 @@ def print_view(view: lifecycle.ContentView) -> None:
 def submit(
     pack: Name,
     rules: RulesDir = Path("rules"),
-    by: Annotated[Optional[str], typer.Option("--by", help="Who submits (default: your user name).")] = None,
     db: DbUrl = None,
     note: Note = "",
 ) -> None:
-    """Submit a pack for review (预存 → 待审核): sets `status: review` and records it.
+    """Submit a pack for review (预存 → 待审核): sets `status: review` and records it under your login.
 
-    Example: rekindle rules submit long_term_silent --by 李娜
+    Example: rekindle rules submit long_term_silent --note "December campaign"
     """
     try:
-        result = lifecycle.submit(lifecycle.find_content(pack, rules), by or getpass.getuser(), db, note)
+        result = lifecycle.submit(lifecycle.find_content(pack, rules), current_user(), db, note)
     except DiagnosticError as error:
         fail(error)
     print_result(result)
@@ -80,19 +82,22 @@ def submit(
 
 def approve(
     pack: Name,
-    by: Annotated[str, typer.Option("--by", help="The approving supervisor (recorded).")],
     rules: RulesDir = Path("rules"),
     db: DbUrl = None,
     note: Note = "",
+    sha256: Reviewed = None,
 ) -> None:
-    """Approve a pack in review (待审核 → 已审核); records approver, UTC time and content hash.
+    """Approve a pack in review (待审核 → 已审核); records your login, UTC time and content hash.
 
-    The pack must validate cleanly. Editing the file afterwards voids the approval.
+    The pack must validate cleanly and be exactly the content submitted for review (else it goes
+    back to draft); whoever submitted it cannot approve it (four eyes). Both refusals exit 3.
+    Editing the file afterwards voids the approval.
 
-    Example: rekindle rules approve long_term_silent --by 王芳
+    Example: rekindle rules approve long_term_silent --sha256 3f9a1c2b
     """
     try:
-        result = lifecycle.approve(lifecycle.find_content(pack, rules), by, db, note)
+        result = lifecycle.approve(lifecycle.find_content(pack, rules), current_user(), db, note,
+                                   reviewed_sha256=sha256)
     except DiagnosticError as error:
         fail(error)
     print_result(result)

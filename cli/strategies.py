@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.common import fail
 from cli.rules_lifecycle import print_result, print_view
 from engine.content import lifecycle
+from engine.content.approvals import current_user
 from engine.content import strategies_csv
 from engine.content import strategies as strategies_kb
 from engine.base.diagnostics import DiagnosticError, format_report
@@ -120,7 +121,7 @@ def add(
         regions=regions, maintainer=maintainer, maintained_on=maintained_on,
     )
     try:
-        path = strategies_kb.add_strategy(dir, values, getpass.getuser())
+        path = strategies_kb.add_strategy(dir, values, getpass.getuser())  # a default label, not an identity
     except DiagnosticError as error:
         fail(error)
     typer.echo(f"added {path} (status draft)")
@@ -207,13 +208,12 @@ def export(
 @app.command()
 def submit(
     strategy: Id, dir: Dir = Path("strategies"), db: DbUrl = None,
-    by: Annotated[Optional[str], typer.Option("--by", help="Who submits (default: your user name).")] = None,
     note: Annotated[str, typer.Option("--note", help="A remark kept with the record.")] = "",
 ) -> None:
-    """Submit a strategy for review (预存 → 待审核)."""
+    """Submit a strategy for review (预存 → 待审核), recorded under your OS login."""
     try:
         path = strategies_kb.get_strategy(dir, strategy).path
-        result = lifecycle.submit(path, by or getpass.getuser(), db, note, kind=strategies_kb.KIND)
+        result = lifecycle.submit(path, current_user(), db, note, kind=strategies_kb.KIND)
     except DiagnosticError as error:
         fail(error)
     print_result(result)
@@ -222,14 +222,18 @@ def submit(
 @app.command()
 def approve(
     strategy: Id,
-    by: Annotated[str, typer.Option("--by", help="The approving supervisor (recorded).")],
     dir: Dir = Path("strategies"), db: DbUrl = None,
     note: Annotated[str, typer.Option("--note", help="A remark kept with the approval.")] = "",
+    sha256: Annotated[Optional[str], typer.Option(
+        "--sha256", help="The content hash you reviewed (from `show`); refused if the file changed.")] = None,
 ) -> None:
-    """Approve a strategy in review (待审核 → 已审核); records approver, UTC time and content hash."""
+    """Approve a strategy in review (待审核 → 已审核) under your OS login; records UTC time and hash.
+
+    Refused (exit 3) if you submitted it (four eyes) or it changed since it was submitted (it goes
+    back to draft)."""
     try:
         path = strategies_kb.get_strategy(dir, strategy).path
-        result = lifecycle.approve(path, by, db, note, kind=strategies_kb.KIND)
+        result = lifecycle.approve(path, current_user(), db, note, kind=strategies_kb.KIND, reviewed_sha256=sha256)
     except DiagnosticError as error:
         fail(error)
     print_result(result)

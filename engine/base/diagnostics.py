@@ -54,6 +54,12 @@ class DiagnosticError(Exception):
         super().__init__(format_report(self.diagnostics))
 
 
+class Refused(DiagnosticError):
+    """The input is fine but policy says no: a lock held by another edit, four eyes (the submitter
+    approving their own work), content changed since review. The CLI exits 3 ("refused") for it
+    and 1 for every other DiagnosticError ("invalid input")."""
+
+
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=Diagnostic.sort_key)
 

@@ -5,6 +5,19 @@ the node tree with a SafeLoader subclass, walks it once to record the 1-based ma
 mapping key and every value under its JSON-pointer path (``/target/0/when``), reports duplicate
 keys with both lines, and only then constructs plain Python data. YAML is never ``yaml.load``-ed
 with an unsafe loader and nothing is evaluated.
+
+Limits (RP005, issue 11): content files are typed by people, so anything far beyond what a
+person writes is refused with a diagnostic before it can cost memory or a stack:
+
+- ``MAX_CHARS`` characters of text (1,000,000; the largest shipped pack is ~9 KB);
+- ``MAX_NODES`` nodes *after alias expansion* (100,000). Aliases are cheap for PyYAML, which
+  shares the node, but every later reader (JSON Schema, checks, the compiler) walks the
+  expanded tree: nine nested ``[*a, *a, …]`` lists are a billion nodes ("billion laughs").
+  The composer counts each node as it is built and adds an alias's whole subtree size, so
+  the bomb is refused after ~100,000 counted nodes, in milliseconds; an alias that points into
+  itself (a recursive structure) is refused too;
+- ``MAX_DEPTH`` levels of nesting (50). PyYAML's composer recurses once per level, so a
+  1,000-level document would end in RecursionError; the depth is checked before descending.
 """
 
 from __future__ import annotations
@@ -18,6 +31,19 @@ from engine.base.diagnostics import Diagnostic
 
 YAML_SYNTAX = "RP001"
 DUPLICATE_KEY = "RP002"
+TOO_LARGE = "RP005"
+
+MAX_CHARS = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 50
+
+
+class LimitExceeded(yaml.MarkedYAMLError):
+    """A content file beyond MAX_CHARS, MAX_NODES or MAX_DEPTH (or with a self-referencing alias)."""
+
+    def __init__(self, problem: str, mark, hint: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.hint = hint
 
 Position = tuple[int, int]
 
@@ -34,6 +60,43 @@ class PositionLoader(yaml.SafeLoader):
             return super().construct_yaml_timestamp(node)
         except ValueError:
             return self.construct_scalar(node)
+
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0  # nodes counted so far, aliases counted as their whole subtree
+        self._sizes: dict[int, int] = {}  # id(node) -> expanded size, once the node is complete
+
+    def _count(self, nodes: int, mark) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_NODES:
+            raise LimitExceeded(
+                f"more than {MAX_NODES:,} values once aliases are expanded", mark,
+                "write the values out or split the file; a file may not expand to more than "
+                f"{MAX_NODES:,} values")
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:  # the anchored node is still being built: the alias is inside it
+                raise LimitExceeded("alias refers to the value that contains it", mark,
+                                    "a value cannot contain itself; remove the alias")
+            self._count(size, mark)
+            return node
+        mark = self.peek_event().start_mark
+        if self._depth >= MAX_DEPTH:
+            raise LimitExceeded(f"nested more than {MAX_DEPTH} levels deep", mark,
+                                "flatten the structure; no content needs this many levels")
+        self._depth += 1
+        before = self._expanded
+        self._count(1, mark)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._sizes[id(node)] = self._expanded - before
+        return node
 
 
 PositionLoader.add_constructor("tag:yaml.org,2002:timestamp", PositionLoader.construct_yaml_timestamp)
@@ -140,6 +203,11 @@ def load_yaml(text: str, file: str = "") -> LoadedYaml:
     On a syntax error `data` is None and the diagnostics hold the error with its line.
     """
     out = LoadedYaml()
+    if len(text) > MAX_CHARS:
+        out.diagnostics.append(Diagnostic(
+            TOO_LARGE, f"file has {len(text):,} characters, more than the {MAX_CHARS:,} allowed", file=file,
+            line=1, column=1, hint="split it into smaller files; content files are written by people"))
+        return out
     loader = PositionLoader(text)
     try:
         node = loader.get_single_node()
@@ -147,6 +215,11 @@ def load_yaml(text: str, file: str = "") -> LoadedYaml:
             return out
         _walk(loader, node, file, out)
         out.data = loader.construct_document(node)
+    except LimitExceeded as error:
+        out.data = None
+        mark = error.problem_mark
+        out.diagnostics.append(Diagnostic(TOO_LARGE, f"refused: {error.problem}", file=file, line=mark.line + 1,
+                                          column=mark.column + 1, hint=error.hint))
     except yaml.YAMLError as error:
         out.data = None
         out.diagnostics.append(syntax_diagnostic(error, file))

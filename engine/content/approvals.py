@@ -3,12 +3,15 @@
 Files stay the source of truth for the lifecycle status (`status: draft | review | approved`,
 预存 / 待审核 / 已审核); the `approval` table pins each approval to the sha256 of the file bytes.
 Content edited after approval has another hash and is no longer approved, whatever its
-`status:` line says — that is what a `--production` run checks (`unapproved`).
+`status:` line says — that is what a `--production` run checks (`unapproved`). The actor of
+every event is the OS login of whoever ran the command (`current_user`).
 The file side (editing the status line on submit/approve) lives in `engine.content.lifecycle`.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
@@ -61,6 +64,20 @@ class ApprovalState:
                 f"(approved content {self.approved_sha256[:12]})"
             )
         return "never approved"
+
+
+def current_user() -> str:
+    """Who is acting: the OS login of this process's effective uid.
+
+    This is the identity submit and approve record (issue 11). It comes from the passwd entry
+    of `os.geteuid()`, not from $USER/$LOGNAME (what getpass.getuser() reads first), which any
+    caller can set; a uid without a passwd entry is recorded as `uid:N`.
+    """
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
 
 
 def format_time(at: datetime | None) -> str:

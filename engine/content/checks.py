@@ -10,6 +10,7 @@ RP001    error     YAML syntax error (line and column from the parser)
 RP002    error     duplicate key in a mapping (both lines named)
 RP003    error     empty file, or a file that is not one of the content kinds
 RP004    error     file or folder cannot be read / does not exist / is not UTF-8
+RP005    error     file beyond the limits: > 1,000,000 characters, > 100,000 values after aliases, > 50 levels
 RP010    error     unknown key (schema), with the closest known keys
 RP011    error     missing required key (schema)
 RP012    error     unknown field in a condition, scope, require or test fact

@@ -188,6 +188,9 @@ def _diagnostics_for(error: ValidationError, doc: "Document") -> list[Diagnostic
         n = error.validator_value
         text = "must not be empty" if n == 1 else f"needs at least {n} items"
         return [at(OUT_OF_RANGE, pointer, f"{_name(path)} {text}")]
+    if kind == "maxItems":  # e.g. a pack's `tests:` (issue 11: limits on content)
+        return [at(OUT_OF_RANGE, pointer, f"{_name(path)} has {len(instance):,} items; at most "
+                                          f"{error.validator_value:,} are allowed", "split them over several files")]
     if kind == "minLength":
         return [at(OUT_OF_RANGE, pointer, f"{_name(path)} must not be empty")]
     if kind == "minProperties":

@@ -3,6 +3,20 @@
 `submit` and `approve` change only the file's `status:` line (a targeted line edit, so comments
 and layout survive and the git diff is one line) and append an event to the `approval` table
 with the sha256 of the file bytes after the edit. Both refuse content that does not validate.
+
+Approval rules (issue 11), each refusal a `Refused` (exit 3):
+
+- **Who**: the identity recorded is the OS login of the process (`approvals.current_user`,
+  the effective uid's passwd entry — not $USER, which anyone can set), passed in by the CLI;
+  there is no free-text approver name. (A console login can later supply it the same way.)
+- **Four eyes**: the approver must not be anyone who submitted these exact bytes (RP906).
+- **Exactly what was reviewed**: approve requires a `submitted` record whose hash is the file's
+  current hash. A file changed since it was submitted — or one that says `status: approved`
+  without a live approval of its bytes — is put back to `status: draft` and refused (RP907),
+  whatever its status line says; it must be submitted again. `reviewed_sha256` (the CLI's
+  `--sha256`, the hash `show` printed) additionally pins the bytes the reviewer read (RP908).
+- **One writer**: submit and approve hold the content folder's lock (engine.content.locks) from
+  reading the file to writing it, so an edit cannot slip between the check and the write.
 """
 
 from __future__ import annotations
@@ -19,7 +33,8 @@ from engine.content.approvals import (
     record_event,
     state_from_history,
 )
-from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
+from engine.base.diagnostics import Diagnostic, DiagnosticError, Refused, did_you_mean, has_errors
+from engine.content.locks import content_lock
 from engine.content.checks_schema import load_schema
 from engine.content.validate import validate_paths
 from engine.content.document import Document
@@ -39,6 +54,9 @@ NOT_FOUND = "RP901"
 NOT_SUBMITTED = "RP902"
 ALREADY_APPROVED = "RP903"
 NO_LIFECYCLE = "RP904"
+FOUR_EYES = "RP906"
+CHANGED_SINCE_REVIEW = "RP907"
+NOT_REVIEWED = "RP908"
 
 
 @dataclass(frozen=True)
@@ -122,9 +140,13 @@ def with_status(text: str, status: str) -> str:
     return bom + set_key(text[len(bom):], "status", status, after=_STATUS_AFTER)
 
 
-def _error(code: str, document: Document, message: str, hint: str) -> DiagnosticError:
+def _error(code: str, document: Document, message: str, hint: str, kind=DiagnosticError) -> DiagnosticError:
     line = document.positions.get("/status", (None, None))[0] if document.positions else None
-    return DiagnosticError([Diagnostic(code, message, file=str(document.path), line=line, path="/status", hint=hint)])
+    return kind([Diagnostic(code, message, file=str(document.path), line=line, path="/status", hint=hint)])
+
+
+def _group(document: Document) -> str:
+    return "strategies" if document.kind == "strategy" else "rules"
 
 
 def submit(
@@ -132,6 +154,11 @@ def submit(
 ) -> LifecycleResult:
     """Mark valid content as ready for review (status `review`) and record who submitted it."""
     path = Path(path)
+    with content_lock(path.parent):
+        return _submit(path, by, db_url, note, kind)
+
+
+def _submit(path: Path, by: str, db_url: str | None, note: str, kind: str | None) -> LifecycleResult:
     _check_lifecycle(path, kind)
     document = load_valid(path, kind)
     raw = path.read_bytes()
@@ -155,28 +182,64 @@ def submit(
 
 
 def approve(
-    path: str | Path, by: str, db_url: str | None = None, note: str = "", kind: str | None = None
+    path: str | Path, by: str, db_url: str | None = None, note: str = "", kind: str | None = None,
+    reviewed_sha256: str | None = None,
 ) -> LifecycleResult:
-    """Approve valid content in review: set status `approved`, record approver, UTC time and hash.
+    """Approve valid content in review as `by`: set status `approved`, record approver, UTC time
+    and hash.
 
-    Content still in `draft` must be submitted first. Approving content whose exact bytes are
-    already approved changes nothing and records nothing.
+    Content still in `draft` must be submitted first; content changed since it was submitted
+    goes back to draft and is refused; the submitter cannot approve it (four eyes). Approving
+    content whose exact bytes are already approved changes nothing and records nothing.
     """
     path = Path(path)
+    with content_lock(path.parent):
+        return _approve(path, by, db_url, note, kind, reviewed_sha256)
+
+
+def _back_to_draft(path: Path, raw: bytes, document: Document, message: str) -> Refused:
+    """Put the file's status back to draft (the review no longer covers it) and say so."""
+    write_atomic(path, with_status(raw.decode("utf-8"), DRAFT).encode("utf-8"))
+    return _error(
+        CHANGED_SINCE_REVIEW, document, f"{message}; it is back to draft",
+        f"review it and submit it again (`rekindle {_group(document)} submit {document.name}`)", kind=Refused,
+    )
+
+
+def _approve(path: Path, by: str, db_url: str | None, note: str, kind: str | None,
+             reviewed_sha256: str | None) -> LifecycleResult:
     _check_lifecycle(path, kind)
     document = load_valid(path, kind)
     if document.status not in (REVIEW, APPROVED):
-        group = "strategies" if document.kind == "strategy" else "rules"
         raise _error(
             NOT_SUBMITTED, document,
             f"{document.kind} '{document.name}' has status {document.status or '(none)'}; "
             "only content in review can be approved",
-            f"submit it first (`rekindle {group} submit {document.name}`)",
+            f"submit it first (`rekindle {_group(document)} submit {document.name}`)",
         )
     raw = path.read_bytes()
+    current = content_hash(raw)
+    label = f"{document.kind} '{document.name}'"
+    events = history(document.kind, document.name, db_url)
+    if reviewed_sha256 and not current.startswith(reviewed_sha256.strip().lower()):
+        raise _error(NOT_REVIEWED, document,
+                     f"{label} is now sha256 {current[:12]}, not the {reviewed_sha256[:12]} you reviewed",
+                     "look at it again (`show`) and approve the content you read", kind=Refused)
+    if document.status == APPROVED:
+        if not state_from_history(events, current).approved:
+            raise _back_to_draft(path, raw, document, f"{label} says approved, but its content is not the "
+                                                      f"approved content (sha256 {current[:12]})")
+    else:
+        submitters = {e.actor for e in events if e.action == SUBMITTED and e.sha256 == current}
+        if not submitters:
+            raise _back_to_draft(path, raw, document, f"{label} changed since it was submitted for review "
+                                                      f"(sha256 {current[:12]} was never submitted)")
+        if by in submitters:
+            raise _error(FOUR_EYES, document,
+                         f"{by} submitted {label} for review and cannot also approve it (four eyes)",
+                         "another person approves it, logged in as themselves", kind=Refused)
     new = with_status(raw.decode("utf-8"), APPROVED).encode("utf-8")
     sha = content_hash(new)
-    events = history(document.kind, document.name, db_url)
     state = state_from_history(events, sha)
     recorded = False
     if not state.approved:

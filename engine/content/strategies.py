@@ -6,6 +6,8 @@ any edit of content in review or approved moves it back to draft — an approval
 the text that was approved. Validation is `rekindle rules validate`'s (`engine.content.documents`:
 schema, message template via `engine.content.messages`, date, services); this module only turns
 planner input into values and maps problems onto the option or CSV cell they came from.
+Add, edit and remove hold the folder's edit lock (engine.content.locks) from reading to
+writing, so two planners editing at once never lose an edit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, h
 from engine.snapshot.contract import CHANNEL_VALUES
 from engine.base.jsonfile import write_atomic
 from engine.content.lifecycle import APPROVED, DRAFT, REVIEW, STATUSES
+from engine.content.locks import content_lock
 from engine.content.checks_schema import MISSING_KEY
 from engine.content.validate import validate_paths
 from engine.content.document import Document
@@ -218,6 +221,11 @@ def add_strategy(
     directory: str | Path, values: dict[str, Any], user: str, today: date | None = None
 ) -> Path:
     """Write a new draft strategy; maintainer and maintained_on default to `user` and today."""
+    with content_lock(directory):
+        return _add_strategy(directory, values, user, today)
+
+
+def _add_strategy(directory: str | Path, values: dict[str, Any], user: str, today: date | None) -> Path:
     values = {k: v for k, v in values.items() if v is not None}
     sid = values.get("strategy") or ""
     path = strategy_path(directory, sid) if sid else Path(directory)
@@ -280,6 +288,11 @@ def edit_strategy(
     `maintained_on` becomes today unless given; an approved or reviewed strategy returns to
     draft. The id cannot change (remove and add instead).
     """
+    with content_lock(directory):
+        return _edit_strategy(directory, sid, changes, today)
+
+
+def _edit_strategy(directory: str | Path, sid: str, changes: dict[str, Any], today: date | None) -> tuple[Path, bool]:
     document = get_strategy(directory, sid)
     path = document.path
     if changes.get("strategy") not in (None, sid):
@@ -290,7 +303,7 @@ def edit_strategy(
     if "status" in changes:
         raise DiagnosticError([Diagnostic(
             BAD_VALUE, "status changes only through submit and approve", file=str(path), path="/status",
-            hint=f"`rekindle strategies submit {sid}` / `rekindle strategies approve {sid} --by NAME`",
+            hint=f"`rekindle strategies submit {sid}` / `rekindle strategies approve {sid}`",
         )])
     current = document.data if isinstance(document.data, dict) else {}
     changes = {k: v for k, v in changes.items() if k != "strategy"}
@@ -311,9 +324,10 @@ def edit_strategy(
 def remove_strategy(directory: str | Path, sid: str) -> Path:
     """Delete strategy `sid`'s file (its approval history stays in the database)."""
     path = strategy_path(directory, sid)
-    if not path.is_file():
-        get_strategy(directory, sid)  # raises the not-found diagnostic with suggestions
-    path.unlink()
+    with content_lock(directory):
+        if not path.is_file():
+            get_strategy(directory, sid)  # raises the not-found diagnostic with suggestions
+        path.unlink()
     return path
 
 

@@ -4,7 +4,8 @@ Columns are the strategy fields (`engine.content.strategies.FIELDS`); list field
 an empty cell means "not set". Import is all-or-nothing: every row is converted and validated
 first, each problem reported at its CSV line (header = line 1) and column, and files are
 written only when the whole file is clean. Export writes the same columns sorted by id, so
-export → import reproduces the files.
+export → import reproduces the files. Cells a spreadsheet would run as a formula (`=`, `+`, `-`,
+`@`, tab, CR first) are exported with a leading `'` (engine.base.csvsafe) and the import removes it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.base.csvsafe import restore, safe_row, write_private
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
 from engine.content.lifecycle import DRAFT
+from engine.content.locks import content_lock
 from engine.content.checks_schema import MISSING_KEY
 from engine.content.document import Document
 from engine.content.strategies import (
@@ -115,7 +118,8 @@ def _rows(csv_path: Path) -> tuple[list[str], list[_Row], list[Diagnostic]]:
                 file=file, line=start, hint="check for a missing or extra comma; quote cells that contain commas",
             ))
             continue
-        rows.append(_Row(start, {}, dict(zip(header, cells))))
+        # Undo the quote our export puts before formula-leading cells, so export → import round-trips.
+        rows.append(_Row(start, {}, dict(zip(header, (restore(c) for c in cells)))))
     return header, rows, problems
 
 
@@ -203,6 +207,11 @@ def _plan(csv_path: Path, directory: Path, update: bool) -> tuple[dict[str, tupl
 def import_csv(csv_path: str | Path, directory: str | Path, update: bool = False) -> ImportResult:
     """Create (and with `update`, overwrite) strategies from a CSV file; nothing on any error."""
     csv_path, directory = Path(csv_path), Path(directory)
+    with content_lock(directory):  # the plan compares with the files; nobody may change them meanwhile
+        return _import(csv_path, directory, update)
+
+
+def _import(csv_path: Path, directory: Path, update: bool) -> ImportResult:
     plan, problems = _plan(csv_path, directory, update)
     if has_errors(problems):
         raise DiagnosticError(problems)
@@ -232,7 +241,7 @@ def to_csv(documents: list[Document]) -> str:
     writer.writerow(FIELDS)
     for document in sorted(documents, key=lambda d: d.name):
         values = row_values(document)
-        writer.writerow([as_text(f, values[f], LIST_SEPARATOR) for f in FIELDS])
+        writer.writerow(safe_row(as_text(f, values[f], LIST_SEPARATOR) for f in FIELDS))
     return buffer.getvalue()
 
 
@@ -246,5 +255,5 @@ def export_csv(directory: str | Path, out: str | Path | None = None) -> str:
         raise DiagnosticError(problems)
     text = to_csv(documents)
     if out is not None:
-        Path(out).write_bytes(text.encode("utf-8"))
+        write_private(out, text)  # 0600, atomic
     return text

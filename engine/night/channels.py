@@ -4,7 +4,8 @@ One CSV per channel, UTF-8, header row, `\\n` line ends, rows sorted by (msisdn,
 `msisdn,service,strategy,message` plus the channel's extra fields (CHANNEL_EXTRAS) — the
 account manager's name for account-manager tasks, the city for outbound calls (call centres
 route by city). An empty list still has its header. No run id or time appears in a file, so
-identical runs give byte-identical files. The nightly run writes all five files; `rekindle
+identical runs give byte-identical files. Cells a spreadsheet would read as a formula get a
+leading `'` (engine.base.csvsafe); files are created 0600. The nightly run writes all five files; `rekindle
 export` (engine.outputs.export) writes one again from the stored decisions (same function,
 same bytes).
 """
@@ -16,6 +17,7 @@ import io
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from engine.base.csvsafe import safe_row, write_private
 from engine.snapshot.contract import CHANNEL_VALUES
 
 CHANNELS = CHANNEL_VALUES
@@ -42,7 +44,7 @@ def channel_csv(channel: str, rows: Iterable[Mapping[str, str]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in ordered:
-        writer.writerow([row.get(c) or "" for c in columns])
+        writer.writerow(safe_row(row.get(c) or "" for c in columns))  # formula cells quoted (csvsafe)
     return buffer.getvalue()
 
 
@@ -52,6 +54,6 @@ def write_channel_files(directory: Path, rows_by_channel: Mapping[str, list[Mapp
     paths = {}
     for channel in CHANNELS:
         path = directory / f"{channel}.csv"
-        path.write_text(channel_csv(channel, rows_by_channel.get(channel, [])), encoding="utf-8")
+        write_private(path, channel_csv(channel, rows_by_channel.get(channel, [])))  # 0600, atomic
         paths[channel] = path
     return paths

@@ -4,11 +4,11 @@ bytes the run wrote (engine.night.channels)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from sqlalchemy import text
 
+from engine.base.csvsafe import write_private
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from engine.night.channels import CHANNEL_EXTRAS, CHANNELS, channel_csv
 from engine.store.database import get_engine
@@ -49,10 +49,7 @@ def export_channel(run: str | None, channel: str, out: Path | str, db_url: str |
     info = resolve_run(run, db_url)
     rows = stored_rows(info.id, channel, db_url)
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(channel_csv(channel, rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(path, channel_csv(channel, rows))  # 0600, atomic (engine.base.csvsafe)
     return info.id, path, len(rows)
 
 

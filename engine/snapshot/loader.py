@@ -6,6 +6,9 @@ checks every cell against engine.snapshot.contract (types, enums, empty cells, k
 problem found, each naming file, line (CSV physical line, header = 1; for Parquet row + 1,
 so it reads the same), column and the bad value.
 
+The input rules of engine.snapshot.rules (msisdn format, no control characters, cell and line
+length, non-negative counts and amounts, no duplicate headers) are checked in the same pass.
+
 Validation is columnar: cells stay Arrow strings until a vectorised check (regex, set
 membership, cast) has passed for the whole column, so a 10M-row usage table validates in
 seconds. Line numbers assume one record per physical line (no newlines inside quoted cells).
@@ -28,6 +31,7 @@ import pyarrow.parquet as pq
 from engine.snapshot import contract
 from engine.snapshot.contract import TABLES, Column, Table
 from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.snapshot import rules
 from engine.snapshot.cells import Bad, mask, parse_column
 
 # Tables whose msisdn must exist in subscribers (cheap hash lookup, reported with the line).
@@ -119,10 +123,10 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None) -> Sna
         diags.extend(problems)
         if frame is not None:
             snapshot.tables[name] = frame
-    if "subscribers" in raws:
+    if "subscribers" in snapshot.tables:  # only typed tables: a wrongly typed msisdn was reported above
         known = raws["subscribers"].columns["msisdn"]
         for name in REFERENCING:
-            if name in raws:
+            if name in snapshot.tables:
                 diags.extend(_check_references(raws[name], known))
     if diags:
         raise DiagnosticError(diags)
@@ -163,6 +167,27 @@ def _missing_columns(path: Path, table: Table, header: list[str]) -> list[Diagno
     ]
 
 
+def _duplicate_columns(path: Path, header: list[str]) -> list[Diagnostic]:
+    """A column name given twice (input rule DC008): which of the two would be read is a guess."""
+    first: dict[str, int] = {}
+    diags = []
+    for position, name in enumerate(header, start=1):
+        if name in first:
+            diags.append(Diagnostic(rules.DUPLICATE_HEADER, f"column '{name}' appears twice (columns {first[name]} "
+                                    f"and {position})", file=str(path), line=1, column=position, path=name,
+                                    hint="keep one column of each name"))
+        else:
+            first[name] = position
+    return diags
+
+
+def _long_lines(path: Path, data: bytes) -> list[Diagnostic]:
+    """Lines Arrow cannot read because one is longer than its block (input rule DC033)."""
+    lines = rules.long_lines(data)
+    return [Diagnostic(rules.LINE_TOO_LONG, f"line is longer than {rules.MAX_LINE_BYTES:,} bytes", file=str(path),
+                       line=n, column=1, hint=rules.HINTS[rules.TOO_LONG]) for n in lines[:MAX_PER_FILE]]
+
+
 def _read_csv(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
@@ -177,7 +202,7 @@ def _read_csv(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
         return None, [Diagnostic("DC005", "the file has no header row", file=str(path), line=1,
                                  hint=f"first line must name the columns: {', '.join(table.column_names)}")]
     header = next(csv.reader(io.StringIO(first)))
-    missing = _missing_columns(path, table, header)
+    missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
     if missing:
         return None, missing
     bad_rows: list[tuple[int | None, str]] = []
@@ -200,7 +225,7 @@ def _read_csv(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
         )
     except pa.ArrowInvalid as exc:
         # Arrow checks UTF-8 while reading but cannot say where; only then is Python asked to find it.
-        bad_bytes = _utf8_problem(path, data)
+        bad_bytes = _utf8_problem(path, data) or _long_lines(path, data)
         if bad_bytes:
             return None, bad_bytes
         return None, [Diagnostic("DC006", f"cannot parse CSV: {exc}", file=str(path),
@@ -238,6 +263,23 @@ def _data_lines(data: bytes) -> np.ndarray:
     return numbers[1:][~blank[1:]]
 
 
+def _invalid_utf8_columns(path: Path, arrow: pa.Table, header: list[str]) -> list[Diagnostic]:
+    """Parquet string columns whose bytes are not UTF-8 (Parquet writers do not check; Arrow's
+    full validation does, in C, column by column)."""
+    diags = []
+    for name in arrow.column_names:
+        column = arrow.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            diags.append(Diagnostic("DC004", f"column '{name}' holds bytes that are not valid UTF-8", file=str(path),
+                                    line=1, column=header.index(name) + 1, path=name,
+                                    hint="write text columns as UTF-8 strings"))
+    return diags
+
+
 def _utf8_problem(path: Path, data: bytes) -> list[Diagnostic]:
     """A diagnostic naming the line of the first bytes that are not UTF-8 (empty if all are)."""
     try:
@@ -265,14 +307,21 @@ def _find_line(data: bytes, text: str) -> int | None:
 def _read_parquet(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
     try:
         schema = pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: names that are not UTF-8
         return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
                                  hint="write it with pyarrow or pandas .to_parquet()")]
     header = list(schema.names)
-    missing = _missing_columns(path, table, header)
+    missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
     if missing:
         return None, missing
-    arrow = pq.read_table(path, columns=list(table.column_names))
+    try:
+        arrow = pq.read_table(path, columns=list(table.column_names))
+    except (pa.ArrowException, OSError, ValueError) as exc:  # a valid footer over broken pages
+        return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
+                                 hint="write it with pyarrow or pandas .to_parquet()")]
+    broken = _invalid_utf8_columns(path, arrow, header)
+    if broken:
+        return None, broken
     return _Raw(
         file=str(path),
         columns={name: arrow.column(name) for name in table.column_names},
@@ -289,10 +338,14 @@ def _typed(table: Table, raw: _Raw) -> tuple[pd.DataFrame | None, list[Diagnosti
     series = {}
     for column in table.columns:
         values = raw.columns[column.name]
-        result, bad = parse_column(column, values)
+        bad = rules.check_cells(column, values)  # input rules on the text (engine.snapshot.rules)
+        result, typing_bad = parse_column(column, values)
+        bad += typing_bad
+        if result is not None:
+            bad += rules.check_values(column, result)
         for b in bad:
             problems.add_cells(column, values, b)
-        if result is not None:
+        if result is not None and not bad:
             if isinstance(result, pa.ChunkedArray):
                 result = _to_object(raw, column.name, result)
             series[column.name] = pd.Series(result, index=pd.RangeIndex(raw.rows), name=column.name, copy=False,
@@ -321,15 +374,18 @@ class _Problems:
 
     def add_cells(self, column: Column, values: pa.ChunkedArray, bad: Bad) -> None:
         raw = self.raw
-        where = dict(file=raw.file, column=raw.positions[column.name], path=column.name, hint=_hint(column, raw.unit))
+        hint = rules.HINTS.get(bad.code) or _hint(column, raw.unit)
+        where = dict(file=raw.file, column=raw.positions[column.name], path=column.name, hint=hint)
         if bad.code == "DC027":  # the whole column has the wrong Parquet type
             self.add(Diagnostic(bad.code, f"column has the wrong type, expected {bad.expected}", line=1, **where))
             return
         self.total += len(bad.rows)
         for row in bad.rows[:MAX_PER_FILE]:
             value = values[int(row)].as_py()
+            shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else \
+                f"{value[:40]!r}… ({len(value):,} characters)"
             message = (f"empty cell, expected {bad.expected}" if value in ("", None)
-                       else f"{value!r} is not {bad.expected}")
+                       else f"{shown} is not {bad.expected}")
             if raw.unit == "row":
                 message = f"row {int(row) + 1}: {message}"
             self.items.append(Diagnostic(bad.code, message, line=raw.line(row), **where))

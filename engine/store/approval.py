@@ -31,6 +31,6 @@ class Approval(SQLModel, table=True):
     name: str = Field(index=True)  # pack / policy / strategy id (= file stem)
     sha256: str = Field(index=True)  # of the file bytes the event applies to
     action: str  # one of ACTIONS
-    actor: str  # who did it (the --by name)
+    actor: str  # who did it: the OS login (engine.content.approvals.current_user)
     at: datetime  # time-zone aware, stored as UTC (SQLModel's UTCDateTime)
     note: str = ""

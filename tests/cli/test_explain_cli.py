@@ -83,3 +83,31 @@ def test_report_run_csv_html_and_table(run):
 def test_report_of_an_unknown_run_exits_1(run):
     result = runner.invoke(app, ["report", "run", "--run", "nope", "--db", run.db_url])
     assert result.exit_code == 1 and "no run 'nope'" in result.output
+
+
+def test_report_run_can_mask_msisdns(run):
+    import re
+
+    for fmt in ("json", "table", "html"):
+        result = runner.invoke(app, ["report", "run", "--db", run.db_url, "--format", fmt, "--mask"])
+        assert result.exit_code == 0, result.output
+        for msisdn in filter(None, run.examples.values()):
+            assert msisdn not in result.stdout, fmt
+    doc = json.loads(runner.invoke(app, ["report", "run", "--db", run.db_url, "--format", "json", "--mask"]).stdout)
+    shown = [m for m in doc["examples"].values() if m]
+    assert shown and all(re.fullmatch(r"1[3-9]\d\*{4}\d{4}", m) for m in shown)
+    assert doc["examples"]["treat"] == run.examples["treat"][:3] + "****" + run.examples["treat"][-4:]
+
+
+def test_export_writes_a_private_file(run, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        result = runner.invoke(app, ["export", "--run", "latest", "--db", run.db_url, "--channel", "sms",
+                                     "--out", str(tmp_path / "sms.csv")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((tmp_path / "sms.csv").stat().st_mode) == 0o600

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from engine.store.database import dispose_all
+from identities import OTHER_USER, rekindle_as, shared_tree  # noqa: F401 - a fixture
 
 runner = CliRunner()
 
@@ -89,12 +90,30 @@ def test_add_reports_all_problems_with_exit_code_1(kb):
     assert not (kb / "bad_one.yaml").exists()
 
 
-def test_edit_keeps_comments_and_moves_approved_back_to_draft(kb):
-    assert run(kb, "submit", "demo_mms", "--by", "张伟").exit_code == 0
-    assert run(kb, "approve", "demo_mms", "--by", "王芳").exit_code == 0
+@pytest.fixture
+def team_kb(shared_tree, monkeypatch):
+    """The knowledge base in a folder a second OS login (the supervisor) can use too."""
+    monkeypatch.setenv("REKINDLE_HOME", str(shared_tree / "home"))
+    directory = shared_tree / "strategies"
+    directory.mkdir()
+    (directory / "demo_mms.yaml").write_text(HAND_WRITTEN, encoding="utf-8")
+    yield directory
+    dispose_all()
+
+
+def supervisor(kb: Path, *args: str):
+    """`rekindle strategies ARGS` as another OS login (the approver), as a real process."""
+    return rekindle_as(OTHER_USER, kb.parent, ["strategies", *args, "--dir", str(kb)])
+
+
+def test_edit_keeps_comments_and_moves_approved_back_to_draft(team_kb):
+    kb = team_kb
+    assert run(kb, "submit", "demo_mms").exit_code == 0
+    result = supervisor(kb, "approve", "demo_mms")
+    assert result.returncode == 0, result.stdout + result.stderr
     path = kb / "demo_mms.yaml"
     assert "status: approved            # 预存" in path.read_text(encoding="utf-8")
-    assert "current content approved by 王芳" in run(kb, "show", "demo_mms").output
+    assert f"current content approved by {OTHER_USER}" in run(kb, "show", "demo_mms").output
 
     result = run(kb, "edit", "demo_mms", "--cost", "0.15", "--regions", "西安,宝鸡")
     assert result.exit_code == 0, result.output
@@ -109,9 +128,10 @@ def test_edit_keeps_comments_and_moves_approved_back_to_draft(kb):
     assert result.exit_code == 1 and "error[RP014]" in result.output
 
 
-def test_approve_needs_by_and_a_submitted_strategy(kb):
-    assert run(kb, "approve", "demo_mms").exit_code != 0
+def test_approve_takes_no_free_text_approver_and_needs_a_submitted_strategy(kb):
     result = run(kb, "approve", "demo_mms", "--by", "王芳")
+    assert result.exit_code == 2 and "No such option: --by" in result.output  # identity is the OS login
+    result = run(kb, "approve", "demo_mms")
     assert result.exit_code == 1 and "rekindle strategies submit demo_mms" in result.output
 
 

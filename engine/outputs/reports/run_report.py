@@ -19,6 +19,8 @@ import json
 
 from sqlalchemy import text
 
+from engine.base.csvsafe import neutralise
+from engine.base.privacy import mask_msisdn
 from engine.store.read import resolve_run
 from engine.store.database import get_engine
 from engine.base.vocabulary import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
@@ -43,13 +45,14 @@ def _examples(conn, run_id: str) -> dict[str, str | None]:
     return examples
 
 
-def run_report(run: str | None, db_url: str | None = None) -> dict:
+def run_report(run: str | None, db_url: str | None = None, mask: bool = False) -> dict:
     """The report of run `run` (an id or `latest`) as one JSON-ready dict.
 
     Keys: run, as_of, started_at, finished_at, production, facts, decisions, model_versions,
     funnel (as stored), decision_counts (list of {pack, decision, channel, count}),
     decisions_by_kind ({decision: count}), examples ({treat, excluded, held_out, lost,
-    not_selected, out_of_scope: msisdn or None}).
+    not_selected, out_of_scope: msisdn or None}). With `mask`, the example msisdns are shown as
+    139****5678 (engine.base.privacy) — for a report that leaves the team.
     """
     info = resolve_run(run, db_url)
     with get_engine(db_url).connect() as conn:
@@ -57,6 +60,8 @@ def run_report(run: str | None, db_url: str | None = None) -> dict:
             "SELECT pack, decision, channel, COUNT(*) AS n FROM decision WHERE run_id = :r "
             "GROUP BY pack, decision, channel ORDER BY pack, decision, channel"), {"r": info.id}).all()
         examples = _examples(conn, info.id)
+    if mask:
+        examples = {kind: mask_msisdn(m) for kind, m in examples.items()}
     by_kind = {kind: 0 for kind in DECISIONS}
     for row in counts:
         by_kind[row.decision] = by_kind.get(row.decision, 0) + int(row.n)
@@ -109,7 +114,7 @@ def to_csv(report: dict) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(long_rows(report))
+    writer.writerows({k: neutralise(v) for k, v in row.items()} for row in long_rows(report))
     return buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from rich.console import Group
 from rich.table import Table
 
+from engine.base.csvsafe import safe_frame
 from engine.snapshot.contract import SERVICE_IDS
 from engine.facts.keys import month_labels
 from engine.facts.build import service_codes, subscriber_positions, usage_by_month
@@ -88,7 +89,8 @@ def _with_shares(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv(frame: pd.DataFrame) -> str:
     """The full breakdown as CSV (machine column names, shares rounded to 4 places)."""
-    return frame[COLUMNS].round({"silent_share": 4, "low_use_share": 4, "active_rate": 4}).to_csv(index=False)
+    rounded = frame[COLUMNS].round({"silent_share": 4, "low_use_share": 4, "active_rate": 4})
+    return safe_frame(rounded).to_csv(index=False)  # city/brand text from the snapshot: formula cells quoted
 
 
 def _rich_table(frame: pd.DataFrame, title: str) -> Table:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
+
 from engine.base.yamlpos import join_pointer, load_yaml
 
 PACK = """\
@@ -60,15 +62,57 @@ def test_dates_load_as_dates_and_impossible_dates_stay_text():
     assert out.diagnostics == []
 
 
-def test_alias_bomb_and_cycles_load_quickly():
+def test_alias_bomb_is_refused_fast_with_a_diagnostic():
+    # Issue 11: this file (9 * 4**8 = 589,824 values once expanded) used to load, and every later
+    # reader of the data walked the expansion (55 s, 5.6 GB, MemoryError for a deeper one).
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)
     )
     started = time.perf_counter()
-    out = load_yaml(bomb + "cycle: &loop [*loop]\n")
+    out = load_yaml(bomb, "bomb.yaml")
     assert time.perf_counter() - started < 2
+    [d] = out.diagnostics
+    assert (d.code, d.file, d.line) == ("RP005", "bomb.yaml", 8) and "aliases are expanded" in d.message
+    assert out.data is None
+
+
+def test_the_billion_laughs_is_refused_in_milliseconds():
+    laughs = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9)
+    )
+    started = time.perf_counter()
+    [d] = load_yaml(laughs).diagnostics
+    assert d.code == "RP005" and time.perf_counter() - started < 2
+
+
+def test_an_alias_inside_its_own_value_is_refused():
+    [d] = load_yaml("ok: 1\ncycle: &loop [*loop]\n").diagnostics
+    assert (d.code, d.line) == ("RP005", 2) and "contains it" in d.message
+
+
+def test_small_aliases_still_load():
+    out = load_yaml("base: &b {channel: sms, cost: 0.05}\nother: *b\n")
+    assert out.diagnostics == [] and out.data["other"] == {"channel": "sms", "cost": 0.05}
+
+
+@pytest.mark.parametrize("depth", [60, 200, 1000])
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error(depth):
+    flow = "[" * depth + "]" * depth
+    block = "".join(f"{' ' * i}k{i}:\n" for i in range(depth)) + " " * depth + "v\n"
+    for text in (flow, block, "[" * 20 * depth + "]" * 20 * depth):
+        [d] = load_yaml(text, "deep.yaml").diagnostics
+        assert d.code == "RP005" and d.line is not None and "levels deep" in d.message
+
+
+def test_nesting_up_to_the_limit_loads():
+    out = load_yaml("[" * 49 + "1" + "]" * 49)
     assert out.diagnostics == []
-    assert out.data["cycle"][0] is out.data["cycle"]
+
+
+def test_a_huge_file_is_refused_before_parsing():
+    out = load_yaml("x: " + "a" * 50_000_000 + "\n", "big.yaml")
+    [d] = out.diagnostics
+    assert (d.code, d.line) == ("RP005", 1) and "characters" in d.message and out.data is None
 
 
 def test_json_pointer_escaping():

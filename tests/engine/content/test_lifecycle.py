@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 
 from engine.content import lifecycle
 from engine.content.approvals import approval_state, history
-from engine.base.diagnostics import DiagnosticError
+from engine.base.diagnostics import DiagnosticError, Refused
 from engine.content.documents import load_document
 from engine.store.database import dispose_all
 
@@ -230,3 +231,80 @@ def test_status_edit_keeps_a_byte_order_mark_and_crlf_line_endings(tree):
     pack.write_bytes(original.encode("utf-8"))
     lifecycle.submit(pack, "李娜", db(tree))
     assert pack.read_bytes() == original.replace("status: draft", "status: review").encode("utf-8")
+
+
+# --- issue 11: who approves, four eyes, exactly the reviewed content -------------------------
+
+
+def test_the_submitter_cannot_approve_four_eyes(tree):
+    pack = tree / "rules" / "demo_silent.yaml"
+    lifecycle.submit(pack, "li", db(tree))
+    with pytest.raises(Refused) as error:
+        lifecycle.approve(pack, "li", db(tree))
+    assert codes(error) == [lifecycle.FOUR_EYES] and "four eyes" in error.value.diagnostics[0].message
+    assert "status: review" in pack.read_text(encoding="utf-8")
+    assert [e.action for e in history("pack", "demo_silent", db(tree))] == ["submitted"]
+    assert lifecycle.approve(pack, "wang", db(tree)).state.by == "wang"
+
+
+def test_anyone_who_submitted_these_bytes_cannot_approve_them(tree):
+    pack = tree / "rules" / "demo_silent.yaml"
+    lifecycle.submit(pack, "li", db(tree))
+    lifecycle.submit(pack, "zhao", db(tree))  # submitted again, unchanged, by someone else
+    for submitter in ("li", "zhao"):
+        with pytest.raises(Refused):
+            lifecycle.approve(pack, submitter, db(tree))
+
+
+def test_content_changed_since_review_goes_back_to_draft_and_is_refused(tree):
+    pack = tree / "rules" / "demo_silent.yaml"
+    lifecycle.submit(pack, "li", db(tree))
+    pack.write_text(pack.read_text(encoding="utf-8").replace("priority: 10", "priority: 11"), encoding="utf-8")
+    with pytest.raises(Refused) as error:
+        lifecycle.approve(pack, "wang", db(tree))
+    assert codes(error) == [lifecycle.CHANGED_SINCE_REVIEW] and "back to draft" in error.value.diagnostics[0].message
+    text = pack.read_text(encoding="utf-8")
+    assert "status: draft            # 预存" in text and "priority: 11" in text
+    assert [e.action for e in history("pack", "demo_silent", db(tree))] == ["submitted"]
+
+
+def test_a_file_edited_to_say_approved_is_not_re_approved(tree):
+    # Issue 11 reproduction: an edited file still saying `status: approved` was re-approved with
+    # no submit/review step.
+    pack = tree / "rules" / "demo_silent.yaml"
+    lifecycle.submit(pack, "li", db(tree))
+    lifecycle.approve(pack, "wang", db(tree))
+    pack.write_text(pack.read_text(encoding="utf-8").replace("priority: 10", "priority: 1"), encoding="utf-8")
+    assert "status: approved" in pack.read_text(encoding="utf-8")
+    with pytest.raises(Refused) as error:
+        lifecycle.approve(pack, "wang", db(tree))
+    assert codes(error) == [lifecycle.CHANGED_SINCE_REVIEW]
+    assert "status: draft" in pack.read_text(encoding="utf-8")
+    assert not approval_state("pack", "demo_silent", sha(pack), db(tree)).approved
+
+
+def test_a_hand_written_approved_status_without_any_record_is_not_approvable(tree):
+    pack = tree / "rules" / "demo_silent.yaml"
+    pack.write_text(PACK.replace("status: draft ", "status: approved "), encoding="utf-8")
+    with pytest.raises(Refused):
+        lifecycle.approve(pack, "wang", db(tree))
+    assert "status: draft" in pack.read_text(encoding="utf-8")
+
+
+def test_approve_checks_the_hash_the_reviewer_read(tree):
+    pack = tree / "rules" / "demo_silent.yaml"
+    submitted = lifecycle.submit(pack, "li", db(tree))
+    with pytest.raises(Refused) as error:
+        lifecycle.approve(pack, "wang", db(tree), reviewed_sha256="0123456789ab")
+    assert codes(error) == [lifecycle.NOT_REVIEWED]
+    assert lifecycle.approve(pack, "wang", db(tree), reviewed_sha256=submitted.sha256[:12]).recorded
+
+
+def test_the_identity_is_the_os_login_not_the_environment(monkeypatch):
+    import pwd
+
+    from engine.content.approvals import current_user
+
+    monkeypatch.setenv("USER", "someone_else")
+    monkeypatch.setenv("LOGNAME", "someone_else")
+    assert current_user() == pwd.getpwuid(os.geteuid()).pw_name

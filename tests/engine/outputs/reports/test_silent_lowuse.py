@@ -55,3 +55,27 @@ def test_html_is_self_contained_with_svg_charts(report):
     assert page.count("<svg") == 4 and "<script" not in page and not re.search(r"(src|href)=", page)
     assert "活跃率" in page and "沉默" in page and "低使用" in page
     assert ">50.0%<" in page  # the M0 activity rate
+
+
+def test_the_cli_report_names_no_subscriber_and_writes_a_private_file(handmade_dir, tmp_path):
+    # `report silent-lowuse` is by city, brand and service: no msisdn appears, so it needs no --mask.
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from snapshots import SUBSCRIBERS
+
+    old = os.umask(0)
+    try:
+        for fmt in ("csv", "html", "table"):
+            out = tmp_path / f"report.{fmt}"
+            result = CliRunner().invoke(app, ["report", "silent-lowuse", "--data", str(handmade_dir), "--as-of",
+                                              "2026-11-15", "--format", fmt, "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            text = out.read_text(encoding="utf-8")
+            assert not any(s["msisdn"] in text for s in SUBSCRIBERS)
+            assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
