@@ -87,3 +87,11 @@ def test_export_of_an_unknown_channel_exits_1(setup):
     _inputs, _tmp, db = setup
     result = runner.invoke(app, ["export", "--channel", "fax", "--db", db])
     assert result.exit_code == 1 and "unknown channel" in result.output
+
+
+def test_a_database_that_cannot_be_opened_exits_1_naming_it(tmp_path):
+    for db in (f"postgresql://nobody@/rekindle?host={tmp_path}", "mysql://someone@somewhere/db"):
+        result = runner.invoke(app, ["export", "--channel", "sms", "--db", db])
+        assert result.exit_code == 1, result.output
+        assert ("error[DB002] cannot open the database" in result.output or "error[DB001] unsupported database 'mysql'"
+                in result.output) and "Traceback" not in result.output
