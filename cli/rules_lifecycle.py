@@ -14,13 +14,13 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from cli.common import fail
+from cli.common import DbOption, fail
 from engine.content import lifecycle
 from engine.content.approvals import format_time
 from engine.base.diagnostics import DiagnosticError
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
-DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
+DbUrl = DbOption  # the one --db option (cli/common.py)
 Note = Annotated[str, typer.Option("--note", help="A remark kept with the approval record.")]
 Name = Annotated[
     str,

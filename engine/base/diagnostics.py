@@ -54,6 +54,21 @@ class DiagnosticError(Exception):
         super().__init__(format_report(self.diagnostics))
 
 
+class Refused(DiagnosticError):
+    """A request that is valid but not allowed now: another run holds the lock, content is not
+    approved, four eyes, a second run for the same date without --rerun. Exit code 3
+    (engine/base/exitcodes.py). Built from diagnostics, or from one message (code RF001)."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str, hint: str = "", code: str = "RF001"):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(code, diagnostics, hint=hint)]
+        super().__init__(diagnostics)
+
+    def lines(self) -> list[str]:
+        """One line per refusal: 'refused: message (hint)'."""
+        return [f"refused: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in self.diagnostics]
+
+
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=Diagnostic.sort_key)
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event
+from pathlib import Path
+
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from engine.base.home import default_db_url
 
 # Modules that define tables; imported before the schema is created so every table exists.
-TABLE_MODULES = ("engine.store.tables", "engine.store.approval")
+TABLE_MODULES = ("engine.store.tables", "engine.store.approval", "engine.store.signing")
 
 _engines: dict[str, Engine] = {}
 
@@ -27,10 +30,57 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _read_only_engine(path: Path) -> Engine:
+    """An engine that only reads an SQLite file we may not write (a read-only file, folder or
+    mount): `mode=ro`, or `immutable=1` when even the WAL index cannot be opened read-only."""
+    import sqlite3
+
+    def connect_ro():
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+    def connect_immutable():
+        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False)
+
+    creator = connect_ro
+    try:
+        probe = connect_ro()
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.Error:
+        creator = connect_immutable
+    return create_engine("sqlite://", creator=creator)
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """The engine for `url` (default: the SQLite file under REKINDLE_HOME), schema created."""
+    """The engine for `url` (default: the SQLite file under REKINDLE_HOME), schema created.
+
+    A new SQLite file is created 0600 (it holds subscriber data). An existing SQLite file this
+    process cannot write is opened read-only (no schema creation, no WAL switch), so `audit
+    verify`, `explain` and the reports still work on a read-only copy or mount; writing to it
+    fails with SQLite's "attempt to write a readonly database" (exit code 4).
+    """
     url = url or default_db_url()
     if url not in _engines:
+        path = _sqlite_file(url)
+        if path is not None and path.exists() and not _writable(path):
+            _engines[url] = _read_only_engine(path)
+            return _engines[url]
+        if path is not None and not path.exists() and path.parent.is_dir():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)

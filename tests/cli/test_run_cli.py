@@ -64,7 +64,7 @@ def test_invalid_snapshot_exits_1_with_diagnostics(setup):
     assert "subscribers" in result.output and "Traceback" not in result.output
 
 
-def test_a_concurrent_run_is_refused_with_exit_code_2(setup):
+def test_a_concurrent_run_is_refused_with_exit_code_3(setup):
     inputs, tmp, db = setup
     holder = subprocess.Popen(["sleep", "60"])
     try:
@@ -77,7 +77,7 @@ def test_a_concurrent_run_is_refused_with_exit_code_2(setup):
     finally:
         holder.kill()
         holder.wait()
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # refused (engine/base/exitcodes.py); it was 2, the usage code, before
     assert "busy-run" in result.output
 
 
