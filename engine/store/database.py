@@ -39,30 +39,28 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    """Whether we may write `path` (a file): its mode and its folder's mode allow it, as do the
+    OS permissions (mode bits count even for root, who could write anyway: a 0444 database
+    was made read-only on purpose)."""
+    def allowed(p: Path) -> bool:
+        return os.access(p, os.W_OK) and bool(p.stat().st_mode & 0o222)
+
+    return allowed(path) and allowed(path.parent)
 
 
 def _read_only_engine(path: Path) -> Engine:
     """An engine that only reads an SQLite file we may not write (a read-only file, folder or
-    mount): `mode=ro`, or `immutable=1` when even the WAL index cannot be opened read-only."""
+    mount): `mode=ro` when the folder is writable (SQLite keeps its WAL index there), else
+    `immutable=1` (nothing is written at all; nobody can be writing a WAL database there)."""
     import sqlite3
 
-    def connect_ro():
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    folder_writable = os.access(path.parent, os.W_OK) and bool(path.parent.stat().st_mode & 0o222)
+    uri = f"{path.resolve().as_uri()}?{'mode=ro' if folder_writable else 'immutable=1'}"
 
-    def connect_immutable():
-        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False)
+    def connect():
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    creator = connect_ro
-    try:
-        probe = connect_ro()
-        try:
-            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            probe.close()
-    except sqlite3.Error:
-        creator = connect_immutable
-    return create_engine("sqlite://", creator=creator)
+    return create_engine("sqlite://", creator=connect)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from datetime import datetime, timezone
 
@@ -85,3 +86,30 @@ def test_export_of_an_unknown_channel_exits_1(setup):
     _inputs, _tmp, db = setup
     result = runner.invoke(app, ["export", "--channel", "fax", "--db", db])
     assert result.exit_code == 1 and "unknown channel" in result.output
+
+
+def test_export_out_a_folder_is_a_clear_error_and_leaves_no_temp_file(run, tmp_path):
+    """Issue 11: `export --out` given a folder: traceback plus a hidden `.DIR.<pid>.tmp` holding the full list."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    result = runner.invoke(app, ["export", "--run", run.run_id, "--channel", "sms", "--out", str(folder),
+                                 "--db", run.db_url])
+    assert result.exit_code == 1, result.output
+    assert "error[RN202]" in result.stderr and "is a folder" in result.stderr and "Traceback" not in result.output
+    assert list(folder.iterdir()) == [] and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_run_out_of_the_users_project_folder_is_refused(setup, monkeypatch):
+    """Issue 11: `--out "$PWD"` deleted rules/, strategies/ and a notes file, exit 0."""
+    inputs, tmp, db = setup
+    project = tmp / "project"
+    for name in ("rules", "strategies"):
+        shutil.copytree(RULES if name == "rules" else STRATEGIES, project / name)
+    (project / "notes.md").write_text("keep me\n", encoding="utf-8")
+    before = sorted(str(p.relative_to(project)) for p in project.rglob("*"))
+    monkeypatch.chdir(project)
+    result = runner.invoke(app, run_args(inputs, db, "--out", str(project)))
+    assert result.exit_code == 1, result.output
+    assert "error[RN005]" in result.stderr and "nothing was changed" in result.stderr
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == before
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".project")]
