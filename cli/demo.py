@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
          ["rules", "test", "rules", "--cases", "tests/cases/seed_scenarios.yaml"], show=1)
     _approve_everything()
     step("8. Run a night (production: only approved content runs)",
-         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2", "--production"])
+         # --rerun: a second `make demo` repeats the night of the same date in demo/home's database
+         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2", "--production",
+          "--rerun"])
 
     treated, excluded = _pick_subscribers(out)
     if treated:
