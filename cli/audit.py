@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
 from cli.common import DbOption, fail
+from engine.base.exitcodes import FINDINGS
 from engine.base.diagnostics import DiagnosticError
 
 app = typer.Typer(no_args_is_help=True)
@@ -32,7 +32,7 @@ def verify(
         fail(error)
     typer.echo(report.describe())
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 @app.command("replay")
@@ -58,4 +58,4 @@ def replay(
     Console(file=sys.stdout, width=160).print(replay_table(report))
     typer.echo(report.summary())
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)

@@ -23,7 +23,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.home import home
@@ -103,9 +103,16 @@ def swap_into_place(staging: Path, out_dir: Path, run_id: str) -> None:
             out_dir.rmdir()  # empty (check_out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(out_dir)
-    _journal(run_id).unlink(missing_ok=True)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+    _journal(run_id).unlink(missing_ok=True)  # last: a crash before it leaves `recover` the aside to delete
+
+
+def _remove_asides(out_dir: Path) -> None:
+    """Delete older folders of ours moved aside by a swap that was stopped before deleting them."""
+    for aside in Path(out_dir).parent.glob(f".{Path(out_dir).name}.old-*"):
+        if aside.is_dir() and _owned(aside):
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def _db_key(db_url: str | None) -> str:
@@ -114,7 +121,7 @@ def _db_key(db_url: str | None) -> str:
     return db_url or default_db_url()
 
 
-def recover(db_url: str | None, committed: "callable") -> list[str]:
+def recover(db_url: str | None, committed: Callable[[str], bool]) -> list[str]:
     """Finish or clean up what earlier runs on this database left (call under the run lock).
 
     `committed(run_id)` says whether a run is stored as succeeded. Returns one line per action.
@@ -138,6 +145,10 @@ def recover(db_url: str | None, committed: "callable") -> list[str]:
             except (OSError, DiagnosticError):
                 done.append(f"run {run_id}: its channel files stay in {staging}: {out_dir} is not free")
                 continue
+        _remove_asides(out_dir)
+        if not staging.exists():
+            _journal(run_id).unlink(missing_ok=True)  # moved into place; only the old folder was left
+            continue
         discard(staging, run_id)
         done.append(f"run {run_id}: removed its unfinished temp folder {staging}")
     return done
