@@ -163,3 +163,24 @@ def test_stored_error_of_a_failed_run_carries_no_payload(inputs, home, monkeypat
     (status, error), = rows(opts.db_url, "SELECT status, error FROM run")
     assert status == "failed" and "disk full" in error
     assert not re.search(r"\d{7,}", error) and "[SQL" not in error and "parameters" not in error
+
+
+def test_a_swap_stopped_before_deleting_the_old_folder_is_finished_at_the_next_start(home):
+    """The rename into place moves an older folder of ours aside first; a stop right after leaves it."""
+    from engine.store.read import succeeded_run
+
+    db = f"sqlite:///{home / 'night.db'}"
+    get_engine(db)
+    out = home / "lists"
+    out.mkdir()
+    (out / outdir.MARKER).write_text("older-run\n", encoding="utf-8")
+    staging = outdir.open_staging(out, "2026-11-20.0000000000aa", db)
+    (staging / "sms.csv").write_text("msisdn\n", encoding="utf-8")
+    aside = home / ".lists.old-1234abcd"
+    out.rename(aside)  # what swap_into_place did before it was stopped ...
+    staging.rename(out)  # ... and this, but not the deletion of the aside nor of the journal entry
+    user = home / ".lists.old-mine"
+    user.mkdir()  # not ours: no marker, kept
+    done = outdir.recover(db, lambda rid: succeeded_run(db, rid))
+    assert done == [] and not aside.exists() and user.is_dir() and (out / "sms.csv").is_file()
+    assert list((home / "home" / "pending").iterdir()) == []
