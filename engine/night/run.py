@@ -196,7 +196,8 @@ def _guarded(options: RunOptions, progress: Progress | None, out_dir: Path | Non
         staging = outdir.open_staging(out_dir, run_id, options.db_url)
         result = _run(options, content, run_id, run_row, out_dir, staging, clock, state)
     except (DiagnosticError, DiagnosticRefused):
-        outdir.discard(staging, run_id)
+        if not state["committed"]:  # committed, then --out was taken meanwhile: the staged files stay (journal)
+            outdir.discard(staging, run_id)
         release_lock(options.db_url, run_id)
         raise  # invalid input or a refusal: nothing was written, not even a failed run row
     except BaseException as error:

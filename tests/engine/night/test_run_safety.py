@@ -184,3 +184,23 @@ def test_a_swap_stopped_before_deleting_the_old_folder_is_finished_at_the_next_s
     done = outdir.recover(db, lambda rid: succeeded_run(db, rid))
     assert done == [] and not aside.exists() and user.is_dir() and (out / "sms.csv").is_file()
     assert list((home / "home" / "pending").iterdir()) == []
+
+
+def test_an_out_folder_taken_during_the_run_is_not_replaced_and_the_lists_are_kept(inputs, home):
+    out = home / "lists"
+
+    def someone_writes_there(stage):
+        if stage == "store":  # after the check at the start, before the rename into place
+            out.mkdir()
+            (out / "mine.txt").write_text("mine\n", encoding="utf-8")
+
+    with pytest.raises(DiagnosticError) as info:
+        run_night(options(inputs, home, out), progress=someone_writes_there)
+    assert [d.code for d in info.value.diagnostics] == [outdir.NOT_OURS]
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    db = options(inputs, home, None).db_url
+    (run_id, status), = rows(db, "SELECT id, status FROM run")
+    assert status == "succeeded" and rows(db, "SELECT count(*) FROM run_lock")[0][0] == 0
+    staging = outdir.staging_for(out, run_id)
+    assert (staging / "sms.csv").is_file()  # kept, and journalled for the next start
+    assert [p.name for p in (home / "home" / "pending").iterdir()] == [f"{run_id}.json"]
