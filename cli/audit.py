@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
-from cli.common import fail
+from cli.common import DbOption, fail
+from engine.base.exitcodes import FINDINGS
 from engine.base.diagnostics import DiagnosticError
 
 app = typer.Typer(no_args_is_help=True)
@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("verify")
 def verify(
     run: str = typer.Option("latest", "--run", help="run id, or `latest`"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
 ) -> None:
     """Verify 校验 a run's hash chain: any changed, deleted or reordered decision or trace fails (exit 1).
 
@@ -32,14 +32,14 @@ def verify(
         fail(error)
     typer.echo(report.describe())
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 @app.command("replay")
 def replay(
     run: str = typer.Option(..., "--run", help="run id, or `latest`"),
     msisdn: str = typer.Option(..., "--msisdn", help="the subscriber to re-decide"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
     rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rules folder (its git history is searched too)"),
     strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="strategies folder"),
 ) -> None:
@@ -58,4 +58,4 @@ def replay(
     Console(file=sys.stdout, width=160).print(replay_table(report))
     typer.echo(report.summary())
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.base.diagnostics import DiagnosticError, format_report
+from cli.common import fail
+from engine.base.diagnostics import DiagnosticError
 from engine.snapshot.loader import check_snapshot
 
 app = typer.Typer(no_args_is_help=True)
@@ -25,8 +26,7 @@ def check(
     try:
         sizes = check_snapshot(directory)
     except DiagnosticError as exc:
-        typer.echo(format_report(exc.diagnostics))
-        raise typer.Exit(1)
+        fail(exc)
     table = Table(title=f"{directory}: valid")
     table.add_column("table")
     table.add_column("rows", justify="right")

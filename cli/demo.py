@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
          ["rules", "test", "rules", "--cases", "tests/cases/seed_scenarios.yaml"], show=1)
     _approvals()
     step("8. Run a night (a trial run: `--production` runs only content a supervisor approved)",
-         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2"])
+         # --rerun: a second `make demo` repeats the night of the same date in demo/home's database
+         ["run", "--data", str(snapshot), "--as-of", as_of, "--out", str(out), "--workers", "2", "--rerun"])
 
     treated, excluded = _pick_subscribers(out)
     if treated:

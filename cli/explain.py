@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from cli.common import fail
+from cli.common import DbOption, fail
 from engine.base.diagnostics import DiagnosticError
 
 
@@ -17,7 +17,7 @@ def explain(
     msisdn: str = typer.Argument(..., help="the subscriber's number"),
     run: str = typer.Option("latest", "--run", help="run id, or `latest`"),
     service: Optional[str] = typer.Option(None, "--service", help="only this service's fact"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
     as_json: bool = typer.Option(False, "--json", help="one JSON document (run, as_of, msisdn, facts[])"),
 ) -> None:
     """Explain 解释 a subscriber: segment, packs, exclusions 排除, scores, holdout 对照组, arbitration.

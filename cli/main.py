@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from cli import audit, data, models, nightly, report, rules, serve, strategies, users
+from cli.common import RekindleGroup, set_debug
 
 app = typer.Typer(
     name="rekindle",
@@ -19,7 +20,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=RekindleGroup,
 )
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="print the full traceback of an error")) -> None:
+    """Options of every command (exit codes: README, engine/base/exitcodes.py)."""
+    set_debug(debug)
 
 app.add_typer(data.app, name="data", help="Generate and check input snapshots.")
 app.add_typer(rules.app, name="rules", help="Validate, test, compile and approve rule packs.")

@@ -9,10 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from cli.common import as_of_date, fail
+from cli.common import DbOption, as_of_date, fail
 from engine.base.diagnostics import DiagnosticError
-
-REFUSED_EXIT = 2  # another run holds the database
 
 
 def _with_progress(console: Console, options, run_night):
@@ -36,12 +34,15 @@ def _with_progress(console: Console, options, run_night):
 def run(
     data: Path = typer.Option(..., "--data", help="snapshot folder (NAME.csv or NAME.parquet per table)"),
     as_of: str = typer.Option(..., "--as-of", help="decision date YYYY-MM-DD (M0 is its month)"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="channel files folder (default REKINDLE_HOME/runs/<run id>)"),
+    db: DbOption = None,
+    out: Optional[Path] = typer.Option(None, "--out", help="channel files folder: new, empty, or one Rekindle made "
+                                                          "(default REKINDLE_HOME/runs/<run id>)"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes (subscribers split by msisdn hash)"),
     production: bool = typer.Option(False, "--production", help="refuse packs/strategies/policy not approved as they stand"),
     rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rule packs folder"),
     strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="strategies folder"),
+    rerun: bool = typer.Option(False, "--rerun", help="store a second run for an as-of date that already has a "
+                                                      "succeeded one (labelled as a rerun)"),
 ) -> None:
     """Nightly run 夜间批处理: decide every subscriber and service, store decisions and traces, write channel lists.
 
@@ -49,10 +50,8 @@ def run(
     """
     from engine.night.funnel import funnel_tables
     from engine.night.run import RunOptions, run_night
-    from engine.store.write import RunRefused
-
     options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, production=production,
-                         rules_dir=rules_dir, strategies_dir=strategies_dir)
+                         rules_dir=rules_dir, strategies_dir=strategies_dir, rerun=rerun)
     console = Console(stderr=True)
     try:
         if console.is_terminal:
@@ -61,14 +60,12 @@ def run(
             result = run_night(options)
     except DiagnosticError as error:
         fail(error)
-    except RunRefused as error:
-        typer.echo(f"refused: {error}", err=True)
-        raise typer.Exit(REFUSED_EXIT)
     stdout = Console(file=sys.stdout, width=160)
     for table in funnel_tables(result.funnel):
         stdout.print(table)
     seconds = sum(result.timings.values())
-    typer.echo(f"run {result.run_id}: {result.facts} facts, {result.decisions} decisions, "
+    label = " (rerun)" if result.rerun_of else ""
+    typer.echo(f"run {result.run_id}{label}: {result.facts} facts, {result.decisions} decisions, "
                f"channel files in {result.out_dir} ({seconds:.1f} s)")
 
 
@@ -76,22 +73,28 @@ def export(
     run_id: str = typer.Option("latest", "--run", help="run id, or `latest`"),
     channel: str = typer.Option(..., "--channel", help="sms, mms, wap_push, outbound_call or account_manager"),
     out: Optional[Path] = typer.Option(None, "--out", help="file to write (default: print to stdout)"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
+    force: bool = typer.Option(False, "--force", help="export a run that does not verify (written to the audit log)"),
 ) -> None:
     """Channel list 渠道清单: the CSV a channel's system takes (msisdn, service, strategy, message, ...).
 
-    Example: rekindle export --run latest --channel outbound_call --out calls.csv
+    The run is verified first (hash chain and signed seal): one that does not verify is refused
+    (exit 3) unless --force. Example: rekindle export --run latest --channel outbound_call --out calls.csv
     """
     from engine.outputs.export import export_channel, export_text
 
     try:
         if out is None:
-            _run, body = export_text(run_id, channel, db)
+            _run, body, warnings = export_text(run_id, channel, db, force=force)
+            for line in warnings:
+                typer.echo(line, err=True)
             sys.stdout.write(body)
             return
-        found, path, rows = export_channel(run_id, channel, out, db)
+        found, path, rows, warnings = export_channel(run_id, channel, out, db, force=force)
     except DiagnosticError as error:
         fail(error)
+    for line in warnings:
+        typer.echo(line, err=True)
     typer.echo(f"{rows} rows of run {found} written to {path}", err=True)
 
 

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 
 from cli.report_run import run_report
+from cli.common import fail
 from engine.base.csvsafe import write_private
-from engine.base.diagnostics import DiagnosticError, format_report
+from engine.base.diagnostics import DiagnosticError
 from engine.snapshot.loader import load_snapshot
 from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
 
@@ -33,13 +34,11 @@ def silent_lowuse_report(
     Example: rekindle report silent-lowuse --data demo/snapshot --as-of 2026-11-15 --format html --out report.html
     """
     if fmt not in FORMATS:
-        typer.echo(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
-        raise typer.Exit(2)
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}, not {fmt!r}", param_hint="--format")
     try:
         snapshot = load_snapshot(data, tables=["subscribers", "subscriptions", "usage_monthly"])
     except DiagnosticError as exc:
-        typer.echo(format_report(exc.diagnostics))
-        raise typer.Exit(1)
+        fail(exc)
     day = as_of.date()
     frame = silent_lowuse(snapshot, day)
     if fmt == "table":

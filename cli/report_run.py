@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Optional
 
 import typer
 from rich.console import Console
 
-from cli.common import fail
+from cli.common import DbOption, JsonOption, fail, wants_json
 from engine.base.diagnostics import DiagnosticError
 
 
@@ -22,9 +21,10 @@ class RunReportFormat(str, Enum):
 
 def run_report(
     run: str = typer.Option("latest", "--run", help="run id, or `latest`"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
     fmt: RunReportFormat = typer.Option(RunReportFormat.table, "--format", help="table, csv, html or json"),
     mask: bool = typer.Option(False, "--mask", help="show example msisdns masked, e.g. 139****5678"),
+    as_json: JsonOption = False,
 ) -> None:
     """Run report 运行报告: funnel 漏斗 per pack and channel, decision counts, example subscribers.
 
@@ -37,7 +37,7 @@ def run_report(
         report = report_module.run_report(run, db, mask=mask)
     except DiagnosticError as error:
         fail(error)
-    if fmt == RunReportFormat.json:
+    if wants_json(as_json, fmt):
         typer.echo(report_module.to_json(report))
     elif fmt == RunReportFormat.csv:
         typer.echo(report_module.to_csv(report), nl=False)

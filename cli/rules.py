@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from cli import rules_cases, rules_diff, rules_lifecycle
+from cli.common import JsonOption, wants_json
 from engine.content.catalogue import fields_report
 from engine.content.validate import validate_paths, validation_report
 
@@ -32,21 +33,23 @@ def validate(
         None, "--strategies", help="Strategies folder for references (default: strategies/ beside the rules folder)."
     ),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text or json."),
+    as_json: JsonOption = False,
 ) -> None:
     """Check rule packs, contact policy, segments, services, strategies and case files (校验规则包).
 
     Example: rekindle rules validate rules/long_term_silent.yaml --strategies strategies
     """
     content, diagnostics = validate_paths(paths or [], strategies)
-    text, code = validation_report(content, diagnostics, fmt.value)
+    text, code = validation_report(content, diagnostics, "json" if wants_json(as_json, fmt) else fmt.value)
     typer.echo(text)
     raise typer.Exit(code)
 
 
 @app.command("fields")
-def fields(fmt: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json.")) -> None:
+def fields(fmt: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
+           as_json: JsonOption = False) -> None:
     """The field catalogue (字段目录): every field a rule condition may use, its type and values."""
-    fields_report(fmt.value)
+    fields_report("json" if wants_json(as_json, fmt) else fmt.value)
 
 
 # The review lifecycle (submit / approve / show) lives in cli/rules_lifecycle.py.

@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from cli.common import fail
+from cli.common import DbOption, fail
 from engine.content import lifecycle
 from engine.content.approvals import current_user, format_time
 from engine.base.diagnostics import DiagnosticError
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
-DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
+DbUrl = DbOption  # the one --db option (cli/common.py)
 Note = Annotated[str, typer.Option("--note", help="A remark kept with the approval record.")]
 Reviewed = Annotated[Optional[str], typer.Option(
     "--sha256", help="The content hash you reviewed (from `show`); refused if the file is no longer that content.")]

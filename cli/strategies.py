@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.common import fail
+from cli.common import DbOption, JsonOption, fail
 from cli.rules_lifecycle import print_result, print_view
 from engine.content import lifecycle
 from engine.content.approvals import current_user
@@ -23,7 +23,7 @@ from engine.base.diagnostics import DiagnosticError, format_report
 app = typer.Typer(no_args_is_help=True)
 
 Dir = Annotated[Path, typer.Option("--dir", help="Folder of strategy files.")]
-DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite under REKINDLE_HOME).")]
+DbUrl = DbOption  # the one --db option (cli/common.py)
 Id = Annotated[str, typer.Argument(help="Strategy id (file stem), e.g. lts_sms_usage_tips.")]
 
 
@@ -59,11 +59,12 @@ def list_(
     status: Annotated[Optional[str], typer.Option("--status", help="Only draft, review or approved.")] = None,
     channel: Annotated[Optional[str], typer.Option("--channel", help="Only this channel.")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    as_json: JsonOption = False,
 ) -> None:
     """List strategies. Example: rekindle strategies list --status approved --channel sms"""
+    format = "json" if as_json else format
     if format not in ("table", "csv", "json"):
-        typer.echo(f"--format must be table, csv or json, not '{format}'", err=True)
-        raise typer.Exit(1)
+        raise typer.BadParameter(f"must be table, csv or json, not '{format}'", param_hint="--format")
     try:
         documents, problems = strategies_kb.list_strategies(dir, status, channel)
     except DiagnosticError as error:

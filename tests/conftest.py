@@ -44,6 +44,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_key(tmp_path_factory):
+    """One audit key and seal log for the whole session (engine/store/signing.py), outside every
+    test's REKINDLE_HOME: runs shared between tests (tests/auditrun.py) are signed with it."""
+    import os
+
+    folder = tmp_path_factory.mktemp("audit-key")
+    saved = {name: os.environ.get(name) for name in ("REKINDLE_AUDIT_KEY", "REKINDLE_AUDIT_LOG")}
+    os.environ["REKINDLE_AUDIT_KEY"] = str(folder / "audit.key")
+    os.environ["REKINDLE_AUDIT_LOG"] = str(folder / "audit-seals.log")
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

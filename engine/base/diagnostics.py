@@ -55,9 +55,19 @@ class DiagnosticError(Exception):
 
 
 class Refused(DiagnosticError):
-    """The input is fine but policy says no: a lock held by another edit, four eyes (the submitter
-    approving their own work), content changed since review. The CLI exits 3 ("refused") for it
-    and 1 for every other DiagnosticError ("invalid input")."""
+    """A request that is valid but not allowed now: another run holds the lock, content is not
+    approved, four eyes (the submitter approving their own work), content changed since review,
+    a second run for the same date without --rerun. Exit code 3
+    (engine/base/exitcodes.py). Built from diagnostics, or from one message (code RF001)."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str, hint: str = "", code: str = "RF001"):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(code, diagnostics, hint=hint)]
+        super().__init__(diagnostics)
+
+    def lines(self) -> list[str]:
+        """One line per refusal: 'refused: message (hint)'."""
+        return [f"refused: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in self.diagnostics]
 
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

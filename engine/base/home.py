@@ -7,9 +7,10 @@ from pathlib import Path
 
 
 def home() -> Path:
-    """The state folder; created on first use."""
+    """The state folder; created on first use, readable by its owner only (it holds the
+    database, the audit key and the channel lists)."""
     path = Path(os.environ.get("REKINDLE_HOME") or ".rekindle")
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import secrets
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +36,9 @@ from engine.night.arbitrate import arbitrate
 from engine.store.chain import GENESIS, seal
 from engine.snapshot.contract import TABLES
 from engine.base.diagnostics import Diagnostic, DiagnosticError, has_errors
+from engine.base.diagnostics import Refused as DiagnosticRefused
+from engine.base.exitcodes import stored_error
+from engine.night import outdir
 from engine.night.channels import CHANNEL_EXTRAS, write_channel_files
 from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
@@ -46,7 +48,8 @@ from engine.night.partition import Partition
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.base.jsonfile import canonical, utc_now
 from engine.store.write import RunRows, TraceRows, acquire_lock, release_lock, store_failed, store_run
-from engine.night.workers import Workers
+from engine.night.workers import Workers, stop_on_signals
+from engine.store.read import succeeded_for, succeeded_run
 from engine.base.vocabulary import TREAT
 
 # The stages a run reports to its progress callback, in order.
@@ -73,6 +76,7 @@ class RunOptions:
     rules_dir: Path = Path("rules")
     strategies_dir: Path = Path("strategies")
     models_dir: Path | None = None
+    rerun: bool = False  # allow a second succeeded run for the same as-of date (labelled rerun_of)
 
 
 @dataclass
@@ -86,6 +90,7 @@ class RunResult:
     decisions: int
     chain_head: str
     timings: dict[str, float] = field(default_factory=dict)
+    rerun_of: str = ""  # the succeeded run of the same as-of date this one repeats (--rerun)
 
 
 Progress = Callable[[str], None]
@@ -155,10 +160,25 @@ class _Clock:
 
 
 def run_night(options: RunOptions, progress: Progress | None = None) -> RunResult:
-    """Run one night (module docstring); raises DiagnosticError on invalid input, RunRefused
-    when another run holds the database."""
+    """Run one night (module docstring); raises DiagnosticError on invalid input, a `Refused`
+    (RunRefused) when another run holds the database or the date already has a succeeded run
+    and `rerun` is not set.
+
+    The wrapper owns the run's safety: the `--out` folder is checked before anything is written
+    (engine.night.outdir), what earlier runs left is recovered under the lock, files are created
+    private (umask 077), SIGTERM/SIGINT end the run like any failure (a `failed` row, the lock
+    released, the staging folder deleted), and the stored error never carries payloads.
+    """
     if options.workers < 1:
         raise DiagnosticError([Diagnostic(BAD_WORKERS, f"--workers must be at least 1, got {options.workers}")])
+    out_dir = Path(options.out) if options.out else None
+    if out_dir is not None:
+        outdir.check_out_dir(out_dir)
+    with outdir.private(), stop_on_signals():
+        return _guarded(options, progress, out_dir)
+
+
+def _guarded(options: RunOptions, progress: Progress | None, out_dir: Path | None) -> RunResult:
     clock = _Clock(progress)
     clock.stage("content")
     content = load_run_content(options)
@@ -168,25 +188,41 @@ def run_night(options: RunOptions, progress: Progress | None = None) -> RunResul
     run_row = {"id": run_id, "as_of": options.as_of.isoformat(), "started_at": utc_now(),
                "data_dir": str(Path(options.data).resolve()), "production": options.production,
                "workers": options.workers}
-    out_dir = Path(options.out) if options.out else runs_dir() / run_id
-    staging = out_dir.parent / f".{out_dir.name}.tmp-{run_id}"
+    out_dir = out_dir or runs_dir() / run_id
+    staging = outdir.staging_for(out_dir, run_id)
     state = {"committed": False}
     try:
+        outdir.recover(options.db_url, lambda rid: succeeded_run(options.db_url, rid))
+        run_row["rerun_of"] = _previous_run(options)
+        staging = outdir.open_staging(out_dir, run_id, options.db_url)
         result = _run(options, content, run_id, run_row, out_dir, staging, clock, state)
-    except DiagnosticError:
-        shutil.rmtree(staging, ignore_errors=True)
+    except (DiagnosticError, DiagnosticRefused):
+        if not state["committed"]:  # committed, then --out was taken meanwhile: the staged files stay (journal)
+            outdir.discard(staging, run_id)
         release_lock(options.db_url, run_id)
-        raise  # invalid input: nothing was written, not even a failed run row
+        raise  # invalid input or a refusal: nothing was written, not even a failed run row
     except BaseException as error:
         try:
             if not state["committed"]:  # after the commit the run stands; only moving the files failed
-                shutil.rmtree(staging, ignore_errors=True)
-                store_failed(options.db_url, run_row, f"{type(error).__name__}: {error}")
+                outdir.discard(staging, run_id)
+                store_failed(options.db_url, run_row, stored_error(error))
         finally:
             release_lock(options.db_url, run_id)
         raise
     release_lock(options.db_url, run_id)
     return result
+
+
+def _previous_run(options: RunOptions) -> str:
+    """The id of the succeeded run of the same as-of date this run repeats ('' if none).
+
+    Raises Refused when there is one and `options.rerun` is not set."""
+    previous = succeeded_for(options.db_url, options.as_of.isoformat())
+    if previous and not options.rerun:
+        raise DiagnosticRefused(
+            f"run {previous} already succeeded for {options.as_of.isoformat()}",
+            hint="pass --rerun to store a second run for this date (it is labelled as a rerun)")
+    return previous or ""
 
 
 def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path, staging: Path,
@@ -272,7 +308,6 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
             rows_by_channel.setdefault(channel, []).append(
                 {"msisdn": decision[2], "service": decision[3], "strategy": decision[8], "message": decision[10],
                  **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
-    shutil.rmtree(staging, ignore_errors=True)
     write_channel_files(staging, rows_by_channel)
 
     clock.stage("store")
@@ -290,16 +325,10 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
                       f"to {out_dir}: {error}; move them by hand or run `rekindle export`") from error
     clock.stage("done")
     return RunResult(run_id=run_id, out_dir=out_dir, funnel=funnel, facts=facts_total, decisions=len(decisions),
-                     chain_head=head, timings=clock.timings)
+                     chain_head=head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Rename the staged channel files folder to `out_dir` (replacing an older one)."""
-    aside = None
-    if out_dir.exists():
-        aside = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
-        out_dir.rename(aside)
-    staging.rename(out_dir)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-
+    """Rename the staged channel files folder to `out_dir` (only an empty folder or one Rekindle
+    created is replaced: engine.night.outdir)."""
+    outdir.swap_into_place(staging, out_dir, staging.name.rsplit(".tmp-", 1)[-1])

@@ -9,21 +9,79 @@ once arbitration is known) run where the facts already are.
 
 With one worker everything runs in the calling process through the same object, so
 `--workers 1` and `--workers N` execute the same code on the same partitions' facts.
+
+Workers never outlive the run: on Linux each asks the kernel for SIGKILL when its parent dies
+(prctl PR_SET_PDEATHSIG, so even `kill -9` of the run takes them along), ignores SIGINT (a
+Ctrl-C reaches the whole process group; the parent decides) and takes the default SIGTERM.
+When the parent leaves the `with Workers(...)` block by an exception (a failure, SIGTERM or
+SIGINT: `stop_on_signals` turns both into `Interrupted`), the workers are killed at once
+instead of being waited for.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import traceback
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run received SIGTERM or SIGINT; `signum` says which (exit code 128 + signum)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside: SIGTERM and SIGINT raise `Interrupted` in the main thread, so the run's cleanup
+    (failed row, lock, temp folder) runs as for any failure. Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise Interrupted(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In a worker: SIGKILL when the parent dies (Linux), the parent alone handles SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class WorkerError(RuntimeError):
     """A worker process failed; carries the worker's traceback text."""
 
 
-def _serve(conn, make: Callable[[], Any]) -> None:
+def _serve(conn, make: Callable[[], Any], parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     try:
         target = make()
         conn.send(("ok", None))
@@ -64,14 +122,14 @@ class Workers:
         try:
             for make in makers:
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_serve, args=(child, make), daemon=True)
+                proc = ctx.Process(target=_serve, args=(child, make, os.getpid()), daemon=True)
                 proc.start()
                 child.close()
                 self._procs.append((proc, parent))
             for _proc, conn in self._procs:
                 self._receive(conn)
         except BaseException:
-            self.close()
+            self.close(kill=True)
             raise
 
     @staticmethod
@@ -94,8 +152,13 @@ class Workers:
             conn.send((name, a))
         return [self._receive(conn) for _proc, conn in self._procs]
 
-    def close(self) -> None:
-        """Stop the worker processes (they exit on a None message or when the pipe closes)."""
+    def close(self, kill: bool = False) -> None:
+        """Stop the worker processes (they exit on a None message or when the pipe closes);
+        with `kill`, at once (SIGKILL: the run is failing and their work is no longer wanted)."""
+        if kill:
+            for proc, _conn in self._procs:
+                if proc.is_alive():
+                    proc.kill()
         for proc, conn in self._procs:
             try:
                 conn.send(None)
@@ -116,5 +179,5 @@ class Workers:
     def __enter__(self) -> "Workers":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(kill=exc_type is not None)

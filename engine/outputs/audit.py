@@ -2,7 +2,9 @@
 
 Finding a run and reading its rows is the store's read side (engine.store.read).
 `verify_run` wraps `engine.store.chain.verify_chain` and names the first record that fails (seq,
-msisdn, service) so an auditor knows where to look; `replay` re-decides one subscriber from
+msisdn, service) so an auditor knows where to look, then checks the run's signed seal
+(engine.store.signing: the run fields, the out-of-scope rows, the key outside the database and
+the append-only log); `replay` re-decides one subscriber from
 the inputs stored in its traces with the pack versions the run used.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 
 from engine.store.chain import verify_chain
+from engine.store.signing import verify_seal
 from engine.store.database import get_engine
 from engine.store.read import RunInfo, json_object, resolve_run, subscriber_in_run
 
@@ -61,7 +64,11 @@ def verify_run(run: str | None, db_url: str | None = None) -> VerifyReport:
     info = resolve_run(run, db_url)
     result = verify_chain(info.id, db_url)
     if result.ok:
-        return VerifyReport(info.id, True, result.count, info.chain_head, result.message)
+        with get_engine(db_url).connect() as conn:
+            sealed = verify_seal(conn, info.id)
+        if not sealed.ok:
+            return VerifyReport(info.id, False, result.count, info.chain_head, sealed.message)
+        return VerifyReport(info.id, True, result.count, info.chain_head, f"{result.message}; {sealed.message}")
     msisdn = service = None
     if result.first_bad_seq is not None:
         msisdn, service = _record_at(info.id, result.first_bad_seq, db_url)

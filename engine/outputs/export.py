@@ -1,5 +1,12 @@
 """`rekindle export`: a stored run's channel list written again from its decisions — the same
-bytes the run wrote (engine.night.channels)."""
+bytes the run wrote (engine.night.channels).
+
+The run is verified first (`audit verify`: hash chain and signed seal). A run that does not
+verify is refused (exit 3) unless `force` is given; a forced export is written to the audit log
+(who, when, which run and channel, and why verify failed) and warned about on stderr.
+`--out` must name a file: a folder is refused with a diagnostic, and the file is written
+through a temp file beside it that is removed on any failure.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,15 @@ from pathlib import Path
 from sqlalchemy import text
 
 from engine.base.csvsafe import write_private
-from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
+from engine.base.diagnostics import Diagnostic, DiagnosticError, Refused, did_you_mean
+from engine.content.approvals import current_user
 from engine.night.channels import CHANNEL_EXTRAS, CHANNELS, channel_csv
 from engine.store.database import get_engine
 from engine.store.read import resolve_run
 
 UNKNOWN_CHANNEL = "RN201"
+OUT_IS_FOLDER = "RN202"
+NOT_VERIFIED = "RN203"
 
 
 def check_channel(channel: str) -> None:
@@ -40,21 +50,46 @@ def stored_rows(run_id: str, channel: str, db_url: str | None = None) -> list[di
     return rows
 
 
-def export_channel(run: str | None, channel: str, out: Path | str, db_url: str | None = None) -> tuple[str, Path, int]:
+def verified(run: str | None, channel: str, db_url: str | None, force: bool) -> tuple[str, list[str]]:
+    """(run id, warnings): the run verified, or forced (logged); raises Refused otherwise."""
+    from engine.outputs.audit import verify_run
+    from engine.store.signing import append_log
+
+    check_channel(channel)
+    info = resolve_run(run, db_url)
+    report = verify_run(info.id, db_url)
+    if report.ok:
+        return info.id, []
+    if not force:
+        raise Refused([Diagnostic(NOT_VERIFIED, f"run {info.id} does not verify, so it is not exported: "
+                                                f"{report.describe()}",
+                                  hint="investigate with `rekindle audit verify`; --force exports anyway "
+                                       "(and is written to the audit log)")])
+    append_log({"event": "forced_export", "run_id": info.id, "channel": channel, "by": current_user(),
+                "verify": report.describe()})
+    return info.id, [f"warning: run {info.id} does not verify; exported because of --force (logged): "
+                     f"{report.describe()}"]
+
+
+def export_channel(run: str | None, channel: str, out: Path | str, db_url: str | None = None,
+                   force: bool = False) -> tuple[str, Path, int, list[str]]:
     """Write the channel file of a stored run (`latest` allowed) to `out`, atomically.
 
-    Returns (run id, path written, rows).
+    Returns (run id, path written, rows, warnings).
     """
-    check_channel(channel)
-    info = resolve_run(run, db_url)
-    rows = stored_rows(info.id, channel, db_url)
     path = Path(out)
+    if path.is_dir():
+        raise DiagnosticError([Diagnostic(OUT_IS_FOLDER, f"--out {path} is a folder", file=str(path),
+                                          hint=f"name the file to write, e.g. {path / (channel + '.csv')}")])
+    run_id, warnings = verified(run, channel, db_url, force)
+    rows = stored_rows(run_id, channel, db_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_private(path, channel_csv(channel, rows))  # 0600, atomic (engine.base.csvsafe)
-    return info.id, path, len(rows)
+    return run_id, path, len(rows), warnings
 
 
-def export_text(run: str | None, channel: str, db_url: str | None = None) -> tuple[str, str]:
-    """(run id, file text) of a stored run's channel list, for printing to stdout."""
-    check_channel(channel)
-    info = resolve_run(run, db_url)
-    return info.id, channel_csv(channel, stored_rows(info.id, channel, db_url))
+def export_text(run: str | None, channel: str, db_url: str | None = None,
+                force: bool = False) -> tuple[str, str, list[str]]:
+    """(run id, file text, warnings) of a stored run's channel list, for printing to stdout."""
+    run_id, warnings = verified(run, channel, db_url, force)
+    return run_id, channel_csv(channel, stored_rows(run_id, channel, db_url)), warnings

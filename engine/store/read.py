@@ -39,6 +39,7 @@ class RunInfo:
     decisions: int
     chain_head: str
     chain_count: int
+    rerun_of: str = ""
 
 
 def json_object(value: str | None) -> dict:
@@ -56,7 +57,7 @@ def resolve_run(run: str | None, db_url: str | None = None, *, require_success: 
     """
     engine = get_engine(db_url)
     columns = ("id, as_of, status, started_at, finished_at, data_dir, production, content_hashes, model_versions, "
-               "funnel, facts, decisions, chain_head, chain_count")
+               "funnel, facts, decisions, chain_head, chain_count, rerun_of")
     with engine.connect() as conn:
         if run in (None, "", LATEST):
             row = conn.execute(text(f"SELECT {columns} FROM run WHERE status = 'succeeded' "
@@ -80,8 +81,23 @@ def resolve_run(run: str | None, db_url: str | None = None, *, require_success: 
         finished_at=str(row.finished_at or ""), data_dir=row.data_dir or "", production=bool(row.production),
         content_hashes=json_object(row.content_hashes), model_versions=json_object(row.model_versions), funnel=json_object(row.funnel),
         facts=int(row.facts or 0), decisions=int(row.decisions or 0), chain_head=row.chain_head or "",
-        chain_count=int(row.chain_count or 0),
+        chain_count=int(row.chain_count or 0), rerun_of=row.rerun_of or "",
     )
+
+
+def succeeded_for(db_url: str | None, as_of: str) -> str | None:
+    """The id of the latest succeeded run of this as-of date, or None."""
+    with get_engine(db_url).connect() as conn:
+        row = conn.execute(text("SELECT id FROM run WHERE status = 'succeeded' AND as_of = :d "
+                                "ORDER BY started_at DESC, id DESC LIMIT 1"), {"d": as_of}).first()
+    return row.id if row else None
+
+
+def succeeded_run(db_url: str | None, run_id: str) -> bool:
+    """Whether run `run_id` is stored as succeeded."""
+    with get_engine(db_url).connect() as conn:
+        row = conn.execute(text("SELECT status FROM run WHERE id = :id"), {"id": run_id}).first()
+    return row is not None and row.status == "succeeded"
 
 
 def subscriber_records(run_id: str, msisdn: str, db_url: str | None = None) -> list[dict]:

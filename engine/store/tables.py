@@ -40,6 +40,7 @@ class Run(SQLModel, table=True):
     chain_head: str = ""  # hash of the last trace of the chain
     chain_count: int = 0
     out_dir: str = ""  # where the channel files were written
+    rerun_of: str = ""  # a rerun (`--rerun`): the succeeded run of the same as-of date it repeats
     error: str = Field(default="", sa_column=Column(Text))  # why a failed run failed
 
 

@@ -17,19 +17,21 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.base.diagnostics import Refused
 from engine.base.jsonfile import utc_now
+from engine.base.vocabulary import FAILED, SUCCEEDED
 from engine.store.bulk import insert_rows
 from engine.store.chain import DECISION_FIELDS
 from engine.store.database import get_engine
-from engine.base.vocabulary import FAILED, SUCCEEDED
+from engine.store.signing import sign_run
 from engine.store.tables import ModelVersion, Run, RunLock
 
 BATCH = 50_000
 LOCK_NAME = "nightly"
 
 
-class RunRefused(RuntimeError):
-    """Another run holds the lock of this database (the CLI exits with code 2)."""
+class RunRefused(Refused):
+    """Another run holds the lock of this database (exit code 3, engine/base/exitcodes.py)."""
 
 
 def _alive(pid: int) -> bool:
@@ -146,6 +148,7 @@ def store_run(db_url: str | None, rows: RunRows) -> None:
         _write_all(conn, "trace", ("run_id", "seq", "payload", "prev_hash", "hash"), rows.traces)
         _write_all(conn, "out_of_scope", ("run_id", "msisdn", "service", "segment"), rows.out_of_scope)
         _record_models(conn, run["id"], rows.model_versions)
+        sign_run(conn, run["id"])  # the signed seal, in the same transaction (engine/store/signing.py)
 
 
 def _record_models(conn: Connection, run_id: str, versions: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from datetime import datetime, timezone
 
@@ -66,7 +67,7 @@ def test_invalid_snapshot_exits_1_with_diagnostics(setup):
     assert "subscribers" in result.output and "Traceback" not in result.output
 
 
-def test_a_concurrent_run_is_refused_with_exit_code_2(setup):
+def test_a_concurrent_run_is_refused_with_exit_code_3(setup):
     inputs, tmp, db = setup
     holder = subprocess.Popen(["sleep", "60"])
     try:
@@ -79,7 +80,7 @@ def test_a_concurrent_run_is_refused_with_exit_code_2(setup):
     finally:
         holder.kill()
         holder.wait()
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # refused (engine/base/exitcodes.py); it was 2, the usage code, before
     assert "busy-run" in result.output
 
 
@@ -95,3 +96,30 @@ def test_a_database_that_cannot_be_opened_exits_1_naming_it(tmp_path):
         assert result.exit_code == 1, result.output
         assert ("error[DB002] cannot open the database" in result.output or "error[DB001] unsupported database 'mysql'"
                 in result.output) and "Traceback" not in result.output
+
+
+def test_export_out_a_folder_is_a_clear_error_and_leaves_no_temp_file(run, tmp_path):
+    """Issue 11: `export --out` given a folder: traceback plus a hidden `.DIR.<pid>.tmp` holding the full list."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    result = runner.invoke(app, ["export", "--run", run.run_id, "--channel", "sms", "--out", str(folder),
+                                 "--db", run.db_url])
+    assert result.exit_code == 1, result.output
+    assert "error[RN202]" in result.stderr and "is a folder" in result.stderr and "Traceback" not in result.output
+    assert list(folder.iterdir()) == [] and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_run_out_of_the_users_project_folder_is_refused(setup, monkeypatch):
+    """Issue 11: `--out "$PWD"` deleted rules/, strategies/ and a notes file, exit 0."""
+    inputs, tmp, db = setup
+    project = tmp / "project"
+    for name in ("rules", "strategies"):
+        shutil.copytree(RULES if name == "rules" else STRATEGIES, project / name)
+    (project / "notes.md").write_text("keep me\n", encoding="utf-8")
+    before = sorted(str(p.relative_to(project)) for p in project.rglob("*"))
+    monkeypatch.chdir(project)
+    result = runner.invoke(app, run_args(inputs, db, "--out", str(project)))
+    assert result.exit_code == 1, result.output
+    assert "error[RN005]" in result.stderr and "nothing was changed" in result.stderr
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == before
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".project")]

@@ -48,7 +48,7 @@ def _examples(conn, run_id: str) -> dict[str, str | None]:
 def run_report(run: str | None, db_url: str | None = None, mask: bool = False) -> dict:
     """The report of run `run` (an id or `latest`) as one JSON-ready dict.
 
-    Keys: run, as_of, started_at, finished_at, production, facts, decisions, model_versions,
+    Keys: run, as_of, started_at, finished_at, production, rerun_of ('' or the run it repeats), facts, decisions, model_versions,
     funnel (as stored), decision_counts (list of {pack, decision, channel, count}),
     decisions_by_kind ({decision: count}), examples ({treat, excluded, held_out, lost,
     not_selected, out_of_scope: msisdn or None}). With `mask`, the example msisdns are shown as
@@ -67,7 +67,7 @@ def run_report(run: str | None, db_url: str | None = None, mask: bool = False) -
         by_kind[row.decision] = by_kind.get(row.decision, 0) + int(row.n)
     return {
         "run": info.id, "as_of": info.as_of, "started_at": info.started_at, "finished_at": info.finished_at,
-        "production": info.production, "facts": info.facts, "decisions": info.decisions,
+        "production": info.production, "rerun_of": info.rerun_of, "facts": info.facts, "decisions": info.decisions,
         "model_versions": info.model_versions, "funnel": info.funnel,
         "decision_counts": [{"pack": r.pack, "decision": r.decision, "channel": r.channel, "count": int(r.n)}
                             for r in counts],
@@ -141,7 +141,8 @@ def to_rich(report: dict):
     from engine.night.funnel import funnel_tables
 
     head = Text(f"Run {report['run']} — as of {report['as_of']} — {report['facts']:,} facts, "
-                f"{report['decisions']:,} decisions" + (" — production" if report["production"] else ""))
+                f"{report['decisions']:,} decisions" + (" — production" if report["production"] else "")
+                + (f" — rerun of {report['rerun_of']}" if report.get("rerun_of") else ""))
     parts = [head]
     if report.get("funnel"):
         parts.extend(funnel_tables(report["funnel"]))
@@ -184,7 +185,8 @@ def to_html(report: dict) -> str:
     title = f"Run {html.escape(report['run'])} — as of {html.escape(report['as_of'])}"
     return (f'<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{style}</style></head><body><h1>运行报告 {title}</h1>"
-            f"<p>{report['facts']:,} facts, {report['decisions']:,} decisions</p>"
+            f"<p>{report['facts']:,} facts, {report['decisions']:,} decisions"
+            + (f" — rerun of {html.escape(report['rerun_of'])}" if report.get("rerun_of") else "") + "</p>"
             + _bars(per_pack, "treated per pack 各规则包触达", "#2a7ab0")
             + _bars(per_channel, "treated per channel 各渠道触达", "#3a9a5b")
             + _bars(kinds, "decisions by kind 决策分布", "#b0702a")

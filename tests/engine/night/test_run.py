@@ -77,8 +77,9 @@ def test_a_night_is_stored_chained_and_written(inputs, home, db_url):
     assert all(d[6] and d[7] and d[5] == "won" for d in treated)
     assert all(d[5] in ("lost_priority", "lost_cap", "lost_capacity") for d in found if d[3] == "lost")
 
-    # channel files: all five, header first, sorted, exactly the treated decisions, no run id
-    assert sorted(p.name for p in opts.out.iterdir()) == sorted(f"{c}.csv" for c in CHANNELS)
+    # channel files: all five, header first, sorted, exactly the treated decisions, no run id;
+    # beside them only the marker that says Rekindle made the folder (engine/night/outdir.py)
+    assert sorted(p.name for p in opts.out.iterdir()) == sorted([f"{c}.csv" for c in CHANNELS] + [".rekindle-run"])
     for channel in CHANNELS:
         body = (opts.out / f"{channel}.csv").read_text(encoding="utf-8")
         assert result.run_id not in body
@@ -101,7 +102,7 @@ def test_a_night_is_stored_chained_and_written(inputs, home, db_url):
 
 def test_two_workers_decide_exactly_as_one_and_reruns_are_identical(inputs, home, db_url):
     one = run_night(options(inputs, home, db_url, "one", workers=1))
-    two = run_night(options(inputs, home, db_url, "two", workers=2))
+    two = run_night(options(inputs, home, db_url, "two", workers=2, rerun=True))  # same date: a rerun
     db = options(inputs, home, db_url).db_url
     assert one.run_id != two.run_id
     assert decisions(db, one.run_id) == decisions(db, two.run_id)
