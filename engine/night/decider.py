@@ -88,7 +88,7 @@ class DeciderAdapter:
     def decide(self, fact: dict, packs: list[str] | None = None) -> list[dict]:
         """Outcomes of the packs (all, or those named: the ones whose scope mask holds the fact)."""
         result = []
-        for raw in self.decider.decide(fact, packs):
+        for raw in self.decider.decide_shared(fact, packs):
             data = _as_dict(raw)
             decision = str(data.get("decision"))
             if decision == OUT_OF_SCOPE:

@@ -105,3 +105,18 @@ def out_of_scope_records(run_id: str, msisdn: str, db_url: str | None = None) ->
         rows = conn.execute(text("SELECT service, segment FROM out_of_scope WHERE run_id = :r AND msisdn = :m "
                                  "ORDER BY service"), {"r": run_id, "m": msisdn}).all()
     return [{"service": r.service, "segment": r.segment} for r in rows]
+
+
+def decision_records(run_id: str, db_url: str | None = None, batch: int = 10_000):
+    """Every decision row of a run with its trace payload, in seq order (a batch at a time)."""
+    columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
+    with get_engine(db_url).connect() as conn:
+        result = conn.execute(text(
+            f"SELECT {columns}, t.payload AS payload FROM decision d LEFT JOIN trace t "
+            "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = :r ORDER BY d.seq"), {"r": run_id})
+        while True:
+            rows = result.mappings().fetchmany(batch)
+            if not rows:
+                return
+            for row in rows:
+                yield {"decision": {f: row[f] for f in DECISION_FIELDS}, "payload": json_object(row["payload"])}
