@@ -79,10 +79,10 @@ def _options(data: dict, strategies: dict) -> list[tuple[str, str]]:
 class DeciderAdapter:
     """Wraps one Decider; `decide(fact)` returns the in-scope pack outcomes as dicts."""
 
-    def __init__(self, content: Any, ctx: Any):
+    def __init__(self, content: Any, ctx: Any, compiled: Any = None):
         from engine.rules.decide import Decider  # imports durable_rules (via engine.rules.rete) in this process only
 
-        self.decider = Decider(content)
+        self.decider = Decider(content, compiled=compiled)  # compiled: the run's compile-once CompiledSet
         self.ctx = ctx
 
     def decide(self, fact: dict, packs: list[str] | None = None) -> list[dict]:

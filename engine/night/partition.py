@@ -55,14 +55,15 @@ class Decided(NamedTuple):
 class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
-    def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any):
+    def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
+                 compiled: Any = None):
         self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
         # per-fact extras as plain lists: row access on a DataFrame costs ~100 µs
         self.managers = [m or "" for m in extras["account_manager_name"].tolist()]
         self.segment_rules = extras["segment_rules"].tolist()
         self.scope_bits = extras["scope_bits"].tolist()  # bit j: the fact is in the scope of pack j (sorted names)
         self.ctx = ctx
-        self.decider = DeciderAdapter(content, ctx)
+        self.decider = DeciderAdapter(content, ctx, compiled)
         # Per fact, what phase 2 needs, kept compact: the fact and pack outcomes are serialised to
         # canonical JSON right after deciding (~1.5 KB instead of ~6 KB of dicts per fact).
         self.keys: list[tuple[str, str]] = []  # (msisdn, service)

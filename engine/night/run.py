@@ -51,6 +51,7 @@ from engine.night.partition import Partition, Row
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.store.write import RunWriter, acquire_lock, json_text, release_lock, store_failed, utc_now
 from engine.night.workers import Workers
+from engine.rules.compiler import compile_set
 from engine.store.tables import TREAT
 
 # The stages a run reports to its progress callback, in order.
@@ -123,6 +124,26 @@ def load_run_content(rules_dir: Path | str, strategies_dir: Path | str, producti
                                               "`rekindle strategies approve`) or run without --production")
                                    for line in lines])
     return content
+
+
+def compile_content(rules_dir: Path | str, strategies_dir: Path | str, out: Path | str) -> str:
+    """`rekindle rules compile`: check the content as a run does, write the compiled set (the
+    compile-once artefact, engine.rules.compiler.CompiledSet) to `out` atomically; its sha256."""
+    import os
+    import tempfile
+
+    compiled = compile_set(load_run_content(rules_dir, strategies_dir))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(compiled.to_json())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return compiled.sha256
 
 
 def snapshot_fingerprint(directory: Path) -> str:
@@ -227,7 +248,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
 
     clock.stage("decide")
     part = partition_of(inside["msisdn"], options.workers)
-    makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content))
+    compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
+    makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content, compiled))
               for w in range(options.workers)]
     with Workers(makers, processes=options.workers > 1) as workers:
         # the workers hold their partitions now: the parent's copy of the in-scope facts can go

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from engine.rules.rete import RuleEngine
-from engine.rules.compiler import CompiledPack, compile_pack, compile_policy, compile_segments
+from engine.rules.compiler import CompiledPack, CompiledSet, compile_set
 from engine.rules.conditions import evaluate, fields_of, is_number, lookup, normalise_fact
 from engine.rules.signature import Signatures
 
@@ -123,11 +123,12 @@ class Decider:
     Holds a RuleEngine: one Decider per process; never share it between threads.
     """
 
-    def __init__(self, content: Any, strategies: dict | None = None):
-        self.segments: CompiledPack | None = compile_segments(content.segments) if content.segments else None
-        self.policy: CompiledPack | None = compile_policy(content.policy) if content.policy else None
-        self.packs: list[CompiledPack] = sorted((compile_pack(d) for d in content.packs.values()),
-                                                key=lambda p: (p.priority, p.name))
+    def __init__(self, content: Any, strategies: dict | None = None, compiled: CompiledSet | None = None):
+        """`compiled`: the content already compiled once (`compile_set`), e.g. by the run's parent."""
+        compiled = compile_set(content) if compiled is None else compiled
+        self.segments: CompiledPack | None = compiled.segments
+        self.policy: CompiledPack | None = compiled.policy
+        self.packs: list[CompiledPack] = sorted(compiled.packs, key=lambda p: (p.priority, p.name))
         strategies = content.strategies if strategies is None else strategies
         self.channels = {name: (doc.data or {}).get("channel") for name, doc in strategies.items()}
         # Strategy limits (absent or empty = no limit): the fact's service and city must be listed.
