@@ -52,6 +52,27 @@ def fields(fmt: TableFormat = typer.Option(TableFormat.table, "--format", help="
     fields_report("json" if wants_json(as_json, fmt) else fmt.value)
 
 
+@app.command("compile")
+def compile_(
+    rules_dir: Path = typer.Option(Path("rules"), "--rules", help="Rules folder."),
+    strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="Strategies folder."),
+    out: Path = typer.Option(Path("compiled-rules.json"), "--out", help="Where to write the compiled artefact."),
+) -> None:
+    """Compile the packs, contact policy and segmentation once (编译规则包); print the artefact's sha256.
+
+    Example: rekindle rules compile --out build/compiled-rules.json
+    """
+    from cli.common import fail
+    from engine.base.diagnostics import DiagnosticError
+    from engine.night.run import compile_content
+
+    try:
+        digest = compile_content(rules_dir, strategies_dir, out)
+    except DiagnosticError as error:
+        fail(error)
+    typer.echo(f"{digest}  {out}")
+
+
 # The review lifecycle (submit / approve / show) lives in cli/rules_lifecycle.py.
 app.command("submit")(rules_lifecycle.submit)
 app.command("approve")(rules_lifecycle.approve)

@@ -79,16 +79,16 @@ def _options(data: dict, strategies: dict) -> list[tuple[str, str]]:
 class DeciderAdapter:
     """Wraps one Decider; `decide(fact)` returns the in-scope pack outcomes as dicts."""
 
-    def __init__(self, content: Any, ctx: Any):
+    def __init__(self, content: Any, ctx: Any, compiled: Any = None):
         from engine.rules.decide import Decider  # imports durable_rules (via engine.rules.rete) in this process only
 
-        self.decider = Decider(content)
+        self.decider = Decider(content, compiled=compiled)  # compiled: the run's compile-once CompiledSet
         self.ctx = ctx
 
     def decide(self, fact: dict, packs: list[str] | None = None) -> list[dict]:
         """Outcomes of the packs (all, or those named: the ones whose scope mask holds the fact)."""
         result = []
-        for raw in self.decider.decide(fact, packs):
+        for raw in self.decider.decide_shared(fact, packs):
             data = _as_dict(raw)
             decision = str(data.get("decision"))
             if decision == OUT_OF_SCOPE:

@@ -13,7 +13,7 @@ channel files need. The parent seals the rows into the hash chain in (msisdn, se
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,17 +33,37 @@ HOLDOUT_REASON = "holdout"
 UNIVERSAL_REASON = "universal_holdout"
 
 
+class Row(NamedTuple):
+    """One fact's stored row, as a worker hands it to the parent (sorted by msisdn, service)."""
+
+    msisdn: str
+    service: str
+    fields: tuple  # decision row fields after run_id and seq (engine.store.chain.DECISION_FIELDS[2:])
+    payload: bytes  # the trace payload's canonical JSON, UTF-8 (compact over the pipe)
+    city: str
+    account_manager: str
+
+
+class Decided(NamedTuple):
+    """What phase 1 of a partition hands back to the parent."""
+
+    candidates: list  # arbitration candidates (engine.night.arbitrate.Candidate), held-out ones excluded
+    funnel: Counter  # (pack, decision, reason, channel) -> facts
+    facts: int
+
+
 class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
-    def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any):
+    def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
+                 compiled: Any = None):
         self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
         # per-fact extras as plain lists: row access on a DataFrame costs ~100 µs
         self.managers = [m or "" for m in extras["account_manager_name"].tolist()]
         self.segment_rules = extras["segment_rules"].tolist()
         self.scope_bits = extras["scope_bits"].tolist()  # bit j: the fact is in the scope of pack j (sorted names)
         self.ctx = ctx
-        self.decider = DeciderAdapter(content, ctx)
+        self.decider = DeciderAdapter(content, ctx, compiled)
         # Per fact, what phase 2 needs, kept compact: the fact and pack outcomes are serialised to
         # canonical JSON right after deciding (~1.5 KB instead of ~6 KB of dicts per fact).
         self.keys: list[tuple[str, str]] = []  # (msisdn, service)
@@ -53,10 +73,14 @@ class Partition:
         self.finals: list[tuple[str, str, str]] = []  # the Decider's final outcome per fact
         self.fragments = Fragments(("segment", "fact", "packs"))
         self.candidates: dict[tuple[str, str, str], dict] = {}  # key -> candidate state
+        # phase 2: the facts in (msisdn, service) order, the arbitration verdicts, rows handed out so far
+        self.order: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.verdicts: dict[tuple[str, str, str], tuple] = {}
+        self.cursor = 0
 
     # -- phase 1 ----------------------------------------------------------------------------
-    def decide(self) -> tuple[list[Candidate], Counter, int]:
-        """(arbitration candidates, funnel counts by (pack, decision, reason, channel), facts)."""
+    def decide(self) -> Decided:
+        """The arbitration candidates, funnel counts by (pack, decision, reason, channel) and facts."""
         funnel: Counter = Counter()
         candidates: list[Candidate] = []
         ctx = self.ctx
@@ -93,7 +117,7 @@ class Partition:
         # phase 2 needs only the per-fact state kept above: release the partition's fact frame
         self.order = np.lexsort((self.frame["service"].to_numpy(), self.frame["msisdn"].to_numpy()))
         self.frame = None
-        return candidates, funnel, len(self.keys)
+        return Decided(candidates, funnel, len(self.keys))
 
     def _records(self, chunk: int = CHUNK):
         """(index, fact dict) for every fact, converted a chunk at a time (bounded memory)."""
@@ -130,9 +154,8 @@ class Partition:
         return Option(strategy, channel, round(ev, 9))  # rounded: identical across platforms' float noise
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> list[tuple]:
-        """Per fact, sorted by (msisdn, service): (msisdn, service, decision fields, payload, city, manager);
-        the payload is its canonical JSON encoded as UTF-8 (bytes: compact over the pipe and in the parent).
+    def rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> list[Row]:
+        """Per fact, sorted by (msisdn, service), its `Row`.
 
         `verdicts` maps each arbitrated candidate key to (outcome, strategy, channel, fell_back,
         beaten_by, full_channels). Called once: the facts' working state is released as rows are made.
@@ -145,20 +168,20 @@ class Partition:
         self.verdicts = verdicts
         self.cursor = 0
 
-    def next_rows(self, limit: int) -> list[tuple]:
+    def next_rows(self, limit: int) -> list[Row]:
         """The next at most `limit` rows of `rows` order ([] when all were handed out).
 
         Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
         """
         order = self.order[self.cursor:self.cursor + limit].tolist()
         self.cursor += len(order)
-        out: list[tuple] = []
+        out: list[Row] = []
         for i in order:
             out.append(self._row(i, self.verdicts))
             self.texts[i] = self.message_facts[i] = None  # the row holds them now
         return out
 
-    def _row(self, i: int, verdicts: dict) -> tuple:
+    def _row(self, i: int, verdicts: dict) -> Row:
         msisdn, service = self.keys[i]
         manager = self.managers[i]
         states = []
@@ -186,7 +209,7 @@ class Partition:
                                                              "fact": fact_text.decode("utf-8"),
                                                              "packs": packs_text.decode("utf-8")})
         fields = (msisdn, service, pack, decision, reason, arbitration, strategy, channel, message)
-        return (msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager)
+        return Row(msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager)
 
     @staticmethod
     def _arbitration_entry(state: dict, verdict: tuple | None) -> dict:

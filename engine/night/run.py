@@ -10,17 +10,22 @@
 6. decide: in-scope facts partitioned by a hash of msisdn over N worker processes, each with its
    own Decider (engine.night.partition); holdouts are drawn there;
 7. arbitrate the candidates of all partitions together (engine.night.arbitrate);
-8. rows: decision rows and trace payloads built by the workers, merged in (msisdn, service)
-   order, sealed into the hash chain (engine.store.chain);
-9. files: the five channel files written to a temp folder; then one database transaction
-   stores the run row, decisions, traces and out-of-scope rows; then the folder is renamed into
-   place. Any failure before the commit leaves no decisions, traces or files.
+8. rows: decision rows and trace payloads built by the workers, pulled a batch at a time from
+   each worker and merged in (msisdn, service) order, sealed into the hash chain
+   (engine.store.chain) and written as they come, inside the run's one database transaction
+   (engine.store.write.RunWriter): the parent never holds all rows, only the treated ones' channel
+   fields;
+9. files: the five channel files written to a temp folder; then the run row, out-of-scope rows
+   and model versions go into the same transaction, which commits; then the folder is renamed
+   into place. Any failure (or kill) before the commit leaves no decisions, traces or files;
+   a staging folder left by a killed run is recovered or removed by the next run (engine.night.outdir).
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import secrets
 import time
 from collections import Counter
@@ -44,19 +49,20 @@ from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
-from engine.night.partition import Partition
+from engine.night.partition import Partition, Row
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.base.jsonfile import canonical, utc_now
-from engine.store.write import RunRows, TraceRows, acquire_lock, release_lock, store_failed, store_run
-from engine.night.workers import Workers, stop_on_signals
-from engine.store.read import succeeded_for, succeeded_run
 from engine.base.vocabulary import TREAT
+from engine.night.workers import Workers, stop_on_signals
+from engine.rules.compiler import compile_set
+from engine.store.read import succeeded_for, succeeded_run
+from engine.store.write import RunWriter, acquire_lock, release_lock, store_failed
 
 # The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "facts", "score", "segment", "scope", "decide", "arbitrate", "rows",
-          "chain", "files", "store")
+          "files", "store")
 
-ROWS_BATCH = 10_000  # rows a worker hands over per call in the rows stage
+ROWS_BATCH = 10_000  # rows a worker hands over per call in the rows stage, and rows sealed and written at a time
 
 NO_POLICY = "RN001"
 UNAPPROVED = "RN002"
@@ -96,30 +102,54 @@ class RunResult:
 Progress = Callable[[str], None]
 
 
-def load_run_content(options: RunOptions):
-    """Load and check the packs, policy, segments, services and strategies; raise on any error."""
+def load_run_content(rules_dir: Path | str, strategies_dir: Path | str, production: bool = False,
+                     db_url: str | None = None):
+    """Load and check the packs, policy, segments, services and strategies; raise on any error.
+
+    With `production`, every pack and strategy must also have an approval record in `db_url`.
+    """
     from engine.content.validate import check_content
     from engine.content.documents import load_content
 
-    content, diags = load_content(options.rules_dir, options.strategies_dir)
+    content, diags = load_content(Path(rules_dir), Path(strategies_dir))
     if not has_errors(diags):
         diags = diags + check_content(content)
     missing = [name for name, doc in (("contact_policy.yaml", content.policy), ("segments.yaml", content.segments))
                if doc is None]
     for name in missing:
-        diags.append(Diagnostic(NO_POLICY, f"{name} not found", file=str(Path(options.rules_dir) / name),
+        diags.append(Diagnostic(NO_POLICY, f"{name} not found", file=str(Path(rules_dir) / name),
                                 hint="a run needs the contact policy and the segmentation"))
     if has_errors(diags):
         raise DiagnosticError([d for d in diags if d.severity == "error"])
-    if options.production:
+    if production:
         from engine.content.approvals import unapproved
 
-        lines = unapproved(content, options.db_url)
+        lines = unapproved(content, db_url)
         if lines:
             raise DiagnosticError([Diagnostic(UNAPPROVED, line, hint="approve it (`rekindle rules approve` / "
                                               "`rekindle strategies approve`) or run without --production")
                                    for line in lines])
     return content
+
+
+def compile_content(rules_dir: Path | str, strategies_dir: Path | str, out: Path | str) -> str:
+    """`rekindle rules compile`: check the content as a run does, write the compiled set (the
+    compile-once artefact, engine.rules.compiler.CompiledSet) to `out` atomically; its sha256."""
+    import os
+    import tempfile
+
+    compiled = compile_set(load_run_content(rules_dir, strategies_dir))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(compiled.to_json())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return compiled.sha256
 
 
 def snapshot_fingerprint(directory: Path) -> str:
@@ -181,7 +211,7 @@ def run_night(options: RunOptions, progress: Progress | None = None) -> RunResul
 def _guarded(options: RunOptions, progress: Progress | None, out_dir: Path | None) -> RunResult:
     clock = _Clock(progress)
     clock.stage("content")
-    content = load_run_content(options)
+    content = load_run_content(options.rules_dir, options.strategies_dir, options.production, options.db_url)
     run_id = f"{options.as_of.isoformat()}.{secrets.token_hex(6)}"
     clock.stage("lock")
     acquire_lock(options.db_url, run_id)
@@ -254,78 +284,97 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
 
     clock.stage("decide")
     part = partition_of(inside["msisdn"], options.workers)
-    makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content))
+    compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
+    makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content, compiled))
               for w in range(options.workers)]
     with Workers(makers, processes=options.workers > 1) as workers:
         # the workers hold their partitions now: the parent's copy of the in-scope facts can go
         del makers, inside, inside_extras, part
         decided = workers.call("decide")
         clock.stage("arbitrate")
-        candidates = [c for cands, _, _ in decided for c in cands]
+        candidates = [c for part in decided for c in part.candidates]
         results = arbitrate(candidates, contacts, ctx.policy)
         verdicts: list[dict] = [{} for _ in decided]
-        worker_of = {c.key: w for w, (cands, _, _) in enumerate(decided) for c in cands}
+        worker_of = {c.key: w for w, part in enumerate(decided) for c in part.candidates}
         for r in results:
             option = r.option
             verdicts[worker_of[r.candidate.key]][r.candidate.key] = (
                 r.outcome, option.strategy if option else "", option.channel if option else "",
                 r.fell_back, r.beaten_by, r.full_channels)
         pack_counts: Counter = Counter()
-        for _, counts, _ in decided:
-            pack_counts.update(counts)
+        for part in decided:
+            pack_counts.update(part.funnel)
         clock.stage("rows")
         workers.call("start_rows", [(v,) for v in verdicts])
         del verdicts
-        parts: list[list[tuple]] = [[] for _ in decided]
-        while True:  # in batches: no worker pickles all its rows (payloads included) at once
-            batches = workers.call("next_rows", [(ROWS_BATCH,)] * len(parts))
-            if not any(batches):
-                break
-            for rows, batch in zip(parts, batches):
-                rows.extend(batch)
-    merged = list(heapq.merge(*parts, key=lambda row: (row[0], row[1])))
-    del parts
-
-    clock.stage("chain")
-    decisions = [(run_id, seq, *row[2]) for seq, row in enumerate(merged)]
-    payloads = [row[3] for row in merged]  # canonical JSON, UTF-8 encoded (see Partition.next_rows)
-    links: list[tuple[str, str]] = []
-    for start in range(0, len(payloads), ROWS_BATCH):  # decoded a batch at a time: str is up to 4x larger
-        links += seal(decisions[start:start + ROWS_BATCH],
-                      [p.decode("utf-8") for p in payloads[start:start + ROWS_BATCH]], links[-1][1] if links else GENESIS)
-    traces = TraceRows(run_id, payloads, links)
-    head = links[-1][1] if links else GENESIS
-    decision_counts = Counter(d[5] for d in decisions)
-    funnel = build_funnel(pack_counts, results, out_of_scope_counts, decision_counts, facts_total,
-                          ctx.policy.capacities)
-
-    clock.stage("files")
-    rows_by_channel: dict[str, list[dict]] = {}
-    for row, decision in zip(merged, decisions):
-        if decision[5] == TREAT:
-            channel = decision[9]
-            extra = {"city": row[4], "account_manager": row[5]}
-            rows_by_channel.setdefault(channel, []).append(
-                {"msisdn": decision[2], "service": decision[3], "strategy": decision[8], "message": decision[10],
-                 **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
-    write_channel_files(staging, rows_by_channel)
-
-    clock.stage("store")
-    run_row.update(snapshot_fingerprint=fingerprint, content_hashes=canonical(ctx.content_hashes),
-                   model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
-                   decisions=len(decisions), chain_head=head, chain_count=len(decisions),
-                   out_dir=str(out_dir.resolve()), finished_at=utc_now())
-    store_run(options.db_url, RunRows(run=run_row, decisions=decisions, traces=traces,
-                                      out_of_scope=out_of_scope_rows, model_versions=versions))
-    state["committed"] = True
+        merged = heapq.merge(*(_worker_rows(workers, w) for w in range(len(decided))),
+                             key=lambda row: (row.msisdn, row.service))
+        with RunWriter(options.db_url) as writer:
+            sealed = _seal_and_write(writer, run_id, merged)
+            funnel = build_funnel(pack_counts, results, out_of_scope_counts, sealed.decision_counts, facts_total,
+                                  ctx.policy.capacities)
+            clock.stage("files")
+            write_channel_files(staging, sealed.rows_by_channel)
+            clock.stage("store")
+            run_row.update(snapshot_fingerprint=fingerprint, content_hashes=canonical(ctx.content_hashes),
+                           model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
+                           decisions=sealed.count, chain_head=sealed.head, chain_count=sealed.count,
+                           out_dir=str(out_dir.resolve()), finished_at=utc_now())
+            writer.finish(run_row, out_of_scope_rows, versions)
+        state["committed"] = True
     try:
         _swap_into_place(staging, out_dir)
     except OSError as error:
         raise OSError(f"run {run_id} is stored, but its channel files could not be moved from {staging} "
                       f"to {out_dir}: {error}; move them by hand or run `rekindle export`") from error
     clock.stage("done")
-    return RunResult(run_id=run_id, out_dir=out_dir, funnel=funnel, facts=facts_total, decisions=len(decisions),
-                     chain_head=head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
+    return RunResult(run_id=run_id, out_dir=out_dir, funnel=funnel, facts=facts_total, decisions=sealed.count,
+                     chain_head=sealed.head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
+
+
+def _worker_rows(workers: Workers, index: int):
+    """Worker `index`'s rows in (msisdn, service) order, fetched ROWS_BATCH at a time as they are consumed."""
+    while True:
+        batch = workers.call_one(index, "next_rows", (ROWS_BATCH,))
+        if not batch:
+            return
+        yield from batch
+
+
+@dataclass
+class Sealed:
+    """What the rows stage leaves for the run row, the funnel and the channel files."""
+
+    count: int
+    head: str
+    decision_counts: Counter
+    rows_by_channel: dict[str, list[dict]]
+
+
+def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
+    """Number the merged rows (seq), seal them into the hash chain and write them, ROWS_BATCH at a time."""
+    head, seq = GENESIS, 0
+    counts: Counter = Counter()
+    by_channel: dict[str, list[dict]] = {}
+    while True:
+        batch: list[Row] = list(itertools.islice(rows, ROWS_BATCH))
+        if not batch:
+            break
+        decisions = [(run_id, seq + k, *row.fields) for k, row in enumerate(batch)]
+        payloads = [row.payload.decode("utf-8") for row in batch]
+        links = seal(decisions, payloads, head)
+        writer.decisions_and_traces(decisions, [(run_id, seq + k, payload, prev, digest) for k, (payload, (prev, digest))
+                                                in enumerate(zip(payloads, links))])
+        for row in batch:
+            msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = row.fields
+            counts[decision] += 1
+            if decision == TREAT:
+                extra = {"city": row.city, "account_manager": row.account_manager}
+                by_channel.setdefault(channel, []).append(
+                    {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
+                     **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
+        head, seq = links[-1][1], seq + len(batch)
+    return Sealed(seq, head, counts, by_channel)
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:

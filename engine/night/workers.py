@@ -152,6 +152,14 @@ class Workers:
             conn.send((name, a))
         return [self._receive(conn) for _proc, conn in self._procs]
 
+    def call_one(self, index: int, name: str, args: tuple = ()) -> Any:
+        """Call method `name` on worker `index` only (the run pulls each worker's sorted rows this way)."""
+        if self._local:
+            return getattr(self._local[index], name)(*args)
+        _proc, conn = self._procs[index]
+        conn.send((name, args))
+        return self._receive(conn)
+
     def close(self, kill: bool = False) -> None:
         """Stop the worker processes (they exit on a None message or when the pipe closes);
         with `kill`, at once (SIGKILL: the run is failing and their work is no longer wanted)."""

@@ -244,12 +244,11 @@ def replay(run: str | None, msisdn: str, db_url: str | None = None, *, rules_dir
 def _decider(folder, run_id: str, as_of):
     """A Decider over the materialised content (checked like a run checks it)."""
     from engine.night.holdout import period_of
-    from engine.night.run import RunOptions, load_run_content
+    from engine.night.run import load_run_content
     from engine.night.context import build_context
     from engine.night.decider import DeciderAdapter
 
-    content = load_run_content(RunOptions(data=folder, as_of=as_of, rules_dir=folder / "rules",
-                                          strategies_dir=folder / "strategies"))
+    content = load_run_content(folder / "rules", folder / "strategies")
     return DeciderAdapter(content, build_context(content, run_id, as_of, period_of(as_of)))
 
 

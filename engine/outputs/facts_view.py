@@ -31,12 +31,11 @@ def subscriber_facts(data: str | Path, as_of: date, msisdn: str, rules_dir: str 
     """Facts of `msisdn` on `as_of`; raises DiagnosticError for a bad snapshot or unknown subscriber."""
     from engine.facts.fields import FIELDS
     from engine.snapshot.loader import load_snapshot
-    from engine.night.run import RunOptions, load_run_content
+    from engine.night.run import load_run_content
     from engine.night.prepare import prepare_frame
 
     snapshot = load_snapshot(data)
-    content = load_run_content(RunOptions(data=Path(data), as_of=as_of, rules_dir=Path(rules_dir),
-                                          strategies_dir=Path(strategies_dir)))
+    content = load_run_content(rules_dir, strategies_dir)
     people = snapshot.tables["subscribers"]["msisdn"]
     if not (people == msisdn).any():
         raise DiagnosticError([Diagnostic(NOT_FOUND, f"subscriber {msisdn} is not in the snapshot",

@@ -32,10 +32,9 @@ BAD_BASE = "RN112"
 
 def _content(rules_dir: Path, strategies_dir: Path, as_of: date):
     """Load and check content exactly as a (non-production) run does."""
-    from engine.night.run import RunOptions, load_run_content
+    from engine.night.run import load_run_content
 
-    return load_run_content(RunOptions(data=Path("."), as_of=as_of, rules_dir=Path(rules_dir),
-                                       strategies_dir=Path(strategies_dir)))
+    return load_run_content(rules_dir, strategies_dir)
 
 
 def decide_outcomes(snapshot, as_of: date, content, models_dir=None) -> pd.DataFrame:

@@ -310,3 +310,54 @@ def compile_policy(doc: Any) -> CompiledPack:
              for i, e in enumerate(data.get("exclude") or [])]
     settings = {k: data[k] for k in ("caps", "capacities", "holdout") if k in data}
     return _finish(doc, "contact_policy", rules, settings=settings)
+
+
+ARTEFACT_FORMAT = "rekindle.compiled/1"
+
+
+@dataclass(frozen=True)
+class CompiledSet:
+    """Everything a Decider runs — segmentation, contact policy, packs — compiled once.
+
+    The compile-once artefact (issue 9): a run compiles its content once in the parent and its
+    forked workers use this object (no YAML is recompiled per worker); `rekindle rules compile`
+    writes `to_json()` and prints `sha256`. `from_json` loads it back (plain data, no code).
+    """
+
+    segments: CompiledPack | None
+    policy: CompiledPack | None
+    packs: tuple[CompiledPack, ...]
+
+    def to_json(self) -> str:
+        body = {"format": ARTEFACT_FORMAT, "segments": asdict(self.segments) if self.segments else None,
+                "policy": asdict(self.policy) if self.policy else None, "packs": [asdict(p) for p in self.packs]}
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+
+    @property
+    def sha256(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str) -> "CompiledSet":
+        body = json.loads(text)
+        if body.get("format") != ARTEFACT_FORMAT:
+            raise ValueError(f"not a compiled rule set of format {ARTEFACT_FORMAT}: {body.get('format')!r}")
+        return cls(_pack_from(body["segments"]), _pack_from(body["policy"]),
+                   tuple(_pack_from(p) for p in body["packs"]))
+
+
+def _pack_from(data: dict | None) -> CompiledPack | None:
+    if data is None:
+        return None
+    rules = lambda items: tuple(CompiledRule(**r) for r in items)  # noqa: E731
+    return CompiledPack(**dict(data, rules=rules(data["rules"]),
+                               rulesets=tuple(CompiledRuleset(rs["name"], rules(rs["rules"])) for rs in data["rulesets"])))
+
+
+def compile_set(content: Any) -> CompiledSet:
+    """Compile loaded, checked content (engine.content.documents.load_content) once."""
+    return CompiledSet(compile_segments(content.segments) if content.segments else None,
+                       compile_policy(content.policy) if content.policy else None,
+                       tuple(sorted((compile_pack(d) for d in content.packs.values()), key=lambda p: (p.priority, p.name))))

@@ -21,17 +21,19 @@ plain Python (`conditions.tested_values`) for the trace. Holdout is not applied 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from engine.rules.rete import RuleEngine
-from engine.rules.compiler import CompiledPack, compile_pack, compile_policy, compile_segments
+from engine.rules.compiler import CompiledPack, CompiledSet, compile_set
 from engine.rules.conditions import evaluate, fields_of, is_number, lookup, normalise_fact
+from engine.rules.signature import Signatures
 
 POLICY = "contact_policy"
+SHARED_LIMIT = 500_000  # signatures remembered by `decide_shared` before the memo starts over
 
 
 @dataclass
@@ -121,11 +123,12 @@ class Decider:
     Holds a RuleEngine: one Decider per process; never share it between threads.
     """
 
-    def __init__(self, content: Any, strategies: dict | None = None):
-        self.segments: CompiledPack | None = compile_segments(content.segments) if content.segments else None
-        self.policy: CompiledPack | None = compile_policy(content.policy) if content.policy else None
-        self.packs: list[CompiledPack] = sorted((compile_pack(d) for d in content.packs.values()),
-                                                key=lambda p: (p.priority, p.name))
+    def __init__(self, content: Any, strategies: dict | None = None, compiled: CompiledSet | None = None):
+        """`compiled`: the content already compiled once (`compile_set`), e.g. by the run's parent."""
+        compiled = compile_set(content) if compiled is None else compiled
+        self.segments: CompiledPack | None = compiled.segments
+        self.policy: CompiledPack | None = compiled.policy
+        self.packs: list[CompiledPack] = sorted(compiled.packs, key=lambda p: (p.priority, p.name))
         strategies = content.strategies if strategies is None else strategies
         self.channels = {name: (doc.data or {}).get("channel") for name, doc in strategies.items()}
         # Strategy limits (absent or empty = no limit): the fact's service and city must be listed.
@@ -141,6 +144,11 @@ class Decider:
         self._kinds = {p.name: {kind: p.of_kind(kind) for kind in ("exclude", "target", "require", "treat")}
                        for p in self.packs}
         self._tested_fields: dict[int, tuple[str, ...]] = {}  # id of a rule's `when` (held by the packs) -> fields
+        limits = {"service": [v for s, _ in self.limits.values() if s for v in s],
+                  "city": [v for _, r in self.limits.values() if r for v in r]}
+        self.signatures = Signatures([r.when for p in decided for r in p.rules if r.when is not None],
+                                     [p.scope for p in self.packs], limits)
+        self._shared: dict[tuple, list[tuple[PackOutcome, list]]] = {}  # signature -> outcomes, tested conditions
 
     def close(self) -> None:
         self.segment_engine.close()
@@ -166,7 +174,10 @@ class Decider:
 
     def decide(self, fact: dict, packs: Iterable[str] | None = None) -> list[PackOutcome]:
         """One outcome per pack whose scope matches (all packs, or those named), by priority."""
-        fact = normalise_fact(fact)
+        return [o for o, _conds in self._decide(normalise_fact(fact), packs)]
+
+    def _decide(self, fact: dict, packs: Iterable[str] | None) -> list[tuple[PackOutcome, list]]:
+        """(outcome, the `when` of each `tested` entry) per in-scope pack, for a normalised fact."""
         wanted = None if packs is None else set(packs)
         scoped = [p for p in self.packs if (wanted is None or p.name in wanted) and in_scope(fact, p.scope)]
         if not scoped:
@@ -174,7 +185,35 @@ class Decider:
         run = scoped + ([self.policy] if self.policy else [])
         fired = self._fired(self.engine, run, fact)
         policy_hits = [r for r in self.policy.rules if r.key in fired[self.policy.name]] if self.policy else []
-        return [self._outcome(p, fact, fired[p.name], policy_hits) for p in scoped]
+        out = []
+        for p in scoped:
+            conds: list = []
+            out.append((self._outcome(p, fact, fired[p.name], policy_hits, conds), conds))
+        return out
+
+    def decide_shared(self, fact: dict, packs: Iterable[str] | None = None) -> list[PackOutcome]:
+        """`decide`, with durable_rules asked once per rule-relevant signature (engine.rules.signature).
+
+        A fact whose signature was decided before gets that decision with its own values put
+        back into the trace (`tested` values, requirement values). The outcomes' other parts
+        (fired, exclusions) are shared between facts: treat them as read-only.
+        """
+        fact = normalise_fact(fact)
+        key = self.signatures.key(fact, packs)
+        entry = self._shared.get(key)
+        if entry is None:
+            entry = self._decide(fact, packs)
+            if len(self._shared) >= SHARED_LIMIT:
+                self._shared.clear()
+            self._shared[key] = entry
+            return [o for o, _conds in entry]
+        return [self.revalue(o, conds, fact) for o, conds in entry]
+
+    def revalue(self, outcome: PackOutcome, conds: list, fact: dict) -> PackOutcome:
+        """`outcome` (decided for a fact of the same signature) with this fact's own tested values."""
+        tested = [dict(t, values=self._tested(cond, fact)) for t, cond in zip(outcome.tested, conds)]
+        require = [dict(q, value=lookup(fact, q["field"])) for q in outcome.require]
+        return replace(outcome, tested=tested, require=require)
 
     def _tested(self, cond: Any, fact: dict) -> dict[str, Any]:
         """`conditions.tested_values`, with each condition's field list worked out once."""
@@ -190,7 +229,9 @@ class Decider:
         return ((services is None or (isinstance(service, str) and service in services))
                 and (regions is None or (isinstance(city, str) and city in regions)))
 
-    def _outcome(self, pack: CompiledPack, fact: dict, keys: set[str], policy_hits: list) -> PackOutcome:
+    def _outcome(self, pack: CompiledPack, fact: dict, keys: set[str], policy_hits: list,
+                 conds: list | None = None) -> PackOutcome:
+        """The outcome in one pack; `conds` (if given) receives the `when` of each `tested` entry."""
         out = PackOutcome(pack=pack.name, decision="not_selected", priority=pack.priority, sha256=pack.sha256)
         hits = {kind: [r for r in rules if r.key in keys or r.condition is None]
                 for kind, rules in self._kinds[pack.name].items()}
@@ -204,6 +245,8 @@ class Decider:
                 if r.when is not None:
                     out.tested.append({"source": source, "kind": r.kind, "rule": r.id,
                                        "values": self._tested(r.when, fact)})
+                    if conds is not None:
+                        conds.append(r.when)
         for r in self._kinds[pack.name]["require"]:
             passed = r.key in keys
             out.require.append({"field": r.id, "threshold": r.when[r.id], "value": lookup(fact, r.id),

@@ -139,3 +139,18 @@ def subscriber_in_run(run: str | None, msisdn: str, db_url: str | None = None) -
             f"subscriber {msisdn} is not in run {info.id} (as of {info.as_of}): no fact of theirs was decided",
             hint="check the number; a subscriber without an active subscription has no facts; or pick another --run")])
     return info, records, outside
+
+
+def decision_records(run_id: str, db_url: str | None = None, batch: int = 10_000):
+    """Every decision row of a run with its trace payload, in seq order (a batch at a time)."""
+    columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
+    with get_engine(db_url).connect() as conn:
+        result = conn.execute(text(
+            f"SELECT {columns}, t.payload AS payload FROM decision d LEFT JOIN trace t "
+            "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = :r ORDER BY d.seq"), {"r": run_id})
+        while True:
+            rows = result.mappings().fetchmany(batch)
+            if not rows:
+                return
+            for row in rows:
+                yield {"decision": {f: row[f] for f in DECISION_FIELDS}, "payload": json_object(row["payload"])}

@@ -138,17 +138,60 @@ def _write_all(conn: Connection, table: str, columns: Sequence[str], rows: Seque
         write_batch(conn, table, columns, rows[start:start + BATCH])
 
 
+TRACE_COLUMNS = ("run_id", "seq", "payload", "prev_hash", "hash")
+OUT_OF_SCOPE_COLUMNS = ("run_id", "msisdn", "service", "segment")
+SQLITE_CACHE_KIB = 65_536  # page cache of the run's own connection while it writes (default: 2 MB)
+
+
+class RunWriter:
+    """One run's rows written as they are produced, inside one transaction.
+
+    `with RunWriter(db_url) as writer:` opens the transaction; `decisions_and_traces` may be
+    called any number of times (a batch at a time: the run streams its rows, no full list is
+    held); `finish` writes the run row (status `succeeded`), the out-of-scope rows and the model
+    versions; leaving the block without an exception commits, with one rolls everything back.
+    Until the commit no other connection sees any of it (a killed process leaves nothing).
+    """
+
+    def __init__(self, db_url: str | None):
+        self.engine = get_engine(db_url)
+        self._begin = None
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> "RunWriter":
+        self._begin = self.engine.begin()
+        self.conn = self._begin.__enter__()
+        if self.conn.dialect.name == "sqlite":  # this connection only; reset when it goes back to the pool
+            self.conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        return self
+
+    def decisions_and_traces(self, decisions: Sequence[tuple], traces: Sequence[tuple]) -> None:
+        _write_all(self.conn, "decision", DECISION_FIELDS, decisions)
+        _write_all(self.conn, "trace", TRACE_COLUMNS, traces)
+
+    def finish(self, run: dict, out_of_scope: Sequence[tuple], model_versions: dict[str, str]) -> None:
+        run = dict(run, status=SUCCEEDED)
+        self.conn.execute(Run.__table__.insert(), run)
+        _write_all(self.conn, "out_of_scope", OUT_OF_SCOPE_COLUMNS, out_of_scope)
+        _record_models(self.conn, run["id"], model_versions)
+        sign_run(self.conn, run["id"])  # the signed seal, in the same transaction (engine/store/signing.py)
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.conn is not None and self.conn.dialect.name == "sqlite":
+                try:
+                    self.conn.exec_driver_sql("PRAGMA cache_size = -2000")
+                except Exception:  # the transaction's own outcome matters more than the pragma
+                    pass
+        finally:
+            self._begin.__exit__(*exc)
+
+
 def store_run(db_url: str | None, rows: RunRows) -> None:
     """Write a run and all its rows in one transaction (nothing is kept if anything fails)."""
-    engine = get_engine(db_url)
-    with engine.begin() as conn:
-        run = dict(rows.run, status=SUCCEEDED)
-        conn.execute(Run.__table__.insert(), run)
-        _write_all(conn, "decision", DECISION_FIELDS, rows.decisions)
-        _write_all(conn, "trace", ("run_id", "seq", "payload", "prev_hash", "hash"), rows.traces)
-        _write_all(conn, "out_of_scope", ("run_id", "msisdn", "service", "segment"), rows.out_of_scope)
-        _record_models(conn, run["id"], rows.model_versions)
-        sign_run(conn, run["id"])  # the signed seal, in the same transaction (engine/store/signing.py)
+    with RunWriter(db_url) as writer:
+        writer.decisions_and_traces(rows.decisions, rows.traces)
+        writer.finish(rows.run, rows.out_of_scope, rows.model_versions)
 
 
 def _record_models(conn: Connection, run_id: str, versions: dict[str, str]) -> None:
