@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, data, models, nightly, report, rules, strategies
+from cli import audit, data, feedback, models, nightly, orders, report, rules, strategies
 
 app = typer.Typer(
     name="rekindle",
@@ -27,6 +27,8 @@ app.add_typer(models.app, name="models", help="Train, score and inspect models (
 app.add_typer(strategies.app, name="strategies", help="The strategy knowledge base (策略知识库).")
 app.add_typer(audit.app, name="audit", help="Verify and replay stored decisions.")
 app.add_typer(report.app, name="report", help="Silent/low-use, run and campaign reports.")
+app.add_typer(feedback.app, name="feedback", help="Load the channel systems' feedback (营销反馈).")
+app.add_typer(orders.app, name="orders", help="Work orders for outbound calls and account managers (工单).")
 nightly.register(app)
 
 
