@@ -9,8 +9,8 @@ A treated decision on `outbound_call` or `account_manager` is a work order, id
 run`, when = the run's finish time). Every later state is one appended `work_order_event` row,
 never an update, so the history of an order is its rows in id order and the current state is
 the last one. Transitions are strict (accepted → reviewed → handled, once each); a request
-that repeats the exact last record (same state, result, note, who, when — an imported file
-loaded twice) is skipped, anything else out of order is an error.
+that repeats a record the order already has (same state, result, note, who, when — an
+imported file loaded twice) is skipped, anything else out of order is an error.
 
 A `handled` result feeds the feedback (营销反馈) through the same store as `feedback load`
 (engine.loop.feedback.store_events), with the result code mapped to events by RESULT_EVENTS,
@@ -112,6 +112,7 @@ class _Book:
         self.conn = conn
         self.known: dict[str, dict[int, dict]] = {}  # run -> seq -> decision row
         self.state: dict[tuple[str, int], dict] = {}  # (run, seq) -> last record
+        self.seen: dict[tuple[str, int], list[dict]] = {}  # (run, seq) -> every record so far
         self.rows: list[dict] = []
         self.events: list[dict] = []
 
@@ -121,12 +122,13 @@ class _Book:
         orders = _orders(self.conn, run_id)
         self.known[run_id] = {int(r.seq): r._asdict() for r in orders.itertuples(index=False)}
         for r in _history(self.conn, run_id).itertuples(index=False):
-            self.state[(run_id, int(r.seq))] = {"state": r.state, "result_code": r.result_code, "note": r.note,
-                                                "actor": r.actor, "at": r.at}
+            record = {"state": r.state, "result_code": r.result_code, "note": r.note, "actor": r.actor, "at": r.at}
+            self.state[(run_id, int(r.seq))] = record
+            self.seen.setdefault((run_id, int(r.seq)), []).append(record)
 
     def apply(self, order_id: str, state: str, result_code: str, note: str, by: str, at: str,
               where: dict) -> bool:
-        """Check one state change and queue it; False when it repeats the last record exactly."""
+        """Check one state change and queue it; False when it repeats a record of the order exactly."""
         match = _ID.match(order_id or "")
         if match:
             self._load(match["run"])
@@ -137,7 +139,7 @@ class _Book:
         key = (match["run"], int(match["seq"]))
         last = self.state.get(key, {"state": ACCEPTED})
         record = {"state": state, "result_code": result_code, "note": note, "actor": by, "at": at}
-        if last == record:
+        if record in self.seen.get(key, []):
             return False
         if NEXT.get(last["state"]) != state:
             raise DiagnosticError([Diagnostic(
@@ -150,6 +152,7 @@ class _Book:
             raise DiagnosticError([Diagnostic(BAD_RESULT, "a result code belongs to `handled`, not `reviewed`",
                                               **where, hint="leave result_code empty when reviewing")])
         self.state[key] = record
+        self.seen.setdefault(key, []).append(record)
         self.rows.append({"run_id": key[0], "seq": key[1], **record})
         if state == HANDLED:
             for event in RESULT_EVENTS[result_code]:
