@@ -17,7 +17,7 @@ decision:
 So the true intention-to-treat uplift of a decision is DELIVERY[channel] × (p_contact − p0)
 (`unit_truth` returns it per decision; `truth/uplift.csv`, written by `rekindle data
 generate`, averages it per behaviour class 行为分群 and channel). Draws use a random stream
-seeded by (seed, run id): the same run and seed give a byte-identical file. Events carry the
+seeded by (seed, the run's as-of date): the same night and seed give a byte-identical file. Events carry the
 fixed feedback columns (docs/LOOP.md §2), sorted by msisdn, service and event.
 """
 
@@ -92,7 +92,9 @@ def simulate_feedback(data_dir: str | Path, run_id: str, out: str | Path, db_url
     """Write the feedback file of a run (module docstring); returns event name → count."""
     info = resolve_run(run_id, db_url)
     units = unit_truth(data_dir, info.id, db_url)
-    salt = int(hashlib.sha256(info.id.encode()).hexdigest()[:8], 16)
+    # salted by the run's as-of, not its id (which has a random part): the same night simulated
+    # again — a re-run, another test session — draws the same events
+    salt = int(hashlib.sha256(info.as_of.encode()).hexdigest()[:8], 16)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), salt]))
     n = len(units)
     treated = units["decision"].to_numpy() == "treat"

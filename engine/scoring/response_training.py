@@ -155,3 +155,13 @@ def train_response(db_url: str | None = None, models_dir=None, seed: int = 0, st
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return save_model(MODEL_NAME, final, meta, models_dir)
+
+
+def captured_uplift(score: np.ndarray, true_uplift: np.ndarray, share: float) -> float:
+    """Share of the oracle's true uplift a targeting by `score` captures when it may contact the
+    top `share` of the rows (the same budget for both): Σ uplift of its picks / Σ of the best picks.
+    Ties keep row order. Used with a simulator's truth (engine.generator.feedback.unit_truth)."""
+    k = max(1, int(round(len(score) * share)))
+    picked = true_uplift[np.argsort(-np.asarray(score, dtype=float), kind="stable")[:k]].sum()
+    oracle = np.sort(true_uplift)[::-1][:k].sum()
+    return float(picked / oracle) if oracle > 0 else float("nan")
