@@ -73,7 +73,7 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         vocabulary (unknown → the missing code), preference tags multi-hot, then the strategy code."""
         n = len(facts)
         cols = []
-        for name in NUMERIC:
+        for name in self.numeric_:
             values = facts[name] if name in facts.columns else pd.Series(np.nan, index=facts.index)
             cols.append(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
         for name in FLAGS:
@@ -91,15 +91,17 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
             codes = pd.Index(self.strategies_).get_indexer(np.broadcast_to(np.asarray(strategy, dtype=object), (n,)))
             cols.append(codes.astype(float))
         matrix = np.column_stack(cols) if cols else np.zeros((n, 0))
-        for j in range(len(NUMERIC) + len(FLAGS), len(NUMERIC) + len(FLAGS) + len(CATEGORICAL)):
+        for j in range(len(self.numeric_) + len(FLAGS), len(self.numeric_) + len(FLAGS) + len(CATEGORICAL)):
             matrix[matrix[:, j] < 0, j] = 0  # unknown category → the missing code (0 after sorting)
         if strategy is not None:
             matrix[matrix[:, -1] < 0, -1] = np.nan
         return matrix
 
     def _categorical_mask(self, with_strategy: bool) -> np.ndarray:
-        mask = [False] * (len(NUMERIC) + len(FLAGS)) + [True] * len(CATEGORICAL) + [False] * len(self.tags_)
-        return np.array(mask + ([True] if with_strategy else []))
+        # a category column with one value (a field absent from the history) is a constant, not a category
+        categories = [len(self.vocab_[name]) > 1 for name in CATEGORICAL]
+        mask = [False] * (len(self.numeric_) + len(FLAGS)) + categories + [False] * len(self.tags_)
+        return np.array(mask + ([len(self.strategies_) > 1] if with_strategy else []))
 
     def _classifier(self, with_strategy: bool) -> CalibratedClassifierCV:
         hgb = HistGradientBoostingClassifier(
@@ -118,6 +120,9 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         strategies = np.asarray(strategies, dtype=object)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(y, dtype=bool)
+        # numeric fields the history holds (a field never filled cannot be binned, nor learned from)
+        self.numeric_ = [name for name in NUMERIC if name in facts.columns
+                         and pd.to_numeric(facts[name], errors="coerce").notna().any()]
         self.vocab_ = {}
         for name in CATEGORICAL:
             values = facts[name] if name in facts.columns else pd.Series(None, index=facts.index)

@@ -138,7 +138,7 @@ def _units(conn, runs: dict[str, dict]) -> pd.DataFrame:
         flags = pd.crosstab(events["seq"], events["event"]).gt(0) if len(events) else pd.DataFrame()
         for name in ("delivered", "failed", "responded", "converted", "opted_out"):
             column = flags[name] if name in flags.columns else pd.Series(dtype=bool)
-            frame[name] = frame["seq"].map(column).fillna(False).astype(bool)
+            frame[name] = frame["seq"].map(column).eq(True).to_numpy(dtype=bool)
         money = events.groupby("seq")["revenue"].sum(min_count=1) if len(events) else pd.Series(dtype=float)
         frame["revenue_sum"] = frame["seq"].map(money).fillna(0.0).astype(float)
         frames.append(frame)
