@@ -88,7 +88,26 @@ def main(argv: list[str] | None = None) -> None:
     step("12. The list for the SMS gateway", ["export", "--run", "latest", "--channel", "sms", "--out", str(out / "sms_export.csv")])
     head = (out / "sms_export.csv").read_text(encoding="utf-8").splitlines()[:6]
     sys.stdout.write("\n".join(head) + "\n")
+    _loop(snapshot, out)
     console.rule("[bold green]Demo finished")
+
+
+def _loop(snapshot: Path, out: Path) -> None:
+    """The closed loop (docs/LOOP.md) in four steps: the channels report back, it is stored,
+    the call centre's orders wait, and the campaign is measured against its control group."""
+    feedback = out / "feedback.csv"
+    step("13. The channels report back (simulated for the sample operator) 营销反馈",
+         ["data", "feedback", "--data", str(snapshot), "--run", "latest", "--out", str(feedback)])
+    step("14. Load the feedback (loading it again changes nothing)", ["feedback", "load", str(feedback)])
+    step("15. Work orders for the call centre and account managers 工单", ["orders", "list", "--state", "accepted"],
+         show=8)
+    step("16. Campaign evaluation 营销评估: treated vs holdout, uplift with its 95% interval",
+         ["report", "campaign", "--format", "html", "--out", str(out / "campaign.html")])
+    step(None, ["report", "campaign", "--format", "csv", "--out", str(out / "campaign.csv")], show=False)
+    rows = (out / "campaign.csv").read_text(encoding="utf-8").splitlines()
+    console.print(f"[dim]{len(rows) - 1} rows in {out / 'campaign.csv'}; the next night (`rekindle run … --as-of` "
+                  "the day after) skips today's contacts and opt-outs; `rekindle models train response` learns "
+                  "propensity from this history[/dim]")
 
 
 def _approve_everything() -> None:
