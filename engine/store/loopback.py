@@ -8,9 +8,10 @@ night knows the loop exists: `contacts_30d`, `days_since_contact` and `on_list` 
 by the fact build from the merged tables as for any input row.
 
 Contacts. Every `treat` decision of a succeeded run whose as-of date is *before* the night's
-as-of is a contact on that as-of date (`pack`, `strategy`, `channel`, `service` from the
-decision). `held_out`, `lost`, `excluded` decisions are not contacts: a held-out subscriber is
-recorded as held out (the `decision` row), never as contacted. When several succeeded runs
+as-of (and at most LOOKBACK_DAYS before it) is a contact on that as-of date (`pack`,
+`strategy`, `channel`, `service` from the decision). `held_out`, `lost`, `excluded`
+decisions are not contacts: a held-out subscriber is recorded as held out (the `decision`
+row), never as contacted. When several succeeded runs
 share an as-of (a re-run of the same night), only the latest one counts, so a night's contacts
 are never counted twice; a run for the night's own as-of (or later) is ignored, so re-running
 a night gives the same decisions as the first time. `responded` / `converted` come from the
@@ -40,6 +41,9 @@ CONTACT_COLUMNS = ("msisdn", "service", "pack", "strategy", "channel", "contacte
 LIST_COLUMNS = ("msisdn", "list", "since")
 SOURCE_COLUMNS = ("run_id", "seq")
 RECENT_DAYS = 30  # the contact policy's "contacted in the last 30 days"
+# How far back written-back contacts reach: a night reads a year of earlier runs, not all of
+# history (days_since_contact beyond a year is left to the input contact_history).
+LOOKBACK_DAYS = 365
 
 
 @dataclass
@@ -53,14 +57,15 @@ class WrittenBack:
 # The latest succeeded run per as-of date before the night (a re-run replaces the earlier one).
 _RUNS = """
 SELECT r.id, r.as_of FROM run r
-WHERE r.status = 'succeeded' AND r.as_of < :as_of
+WHERE r.status = 'succeeded' AND r.as_of < :as_of AND r.as_of >= :since
   AND r.id = (SELECT r2.id FROM run r2 WHERE r2.status = 'succeeded' AND r2.as_of = r.as_of
               ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1)
 """
 
 
 def _latest_runs(conn, as_of: date) -> dict[str, str]:
-    return {row.id: str(row.as_of) for row in conn.execute(text(_RUNS), {"as_of": as_of.isoformat()})}
+    since = (as_of - timedelta(days=LOOKBACK_DAYS)).isoformat()
+    return {row.id: str(row.as_of) for row in conn.execute(text(_RUNS), {"as_of": as_of.isoformat(), "since": since})}
 
 
 def _treated(conn, runs: dict[str, str]) -> pd.DataFrame:
