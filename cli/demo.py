@@ -7,6 +7,7 @@ what the demo shows is exactly what operations, planners and auditors would see.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shlex
 import shutil
@@ -104,8 +105,13 @@ def _loop(snapshot: Path, out: Path) -> None:
     step("16. Campaign evaluation 营销评估: treated vs holdout, uplift with its 95% interval",
          ["report", "campaign", "--format", "html", "--out", str(out / "campaign.html")])
     step(None, ["report", "campaign", "--format", "csv", "--out", str(out / "campaign.csv")], show=False)
-    rows = (out / "campaign.csv").read_text(encoding="utf-8").splitlines()
-    console.print(f"[dim]{len(rows) - 1} rows in {out / 'campaign.csv'}; the next night (`rekindle run … --as-of` "
+    rows = list(csv.DictReader((out / "campaign.csv").open(encoding="utf-8")))
+    for row in rows:
+        if row["pack"] == "ALL":
+            console.print(f"programme vs the universal control group: {row['treated']} treated, {row['control']} "
+                          f"control; response uplift {float(row['uplift']):+.1%} "
+                          f"[{float(row['uplift_low']):+.1%}, {float(row['uplift_high']):+.1%}] (95%, Newcombe)")
+    console.print(f"[dim]{len(rows)} rows in {out / 'campaign.csv'}; the next night (`rekindle run … --as-of` "
                   "the day after) skips today's contacts and opt-outs; `rekindle models train response` learns "
                   "propensity from this history[/dim]")
 

@@ -36,11 +36,11 @@ def list_command(
     if csv:
         typer.echo(orders.to_csv(index=False), nl=False)
         return
-    table = Table(title=f"{len(orders):,} work orders")
-    for name in ("order_id", "msisdn", "strategy", "channel", "state", "result_code", "by", "at"):
-        table.add_column(name)
+    table = Table(title=f"{len(orders):,} work orders" + (" (first 50; --csv for all)" if len(orders) > 50 else ""))
+    for name in ("order_id", "msisdn", "strategy", "state", "result_code", "by", "at"):
+        table.add_column(name, no_wrap=name in ("order_id", "at"))
     for row in orders.head(50).itertuples(index=False):
-        table.add_row(row.order_id, row.msisdn, row.strategy, row.channel, row.state, row.result_code, row.by, str(row.at))
+        table.add_row(row.order_id, row.msisdn, row.strategy, row.state, row.result_code, row.by, str(row.at)[:19])
     Console().print(table)
 
 
