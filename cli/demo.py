@@ -7,6 +7,7 @@ what the demo shows is exactly what operations, planners and auditors would see.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shlex
 import shutil
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     step("12. The list for the SMS gateway", ["export", "--run", "latest", "--channel", "sms", "--out", str(out / "sms_export.csv")])
     head = (out / "sms_export.csv").read_text(encoding="utf-8").splitlines()[:6]
     sys.stdout.write("\n".join(head) + "\n")
+    _loop(snapshot, out)
     console.rule("[bold green]Demo finished")
     _console_commands()
 
@@ -122,6 +124,29 @@ def _console_commands() -> None:
     sys.stdout.write(f"Open the console on this run at http://127.0.0.1:8080/runs/{run_id} after running:\n")
     sys.stdout.write(f"  {prefix} serve --port 8080\n")
     sys.stdout.flush()
+
+
+def _loop(snapshot: Path, out: Path) -> None:
+    """The closed loop (docs/LOOP.md) in four steps: the channels report back, it is stored,
+    the call centre's orders wait, and the campaign is measured against its control group."""
+    feedback = out / "feedback.csv"
+    step("13. The channels report back (simulated for the sample operator) 营销反馈",
+         ["data", "feedback", "--data", str(snapshot), "--run", "latest", "--out", str(feedback)])
+    step("14. Load the feedback (loading it again changes nothing)", ["feedback", "load", str(feedback)])
+    step("15. Work orders for the call centre and account managers 工单", ["orders", "list", "--state", "accepted"],
+         show=8)
+    step("16. Campaign evaluation 营销评估: treated vs holdout, uplift with its 95% interval",
+         ["report", "campaign", "--format", "html", "--out", str(out / "campaign.html")])
+    step(None, ["report", "campaign", "--format", "csv", "--out", str(out / "campaign.csv")], show=False)
+    rows = list(csv.DictReader((out / "campaign.csv").open(encoding="utf-8")))
+    for row in rows:
+        if row["pack"] == "ALL":
+            console.print(f"programme vs the universal control group: {row['treated']} treated, {row['control']} "
+                          f"control; response uplift {float(row['uplift']):+.1%} "
+                          f"[{float(row['uplift_low']):+.1%}, {float(row['uplift_high']):+.1%}] (95%, Newcombe)")
+    console.print(f"[dim]{len(rows)} rows in {out / 'campaign.csv'}; the next night (`rekindle run … --as-of` "
+                  "the day after) skips today's contacts and opt-outs; `rekindle models train response` learns "
+                  "propensity from this history[/dim]")
 
 
 def _pick_subscribers(out: Path) -> tuple[str | None, str | None]:

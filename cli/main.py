@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, data, models, nightly, report, rules, serve, strategies, users
+from cli import audit, data, feedback, models, nightly, orders, report, rules, serve, strategies, users
 from cli.common import RekindleGroup, set_debug
 
 app = typer.Typer(
@@ -36,6 +36,8 @@ app.add_typer(strategies.app, name="strategies", help="The strategy knowledge ba
 app.add_typer(audit.app, name="audit", help="Verify and replay stored decisions.")
 app.add_typer(report.app, name="report", help="Silent/low-use, run and campaign reports.")
 app.add_typer(users.app, name="users", help="Audit console users and their roles (auditor, supervisor, planner).")
+app.add_typer(feedback.app, name="feedback", help="Load the channel systems' feedback (营销反馈).")
+app.add_typer(orders.app, name="orders", help="Work orders for outbound calls and account managers (工单).")
 nightly.register(app)
 serve.register(app)
 

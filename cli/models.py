@@ -200,3 +200,31 @@ def show(version: str = typer.Argument(..., help="model version (or a unique pre
     typer.echo("rules:")
     for line in meta.get("rules", []):
         typer.echo(f"  {line}")
+
+
+@train_app.command("response")
+def train_response_command(
+    db: Optional[str] = typer.Option(None, "--db", help="database URL holding the runs and their feedback"),
+    seed: int = typer.Option(0, "--seed", help="seed of the held-out split and the models"),
+    strategies: Path = typer.Option(Path("strategies"), "--strategies", help="strategy files (base_response baseline)"),
+    as_json: bool = typer.Option(False, "--json", help="print the stored metadata as JSON"),
+) -> None:
+    """Learn propensity.<strategy> 响应模型 from stored decisions and loaded feedback, the holdout as control.
+
+    Example: rekindle models train response
+    """
+    from engine.scoring.response_training import train_response
+
+    try:
+        meta = train_response(db, seed=seed, strategies_dir=strategies)
+    except DiagnosticError as error:
+        fail(error)
+    if as_json:
+        typer.echo(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    m = meta["metrics"]
+    typer.echo(f"stored response model {meta['version']} ({meta['method']})")
+    typer.echo(f"rows {m['train_rows']:,}: treated {m['treated']:,} ({m['responses_treated']:,} responded), "
+               f"control {m['control']:,} ({m['responses_control']:,} responded; control read by {m['control_model']})")
+    typer.echo(f"held-out history: ROC AUC {m['roc_auc']} vs base_response {m['roc_auc_base_response']}; "
+               f"uplift overall {m['uplift_overall']}, at k " + ", ".join(f"{k}: {v}" for k, v in m["uplift_at_k"].items()))

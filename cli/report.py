@@ -55,3 +55,46 @@ def silent_lowuse_report(
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text, nl=False)
+
+
+@app.command("campaign")
+def campaign_report_command(
+    run: str | None = typer.Option(None, "--run", help="run id (default: the latest; or use --from/--to)"),
+    date_from: str | None = typer.Option(None, "--from", help="first as-of date YYYY-MM-DD of the runs to evaluate"),
+    date_to: str | None = typer.Option(None, "--to", help="last as-of date YYYY-MM-DD"),
+    fmt: str = typer.Option("table", "--format", help="table | csv | html"),
+    out: Path | None = typer.Option(None, "--out", help="write to this file instead of the terminal"),
+    db: str | None = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+) -> None:
+    """营销评估: per pack, strategy and channel, treated vs holdout control — uplift with a 95% CI,
+    incremental conversions and revenue, cost, ROI, and the 20% dispatch success target.
+
+    Example: rekindle report campaign --from 2026-11-15 --to 2026-11-17 --format html --out campaign.html
+    """
+    from cli.common import as_of_date, fail
+    from engine.outputs.reports.campaign import campaign_report, to_csv
+    from engine.outputs.reports.campaign_view import to_html as campaign_html, to_rich as campaign_rich
+
+    if fmt not in FORMATS:
+        typer.echo(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
+        raise typer.Exit(2)
+    if run and (date_from or date_to):
+        typer.echo("give either --run or --from/--to, not both", err=True)
+        raise typer.Exit(2)
+    try:
+        report = campaign_report(run, as_of_date(date_from) if date_from else None,
+                                 as_of_date(date_to) if date_to else None, db)
+    except DiagnosticError as exc:
+        fail(exc)
+    if fmt == "table":
+        console = Console(file=out.open("w", encoding="utf-8"), width=200) if out else Console()
+        console.print(campaign_rich(report))
+        return
+    text = to_csv(report) if fmt == "csv" else campaign_html(report)
+    if out:
+        tmp = out.parent / f".{out.name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        typer.echo(f"wrote {out}")
+    else:
+        typer.echo(text, nl=False)

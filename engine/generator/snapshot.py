@@ -19,6 +19,7 @@ from engine.generator import catalogue as cat
 from engine.generator.campaigns import CHANNELS, contact_history, response_truth
 from engine.generator.churn import HORIZON_DAYS, churn_probability, churn_score, draw_churn
 from engine.generator.content import content_table
+from engine.generator.feedback import uplift_truth
 from engine.generator.events import handset_changes, handset_table, lists_table
 from engine.generator.population import Population, build_population, preference_text
 from engine.generator.revenue import revenue
@@ -127,6 +128,7 @@ def generate(out_dir: Path, subscribers: int, seed: int, as_of: date, fmt: str =
         raise DiagnosticError(problems)
     check_target(Path(out_dir))  # fail before minutes of work, not after
     tables, truth = build_tables(subscribers, seed, as_of)
+    truth["uplift"] = uplift_truth(truth["response"])  # the loop's latent true uplift (engine/generator/feedback.py)
     with staging(Path(out_dir)) as tmp:
         (tmp / "truth").mkdir()
         files = {tmp / f"{name}.{fmt}": t for name, t in tables.items()}

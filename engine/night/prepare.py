@@ -55,6 +55,7 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     name (for messages and the account-manager list) and the segmentation rules that matched.
     """
     from engine.facts.build import build_facts
+    from engine.scoring.response import add_propensity
     from engine.scoring.scoring import score_snapshot
 
     stage("facts")
@@ -69,6 +70,10 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
         segmented = _segment_with_engine(frame, content)
     frame["segment"] = segmented["segment"].to_numpy()
     frame["reasons"] = segmented["reasons"].to_numpy()
+    # propensity.<strategy> from the response model when one is stored (else base_response applies)
+    response_version = add_propensity(frame, models_dir)
+    if response_version:
+        versions["response"] = response_version
     people = snapshot.tables["subscribers"]
     names = people["account_manager"].fillna("").to_numpy(dtype=object)
     pos = pd.Index(people["msisdn"]).get_indexer(frame["msisdn"])

@@ -3,7 +3,8 @@
 `run_night(RunOptions)` is what `rekindle run` calls. The stages, in order:
 1. content: load and check rules/ and strategies/ (and, with --production, their approvals);
 2. lock: at most one run per database (engine.store.write.acquire_lock);
-3. snapshot: load and validate (nothing is written when it is invalid);
+3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
+   earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
 4. facts and scores, merged on msisdn; segmentation, vectorised (engine.rules.vector);
 5. scope: each pack's scope as a vectorised mask; facts in no pack's scope never reach the rule
    engine and are stored compactly in `out_of_scope` with their segment;
@@ -57,6 +58,7 @@ from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
 from engine.store.read import succeeded_for, succeeded_run
 from engine.store.write import RunWriter, acquire_lock, release_lock, store_failed
+from engine.store.loopback import merge_written_back, written_back
 
 # The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "facts", "score", "segment", "scope", "decide", "arbitrate", "rows",
@@ -261,6 +263,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
 
     clock.stage("snapshot")
     snapshot = load_snapshot(options.data)
+    # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
+    merge_written_back(snapshot, written_back(options.db_url, options.as_of, snapshot.tables["contact_history"]))
     fingerprint = snapshot_fingerprint(options.data)
     frame, extras, versions = prepare_frame(snapshot, options.as_of, content, options.models_dir, clock.stage)
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),

@@ -11,7 +11,8 @@ records of the exact content versions the run used, and returns one JSON-ready d
 `rules` are the deciding pack's target rules that fired with the values they tested;
 `exclusions` every exclusion hit by any pack that considered the fact (contact policy or pack);
 `requirements` the deciding pack's score requirements with value, threshold and model version;
-`considered` the outcome of every pack whose scope held the fact. `render(doc)` is the readable
+`considered` the outcome of every pack whose scope held the fact; `contacted_by` the earlier
+runs' treated decisions behind a `contacted_recently` exclusion (the loop's write-back). `render(doc)` is the readable
 form for the terminal (rich), with the operator's Chinese terms beside the English ones.
 """
 
@@ -25,6 +26,7 @@ from engine.outputs.explain_details import pack_view, requirement_view, scores_o
 
 NO_SUCH_SERVICE = "RN105"
 NOT_IN_SCOPE = "not in scope of any pack"
+CONTACTED_RECENTLY = "contacted_recently"
 ARBITRATION_TEXT = {
     "won": "won 胜出",
     "lost_priority": "lost on priority 优先级 (a better candidate of this subscriber used the contact)",
@@ -139,6 +141,7 @@ def explain(run: str | None, msisdn: str, service: str | None = None, db_url: st
     facts: list[dict[str, Any]] = [_fact_doc(r, info.content_hashes, approval_of) for r in records]
     facts += [_out_of_scope_doc(r) for r in outside]
     facts.sort(key=lambda f: f["service"])
+    _name_prior_contacts(facts, msisdn, info.as_of, db_url)
     if service is not None:
         chosen = [f for f in facts if f["service"] == service]
         if not chosen:
@@ -147,6 +150,22 @@ def explain(run: str | None, msisdn: str, service: str | None = None, db_url: st
                                               f"{service!r} in run {info.id}", hint=f"their services: {have}")])
         facts = chosen
     return {"run": info.id, "as_of": info.as_of, "msisdn": msisdn, "facts": facts}
+
+
+def _name_prior_contacts(facts: list[dict], msisdn: str, as_of: str, db_url: str | None) -> None:
+    """`contacted_by` on every fact a `contacted_recently` exclusion stopped: the earlier runs'
+    treated decisions (run id, seq, strategy, channel) the loop wrote back (engine.store.loopback);
+    empty when the contact came from the input contact_history only."""
+    if not any(hit.get("reason") == CONTACTED_RECENTLY for f in facts for hit in f["exclusions"]):
+        for fact in facts:
+            fact["contacted_by"] = []
+        return
+    from engine.store.loopback import prior_contacts
+
+    earlier = prior_contacts(db_url, msisdn, as_of)
+    for fact in facts:
+        hit = any(h.get("reason") == CONTACTED_RECENTLY for h in fact["exclusions"])
+        fact["contacted_by"] = earlier if hit else []
 
 
 # -- the readable form -------------------------------------------------------------------------
@@ -231,6 +250,10 @@ def _fact_text(fact: dict):
             model = f" (model {req['model']} {req['model_version'] or '?'})" if req["model"] else ""
             line("", f"requires 要求 {req['field']} {test_text(req['test'])}: score {req['value']} — {met}{model}",
                  None if req["met"] else "yellow", indent=6)
+    for c in fact.get("contacted_by") or []:
+        line("Contacted by 已触达:", f"run {c['run_id']} decision #{c['seq']} (as of {c['as_of']}): "
+             f"{c['pack']} → {c['strategy']} by {c['channel']}" + (f" for {c['service']}" if c["service"] else ""),
+             "red")
     holdout = fact["holdout"]
     if holdout["held_out"]:
         group = "the universal control group 全局对照组" if holdout["group"] == "universal" else \

@@ -30,6 +30,7 @@ VERSION_LENGTH = 12
 # Types beyond skops' own defaults that our models contain. functools.partial is safe here
 # because skops checks the function it wraps against this same list.
 ALLOWED_TYPES = frozenset({
+    "engine.scoring.response.ResponseModel",
     "engine.scoring.stability.StabilityClassifier",
     "functools.partial",
     "numpy.dtype",

@@ -130,8 +130,9 @@ def _fast_cast(kind: str, cells: pa.ChunkedArray):
             if mask(pc.match_substring(cells, "x", ignore_case=True)).any():  # Arrow reads 0x10 as hex
                 return None
             return pc.cast(cells, pa.int64()).to_numpy()
-        out = pc.cast(cells, pa.float64()).to_numpy()
-        return out if np.isfinite(out).all() else None  # 'nan'/'inf' are not numbers a file should hold
+        out = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+        # empty cells of a nullable column are NaN here; only a written 'nan'/'inf' is refused
+        return out if (np.isfinite(out) | mask(pc.is_null(cells))).all() else None  # 'nan'/'inf' are not numbers a file should hold
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
 

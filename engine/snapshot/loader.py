@@ -462,3 +462,43 @@ def _check_references(raw: _Raw, known: pa.ChunkedArray) -> list[Diagnostic]:
             line=raw.line(row), column=raw.positions["msisdn"], path="msisdn",
             hint="add the subscriber to subscribers or remove this " + raw.unit))
     return problems.diagnostics() if len(missing) else []
+
+
+# --- one file against a table contract (used by other files people hand us) -----------------
+
+
+@dataclass
+class TableFile:
+    """One CSV/Parquet file checked against a `Table` contract: typed frame plus where rows are."""
+
+    frame: pd.DataFrame
+    raw: _Raw
+
+    def line(self, row: int) -> int:
+        """The CSV line (or Parquet row + 1) of 0-based row `row`."""
+        return self.raw.line(row)
+
+    def column(self, name: str) -> int:
+        """The 1-based position of column `name` in the file."""
+        return self.raw.positions[name]
+
+    @property
+    def file(self) -> str:
+        return self.raw.file
+
+
+def load_table_file(path: str | Path, table: Table) -> TableFile:
+    """Read and type one file (`.csv` or `.parquet`) against `table`, with the snapshot's checks
+    and diagnostics (DC codes, file:line:column); raise DiagnosticError with every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DiagnosticError([Diagnostic("DC000", f"file '{path}' does not exist", file=str(path),
+                                          hint="pass a .csv or .parquet file")])
+    reader = _read_parquet if path.suffix.lower() == ".parquet" else _read_csv
+    raw, problems = reader(path, table)
+    if raw is None:
+        raise DiagnosticError(problems)
+    frame, problems = _typed(table, raw)
+    if problems:
+        raise DiagnosticError(problems)
+    return TableFile(frame, raw)

@@ -161,3 +161,57 @@ class ConsolePageView(SQLModel, table=True):
     run_id: str = ""  # the run of the decision opened; "" for the timeline of every run
     service: str = ""
     path: str = ""  # the page requested
+
+
+# -- The closed loop (docs/LOOP.md): feedback events and work-order state records ------------
+# Both tables are append-only: a row is never updated or deleted, so the history of what the
+# channel systems and the call centre reported stays auditable next to the decisions.
+
+FEEDBACK_EVENTS = ("delivered", "failed", "responded", "converted", "opted_out")
+ORDER_STATES = ("accepted", "reviewed", "handled")  # 受理 → 审核 → 处理
+
+
+class FeedbackEvent(SQLModel, table=True):
+    """One delivery/response/conversion/opt-out event 营销反馈 matched to a stored decision.
+
+    `event_key` is the sha256 of the event's content (run, subscriber, service, channel, event,
+    time, revenue), so loading the same file twice adds nothing.
+    """
+
+    __tablename__ = "feedback_event"
+    __table_args__ = (Index("ix_feedback_run_seq", "run_id", "seq"), Index("ix_feedback_msisdn", "msisdn"))
+
+    event_key: str = Field(primary_key=True)
+    run_id: str
+    seq: int  # the decision the event belongs to
+    msisdn: str
+    service: str  # as in the file ("" for subscriber-level treatments)
+    channel: str
+    event: str  # one of FEEDBACK_EVENTS
+    event_time: str  # ISO date or date-time, as given
+    event_date: str = Field(index=True)  # YYYY-MM-DD of event_time
+    revenue: float | None = None
+    source: str = ""  # the file (or `orders`) it came from
+    loaded_at: datetime
+
+
+class WorkOrderEvent(SQLModel, table=True):
+    """One state record of a work order 工单 (an outbound_call / account_manager decision).
+
+    The order is the treated decision (run_id, seq), `accepted` when its run committed; each
+    later state (reviewed, handled) is a new row; the current state is the latest row.
+    """
+
+    __tablename__ = "work_order_event"
+    __table_args__ = (Index("ix_work_order_run_seq", "run_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str
+    seq: int
+    state: str  # one of ORDER_STATES
+    result_code: str = ""
+    note: str = Field(default="", sa_column=Column(Text))
+    actor: str  # who
+    at: str  # when (ISO date-time, as given or now)
+    source: str = ""  # `cli` or the imported file
+    recorded_at: datetime

@@ -1,0 +1,209 @@
+"""The response model: `propensity.<strategy>` (SPEC §3–4, docs/LOOP.md §5).
+
+`ResponseModel` learns, from the stored decisions of earlier runs and the feedback loaded for
+them (engine/scoring/response_training.py), the chance that a fact responds
+
+- when treated with strategy s — `response(facts, s)`, which the night publishes as the fact
+  field `propensity.<s>` and arbitration uses in EV = propensity × value × value_scale − cost
+  (a strategy the model has not seen keeps its `base_response`);
+- when held out — `control_response(facts)`, from the holdout (the control group), so that
+  `uplift(facts, s)` = response − control response estimates what the contact *adds*.
+
+Two models, not class transformation. The class-transformation trick (Z = Y·T + (1−Y)(1−T))
+needs one known treatment probability; here the control share differs by pack (5%, 10%) and
+the universal 2%, so it would need per-row reweighting with a control of a few percent, and
+it gives no response probability, which arbitration needs in any case. The two-model design
+keeps the calibrated response model arbitration uses and adds a control model for the uplift;
+its known weakness (two models' errors add up in the difference) is what the evaluation
+against the holdout measures (uplift at k on held-out history, response_training.py).
+
+Each model is a HistGradientBoostingClassifier on the fact fields the rules saw (the trace's
+`fact`), with the strategy as a categorical feature for the treated model, calibrated by
+sigmoid (Platt) on out-of-fold predictions (3 folds) so its output reads as a probability. A control group too small
+for a model (fewer than MIN_CONTROL_ROWS rows or MIN_POSITIVES responders) is read as a
+smoothed response rate per segment instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.utils.validation import check_is_fitted
+
+MODEL_NAME = "response"
+PROPENSITY_PREFIX = "propensity."
+NUMERIC = ("uses_m0", "uses_m1", "uses_m2", "uses_m3", "months_silent", "traffic_mb_3m", "paid_3m", "tenure_days",
+           "ordered_days", "arpu", "arpu_trend", "contract_months_left", "handset_changed_days", "days_since_contact",
+           "contacts_30d", "sensitivity", "sensitivity_pct", "churn_risk", "value")
+FLAGS = ("used_in_3m", "has_data_spend", "bundled", "account_manager", "os_changed", "to_smartphone")
+CATEGORICAL = ("service", "billing", "device_os", "segment", "stability", "value_tier", "retention_group", "city",
+               "brand", "plan")
+MISSING = "<missing>"
+MIN_CONTROL_ROWS = 200
+MIN_POSITIVES = 20
+SMOOTHING = 20.0  # pseudo-rows pulling a segment's control rate towards the overall rate
+
+
+def _tags(value) -> list[str]:
+    if isinstance(value, (list, tuple, set)):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        return [t for t in value.split("|") if t]
+    return []
+
+
+class ResponseModel(ClassifierMixin, BaseEstimator):
+    """Two calibrated models: response when treated (by strategy) and when held out (module docstring)."""
+
+    def __init__(self, random_state: int = 0, max_iter: int = 40, learning_rate: float = 0.08,
+                 max_leaf_nodes: int = 7, min_samples_leaf: int = 40, calibration_folds: int = 3):
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.calibration_folds = calibration_folds
+
+    # -- features ----------------------------------------------------------------------------
+    def _matrix(self, facts: pd.DataFrame, strategy=None) -> np.ndarray:
+        """Numeric matrix: numbers (NaN missing), flags 0/1, categories as codes of the training
+        vocabulary (unknown → the missing code), preference tags multi-hot, then the strategy code."""
+        n = len(facts)
+        cols = []
+        for name in self.numeric_:
+            values = facts[name] if name in facts.columns else pd.Series(np.nan, index=facts.index)
+            cols.append(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
+        for name in FLAGS:
+            values = facts[name] if name in facts.columns else pd.Series(False, index=facts.index)
+            cols.append(values.fillna(False).astype(bool).to_numpy(dtype=float))
+        for name in CATEGORICAL:
+            values = facts[name] if name in facts.columns else pd.Series(None, index=facts.index)
+            text = values.where(values.notna(), MISSING).astype(str)
+            cols.append(pd.Index(self.vocab_[name]).get_indexer(text).astype(float))
+        tags = facts["preferences"] if "preferences" in facts.columns else pd.Series([[]] * n, index=facts.index)
+        sets = [set(_tags(v)) for v in tags]
+        for tag in self.tags_:
+            cols.append(np.fromiter((tag in s for s in sets), dtype=float, count=n))
+        if strategy is not None:
+            codes = pd.Index(self.strategies_).get_indexer(np.broadcast_to(np.asarray(strategy, dtype=object), (n,)))
+            cols.append(codes.astype(float))
+        matrix = np.column_stack(cols) if cols else np.zeros((n, 0))
+        for j in range(len(self.numeric_) + len(FLAGS), len(self.numeric_) + len(FLAGS) + len(CATEGORICAL)):
+            matrix[matrix[:, j] < 0, j] = 0  # unknown category → the missing code (0 after sorting)
+        if strategy is not None:
+            matrix[matrix[:, -1] < 0, -1] = np.nan
+        return matrix
+
+    def _categorical_mask(self, with_strategy: bool) -> np.ndarray:
+        # a category column with one value (a field absent from the history) is a constant, not a category
+        categories = [len(self.vocab_[name]) > 1 for name in CATEGORICAL]
+        mask = [False] * (len(self.numeric_) + len(FLAGS)) + categories + [False] * len(self.tags_)
+        return np.array(mask + ([len(self.strategies_) > 1] if with_strategy else []))
+
+    def _classifier(self, with_strategy: bool) -> CalibratedClassifierCV:
+        hgb = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf, categorical_features=self._categorical_mask(with_strategy),
+            random_state=self.random_state)
+        # ensemble=False: one booster (refit on all rows) behind a sigmoid fitted on out-of-fold
+        # predictions — a third of the prediction cost of averaging the fold models, which the
+        # night pays per fact and strategy
+        return CalibratedClassifierCV(hgb, method="sigmoid", cv=self.calibration_folds, ensemble=False)
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, facts: pd.DataFrame, strategies, treated, y) -> "ResponseModel":
+        """`facts`: one row per decision (fact fields); `strategies`: the strategy treated with
+        (or that the control would have got); `treated`: bool; `y`: responded (bool)."""
+        strategies = np.asarray(strategies, dtype=object)
+        treated = np.asarray(treated, dtype=bool)
+        y = np.asarray(y, dtype=bool)
+        # numeric fields the history holds (a field never filled cannot be binned, nor learned from)
+        self.numeric_ = [name for name in NUMERIC if name in facts.columns
+                         and pd.to_numeric(facts[name], errors="coerce").notna().any()]
+        self.vocab_ = {}
+        for name in CATEGORICAL:
+            values = facts[name] if name in facts.columns else pd.Series(None, index=facts.index)
+            seen = set(values.where(values.notna(), MISSING).astype(str))
+            self.vocab_[name] = [MISSING] + sorted(seen - {MISSING})
+        tags = facts["preferences"] if "preferences" in facts.columns else pd.Series([], dtype=object)
+        self.tags_ = sorted({t for v in tags for t in _tags(v)})
+        self.strategies_ = sorted(set(strategies[treated]))
+        self.treated_model_ = self._classifier(True).fit(self._matrix(facts[treated], strategies[treated]), y[treated])
+        control = ~treated
+        self.control_rate_ = float((y[control].sum() + 1.0) / (control.sum() + 2.0))
+        segments = (facts["segment"] if "segment" in facts.columns else pd.Series(MISSING, index=facts.index))
+        segments = segments.where(segments.notna(), MISSING).astype(str).to_numpy()
+        rates = pd.DataFrame({"segment": segments[control], "y": y[control]}).groupby("segment")["y"].agg(["sum", "count"])
+        self.control_segment_rates_ = {str(s): float((r["sum"] + SMOOTHING * self.control_rate_) / (r["count"] + SMOOTHING))
+                                       for s, r in rates.iterrows()}
+        big = control.sum() >= MIN_CONTROL_ROWS and y[control].sum() >= MIN_POSITIVES
+        big = big and (control.sum() - y[control].sum()) >= MIN_POSITIVES
+        self.control_model_ = self._classifier(False).fit(self._matrix(facts[control]), y[control]) if big else None
+        self.n_treated_, self.n_control_ = int(treated.sum()), int(control.sum())
+        return self
+
+    # -- predictions -------------------------------------------------------------------------
+    def response(self, facts: pd.DataFrame, strategy: str) -> np.ndarray:
+        """P(respond | treated with `strategy`), calibrated; NaN for a strategy not seen in training."""
+        check_is_fitted(self, "treated_model_")
+        if strategy not in self.strategies_:
+            return np.full(len(facts), np.nan)
+        if not len(facts):
+            return np.zeros(0)
+        return self.treated_model_.predict_proba(self._matrix(facts, strategy))[:, 1]
+
+    def responses(self, facts: pd.DataFrame) -> dict[str, np.ndarray]:
+        """`response` for every strategy the model knows, from one feature matrix and one
+        prediction over all (fact, strategy) pairs (what the night calls)."""
+        check_is_fitted(self, "treated_model_")
+        n, k = len(facts), len(self.strategies_)
+        if not n or not k:
+            return {s: np.zeros(n) for s in self.strategies_}
+        base = self._matrix(facts, self.strategies_[0])
+        stacked = np.tile(base, (k, 1))
+        stacked[:, -1] = np.repeat(np.arange(k, dtype=float), n)
+        p = self.treated_model_.predict_proba(stacked)[:, 1]
+        return {s: p[i * n:(i + 1) * n] for i, s in enumerate(self.strategies_)}
+
+    def control_response(self, facts: pd.DataFrame) -> np.ndarray:
+        """P(respond | held out): the control model, or the smoothed segment rate."""
+        check_is_fitted(self, "treated_model_")
+        if self.control_model_ is not None and len(facts):
+            return self.control_model_.predict_proba(self._matrix(facts))[:, 1]
+        segments = facts["segment"] if "segment" in facts.columns else pd.Series(MISSING, index=facts.index)
+        return segments.astype(object).map(self.control_segment_rates_).fillna(self.control_rate_).to_numpy(dtype=float)
+
+    def uplift(self, facts: pd.DataFrame, strategy: str) -> np.ndarray:
+        """Estimated incremental response of treating with `strategy` (two-model difference)."""
+        return self.response(facts, strategy) - self.control_response(facts)
+
+    def predict_proba(self, facts: pd.DataFrame, strategy: str) -> np.ndarray:
+        p = self.response(facts, strategy)
+        return np.column_stack([1 - p, p])
+
+
+def latest_response(models_dir=None) -> tuple[ResponseModel | None, dict | None]:
+    """The newest stored response model and its metadata, or (None, None) when none is stored."""
+    from engine.base.diagnostics import DiagnosticError
+    from engine.scoring.artefacts import find_model, load_model
+
+    try:
+        meta = find_model(None, MODEL_NAME, models_dir)
+    except DiagnosticError:
+        return None, None
+    return load_model(meta, models_dir), meta
+
+
+def add_propensity(frame: pd.DataFrame, models_dir=None) -> str | None:
+    """Add `propensity.<s>` for every strategy of the latest response model to the fact frame
+    (in place) and return the model's version; None (frame untouched) when no model is stored,
+    so arbitration falls back to each strategy's `base_response`."""
+    model, meta = latest_response(models_dir)
+    if model is None:
+        return None
+    for strategy, values in model.responses(frame).items():
+        frame[f"{PROPENSITY_PREFIX}{strategy}"] = np.round(values, 6)
+    return meta["version"]
