@@ -25,7 +25,7 @@ NO_STRATEGIES = "RP041"
 # Top-level key that identifies each kind, tried in this order (`services` is also a strategy key).
 _KIND_KEYS = (("pack", "pack"), ("policy", "contact_policy"), ("strategy", "strategy"),
               ("cases", "cases"), ("segments", "segments"), ("services", "services"),
-              ("sensitivity", "sensitivity"), ("subscription_weights", "sensitivity"), ("subscription_ahp", "sensitivity"))
+              ("sensitivity", "sensitivity"))
 _KIND_STEMS = {"contact_policy": "contact_policy", "segments": "segments", "services": "services",
                "sensitivity": "sensitivity"}
 YAML_SUFFIXES = (".yaml", ".yml")
