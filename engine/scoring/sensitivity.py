@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from engine.snapshot.contract import SERVICE_IDS
-from engine.base.diagnostics import DiagnosticError, did_you_mean
+from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from engine.scoring.ahp import ahp_from_doc, inconsistency_diagnostic
 from engine.facts.keys import SnapshotKeys, positions, snapshot_keys
 from engine.base.yamlfile import YamlDoc, load_yaml
@@ -219,3 +219,67 @@ def sensitivity_from_doc(doc: YamlDoc) -> SensitivityConfig:
     if problems:
         raise DiagnosticError(problems)
     return SensitivityConfig(subscription=a, usage=c, sensitive_share=float(share))
+
+
+SENSITIVITY_COLUMNS = {"subscription": "subscription_weights", "usage": "usage_weights"}
+
+
+def sensitivity_file_text(config: SensitivityConfig, *, name: str = "custom", title: str = "",
+                          status: str = "draft") -> str:
+    """The weights in the rules/sensitivity.yaml format (schema kind `sensitivity`), services sorted."""
+    import yaml
+
+    body = {
+        "sensitivity": name,
+        "title": title or "数据业务敏感度权重 data-service sensitivity weights",
+        "status": status,
+        "sensitive_share": float(config.sensitive_share),
+        "subscription_weights": {s: round(float(w), 6) for s, w in sorted(config.subscription.items())},
+        "usage_weights": {s: round(float(w), 6) for s, w in sorted(config.usage.items())},
+    }
+    head = ("# yaml-language-server: $schema=../engine/content/schemas/sensitivity.schema.json\n"
+            "# Written by `rekindle models ahp --write-sensitivity`; status draft: submit and approve it\n"
+            "# (`rekindle rules submit sensitivity`, `rekindle rules approve sensitivity`) before production.\n")
+    return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+
+
+def write_ahp_weights(weights: dict[str, float], path: str | Path, column: str) -> SensitivityConfig:
+    """Put AHP weights into one column (`subscription` = Aᵢ or `usage` = Cᵢ) of a sensitivity file.
+
+    The other column and `sensitive_share` are kept from the existing file (the Shaanxi defaults
+    when there is none); every service id must be in the catalogue. The file is rewritten whole
+    (temp file + rename) with status draft, so it needs approval again before production.
+    """
+    import os
+    import tempfile
+
+    if column not in SENSITIVITY_COLUMNS:
+        raise DiagnosticError([Diagnostic("MD024", f"unknown column '{column}'", path="--column",
+                                          hint="subscription (Aᵢ) or usage (Cᵢ)")])
+    unknown = sorted(s for s in weights if s not in SERVICE_IDS)
+    if unknown:
+        raise DiagnosticError([Diagnostic("MD021", f"unknown service '{s}' in the AHP criteria", path="criteria",
+                                          hint=did_you_mean(s, SERVICE_IDS)) for s in unknown])
+    path = Path(path)
+    name, title = "custom", ""
+    if path.exists():
+        doc = load_yaml(path)
+        base = sensitivity_from_doc(doc)
+        name = str(doc.data.get("sensitivity") or name)
+        title = str(doc.data.get("title") or "")
+    else:
+        base = SensitivityConfig()
+    new = SensitivityConfig(subscription=dict(weights) if column == "subscription" else dict(base.subscription),
+                            usage=dict(weights) if column == "usage" else dict(base.usage),
+                            sensitive_share=base.sensitive_share)
+    text = sensitivity_file_text(new, name=name, title=title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return new
