@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     step("1. Generate a sample operator (a snapshot of the base)",
          ["data", "generate", "--subscribers", str(opts.subscribers), "--seed", "7", "--as-of", as_of, "--out", str(snapshot)])
     step("2. Check the snapshot against the data contract", ["data", "check", str(snapshot)])
-    step("3. Silent and low-use subscriptions (沉默 / 低使用) by month and service",
+    step("3. Silent and low-use playbook types (沉默 / 低使用) by complete month and service",
          ["report", "silent-lowuse", "--data", str(snapshot), "--as-of", as_of])
     step("4. Train the stability (churn risk) model", ["models", "train", "stability", "--data", str(snapshot), "--as-of", as_of])
     step("5. Validate the planners' rule packs and strategies", ["rules", "validate", "rules", "strategies"])
@@ -88,12 +88,22 @@ def main(argv: list[str] | None = None) -> None:
     step("12. The list for the SMS gateway", ["export", "--run", "latest", "--channel", "sms", "--out", str(out / "sms_export.csv")])
     head = (out / "sms_export.csv").read_text(encoding="utf-8").splitlines()[:6]
     sys.stdout.write("\n".join(head) + "\n")
+    step("13. The monthly silent-user list 沉默用户视图 (type and causes per subscription)",
+         ["export", "--run", "latest", "--view", "silent", "--out", str(out / "silent_view.csv")])
+    head = (out / "silent_view.csv").read_text(encoding="utf-8").splitlines()[:6]
+    sys.stdout.write("\n".join(head) + "\n")
     console.rule("[bold green]Demo finished")
 
 
 def _approve_everything() -> None:
-    """A supervisor approves the shipped packs and strategies for their current content."""
-    console.rule("[bold]7. A supervisor approves the packs and strategies (审核)")
+    """The supervising department approves the shipped content for its current bytes.
+
+    Two roles (PLAYBOOKS.md §5): campaign planners (营销策划人员) edit and submit the packs,
+    segmentation, sensitivity weights and strategies; the supervising department (主管部门)
+    approves them. The shipped files were written and submitted by the planners; here the
+    supervisor records the approval a production run checks.
+    """
+    console.rule("[bold]7. Planners edited and submitted; the supervising department (主管部门) approves (审核)")
     packs = sorted(p.stem for p in Path("rules").glob("*.yaml") if p.stem != "services")
     strategies = sorted(p.stem for p in Path("strategies").glob("*.yaml"))
     for name in packs:

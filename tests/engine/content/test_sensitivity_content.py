@@ -88,3 +88,22 @@ def test_a_run_scores_with_the_file(tmp_path, tmp_path_factory):
     assert shares["0.2"][0] == pytest.approx(0.2, abs=0.03)
     assert shares["0.5"][0] == pytest.approx(0.5, abs=0.05)
     assert shares["0.2"][1] != shares["0.5"][1]  # the model version in the trace follows the file
+
+
+def test_submit_and_approve_like_every_content_file(tmp_path, monkeypatch):
+    from engine.content import lifecycle
+
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    rules = _rules(tmp_path, GOOD.replace("status: approved ", "status: draft    "))
+    path = rules / "sensitivity.yaml"
+    lifecycle.submit(path, by="张伟", db_url=db)
+    lifecycle.approve(path, by="supervisor", db_url=db)
+    content, _ = load_content(rules, STRATEGIES)
+    assert not [line for line in unapproved(content, db) if "sensitivity" in line]
+    # an edit after approval needs a new approval
+    path.write_text(path.read_text(encoding="utf-8").replace("sensitive_share: 0.2", "sensitive_share: 0.25"),
+                    encoding="utf-8")
+    content, _ = load_content(rules, STRATEGIES)
+    assert any("sensitivity 'sensitivity'" in line and "edited since its approval" in line
+               for line in unapproved(content, db))
