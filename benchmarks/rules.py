@@ -39,6 +39,8 @@ def synthetic_facts(n: int, seed: int = 7) -> pd.DataFrame:
     frame["ordered_days"] = rng.integers(10, 2000, n)
     frame["tenure_days"] = rng.integers(30, 4000, n)
     frame["sensitivity_pct"] = np.round(rng.random(n) * 100, 1)
+    frame["data_sensitive"] = frame["sensitivity_pct"] >= 80  # rules/sensitivity.yaml: top 20%
+    frame["fee_share"] = np.round(rng.random(n) * 0.1, 4)
     frame["account_manager"] = rng.random(n) < 0.1
     frame["device_os"] = rng.choice(["android", "ios", "feature", "symbian"], n)
     frame["handset_changed_days"] = np.where(rng.random(n) < 0.3, rng.integers(1, 400, n), np.nan)

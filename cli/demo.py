@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     step("1. Generate a sample operator (a snapshot of the base)",
          ["data", "generate", "--subscribers", str(opts.subscribers), "--seed", "7", "--as-of", as_of, "--out", str(snapshot)])
     step("2. Check the snapshot against the data contract", ["data", "check", str(snapshot)])
-    step("3. Silent and low-use subscriptions (沉默 / 低使用) by month and service",
+    step("3. Silent and low-use playbook types (沉默 / 低使用) by complete month and service",
          ["report", "silent-lowuse", "--data", str(snapshot), "--as-of", as_of])
     step("4. Train the stability (churn risk) model", ["models", "train", "stability", "--data", str(snapshot), "--as-of", as_of])
     step("5. Validate the planners' rule packs and strategies", ["rules", "validate", "rules", "strategies"])
@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     step("12. The list for the SMS gateway", ["export", "--run", "latest", "--channel", "sms", "--out", str(out / "sms_export.csv")])
     head = (out / "sms_export.csv").read_text(encoding="utf-8").splitlines()[:6]
     sys.stdout.write("\n".join(head) + "\n")
+    step("13. The monthly silent-user list 沉默用户视图 (type and causes per subscription)",
+         ["export", "--run", "latest", "--view", "silent", "--out", str(out / "silent_view.csv")])
+    head = (out / "silent_view.csv").read_text(encoding="utf-8").splitlines()[:6]
+    sys.stdout.write("\n".join(head) + "\n")
     _loop(snapshot, out)
     console.rule("[bold green]Demo finished")
     _console_commands()
@@ -99,7 +103,8 @@ def _approvals() -> None:
     """Where approval stands. The demo approves nothing: approvals are recorded under the OS login
     of whoever runs `approve`, and the login that submitted content may not approve it (four
     eyes), so one person running a demo cannot — and should not — approve on their own."""
-    console.rule("[bold]7. Approval 审核: a planner submits, a supervisor approves under their own login")
+    console.rule("[bold]7. Approval 审核: planners (营销策划人员) edit and submit, the supervising department "
+                 "(主管部门) approves under its own login")
     step(None, ["rules", "show", "long_term_silent"], show=3)
     console.print("[dim]`rekindle rules submit NAME` (planner), then `rekindle rules approve NAME` from the "
                   "supervisor's own login; the same login cannot do both (four eyes, exit 3).[/dim]")
@@ -130,12 +135,12 @@ def _loop(snapshot: Path, out: Path) -> None:
     """The closed loop (docs/LOOP.md) in four steps: the channels report back, it is stored,
     the call centre's orders wait, and the campaign is measured against its control group."""
     feedback = out / "feedback.csv"
-    step("13. The channels report back (simulated for the sample operator) 营销反馈",
+    step("14. The channels report back (simulated for the sample operator) 营销反馈",
          ["data", "feedback", "--data", str(snapshot), "--run", "latest", "--out", str(feedback)])
-    step("14. Load the feedback (loading it again changes nothing)", ["feedback", "load", str(feedback)])
-    step("15. Work orders for the call centre and account managers 工单", ["orders", "list", "--state", "accepted"],
+    step("15. Load the feedback (loading it again changes nothing)", ["feedback", "load", str(feedback)])
+    step("16. Work orders for the call centre and account managers 工单", ["orders", "list", "--state", "accepted"],
          show=8)
-    step("16. Campaign evaluation 营销评估: treated vs holdout, uplift with its 95% interval",
+    step("17. Campaign evaluation 营销评估: treated vs holdout, uplift with its 95% interval",
          ["report", "campaign", "--format", "html", "--out", str(out / "campaign.html")])
     step(None, ["report", "campaign", "--format", "csv", "--out", str(out / "campaign.csv")], show=False)
     rows = list(csv.DictReader((out / "campaign.csv").open(encoding="utf-8")))

@@ -33,10 +33,15 @@ def _as_of(value: str | None) -> date | None:
 
 @app.command()
 def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [names]` and `matrix:` (full square matrix)"),
-        as_json: bool = typer.Option(False, "--json", help="print weights, consistency_ratio, consistent as JSON")) -> None:
+        as_json: bool = typer.Option(False, "--json", help="print weights, consistency_ratio, consistent as JSON"),
+        write_sensitivity: Optional[Path] = typer.Option(
+            None, "--write-sensitivity", help="write the weights into this sensitivity file (rules/sensitivity.yaml format)"),
+        column: str = typer.Option("usage", "--column", help="which weights to replace: subscription (Aᵢ) or usage (Cᵢ)")) -> None:
     """AHP 层次分析法: weights from a pairwise comparison matrix, with the consistency ratio (CR < 0.1).
 
-    Example: rekindle models ahp weights/usage_matrix.yaml --json
+    Exits 1 when the matrix is inconsistent (CR ≥ 0.1); nothing is written then. With
+    --write-sensitivity the weights replace one column of that file (status draft: approve it again).
+    Example: rekindle models ahp usage_matrix.yaml --write-sensitivity rules/sensitivity.yaml --column usage
     """
     try:
         from engine.scoring.ahp import load_ahp_file
@@ -46,6 +51,9 @@ def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [name
         fail(error)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        if not result.consistent:
+            raise typer.Exit(1)
+        _write_sensitivity(result, write_sensitivity, column)
         return
     for name, weight in sorted(result.weights.items(), key=lambda kv: -kv[1]):
         typer.echo(f"{name:<20} {weight:.4f}")
@@ -57,6 +65,21 @@ def ahp(matrix: Path = typer.Argument(..., help="YAML file with `criteria: [name
         a, b, aij, ratio = result.most_inconsistent
         typer.echo(f"INCONSISTENT (CR >= 0.1): most inconsistent pair ({a}, {b}): "
                    f"a_ij = {aij:.4g} while the weights imply {ratio:.4g}; revisit that judgement")
+        raise typer.Exit(1)
+    _write_sensitivity(result, write_sensitivity, column, echo=True)
+
+
+def _write_sensitivity(result, path: Path | None, column: str, echo: bool = False) -> None:
+    if path is None:
+        return
+    from engine.scoring.sensitivity import write_ahp_weights
+
+    try:
+        write_ahp_weights(result.weights, path, column)
+    except DiagnosticError as error:
+        fail(error)
+    if echo:
+        typer.echo(f"wrote the {column} weights into {path} (status draft: submit and approve it)")
 
 
 def _print_training(meta: dict) -> None:

@@ -71,18 +71,35 @@ def run(
 
 def export(
     run_id: str = typer.Option("latest", "--run", help="run id, or `latest`"),
-    channel: str = typer.Option(..., "--channel", help="sms, mms, wap_push, outbound_call or account_manager"),
+    channel: Optional[str] = typer.Option(None, "--channel", help="sms, mms, wap_push, outbound_call or account_manager"),
+    view: Optional[str] = typer.Option(None, "--view", help="instead of a channel list: silent (沉默用户视图), "
+                                       "low-use (低使用量用户视图) or front-desk (前台推荐视图); needs --out FILE.csv|.parquet"),
     out: Optional[Path] = typer.Option(None, "--out", help="file to write (default: print to stdout)"),
     db: DbOption = None,
     force: bool = typer.Option(False, "--force", help="export a run that does not verify (written to the audit log)"),
 ) -> None:
-    """Channel list 渠道清单: the CSV a channel's system takes (msisdn, service, strategy, message, ...).
+    """Channel list 渠道清单: the CSV a channel's system takes (msisdn, service, strategy, message, ...);
+    or with --view one of the operator's monthly lists of the run (engine/outputs/views.py).
 
     The run is verified first (hash chain and signed seal): one that does not verify is refused
-    (exit 3) unless --force. Example: rekindle export --run latest --channel outbound_call --out calls.csv
+    (exit 3) unless --force.
+    Examples: rekindle export --run latest --channel outbound_call --out calls.csv
+              rekindle export --run latest --view silent --out silent.parquet
     """
     from engine.outputs.export import export_channel, export_text
 
+    if (channel is None) == (view is None) or (view is not None and out is None):
+        typer.echo("give either --channel, or --view with --out FILE (.csv or .parquet)", err=True)
+        raise typer.Exit(2)
+    if view is not None:
+        from engine.outputs.views import export_view
+
+        try:
+            found, path, rows = export_view(run_id, view, out, db)
+        except DiagnosticError as error:
+            fail(error)
+        typer.echo(f"{rows} rows of the {view} view of run {found} written to {path}", err=True)
+        return
     try:
         if out is None:
             _run, body, warnings = export_text(run_id, channel, db, force=force)

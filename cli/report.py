@@ -15,6 +15,7 @@ from engine.base.csvsafe import write_private
 from engine.base.diagnostics import DiagnosticError
 from engine.snapshot.loader import load_snapshot
 from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
+from engine.outputs.reports.silent_lowuse import load_segments
 
 app = typer.Typer(no_args_is_help=True)
 app.command("run")(run_report)  # written in cli/report_run.py
@@ -28,26 +29,32 @@ def silent_lowuse_report(
     as_of: datetime = typer.Option(..., "--as-of", formats=["%Y-%m-%d"], help="run date YYYY-MM-DD (M0 = its month)"),
     fmt: str = typer.Option("table", "--format", help="table | csv | html"),
     out: Path | None = typer.Option(None, "--out", help="write to this file instead of the terminal"),
+    rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rules folder whose segments.yaml classifies the facts"),
+    include_partial: bool = typer.Option(False, "--include-partial",
+                                         help="also count the as-of month, which is incomplete (labelled partial)"),
 ) -> None:
-    """Silent (沉默) and low-use (低使用) subscriptions and 活跃率 by month, city, brand and service.
+    """沉默与低使用分析报表: the playbook types (long/short silent, three low-use types) and 活跃率 by
+    month, city, brand and service, segmented as a night does; complete months only unless
+    --include-partial.
 
     Example: rekindle report silent-lowuse --data demo/snapshot --as-of 2026-11-15 --format html --out report.html
     """
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}, not {fmt!r}", param_hint="--format")
     try:
-        snapshot = load_snapshot(data, tables=["subscribers", "subscriptions", "usage_monthly"])
+        segments = load_segments(rules_dir)
+        snapshot = load_snapshot(data)
     except DiagnosticError as exc:
         fail(exc)
     day = as_of.date()
-    frame = silent_lowuse(snapshot, day)
+    frame = silent_lowuse(snapshot, day, segments, include_partial=include_partial)
     if fmt == "table":
         if out:
             buffer = io.StringIO()
             Console(file=buffer, width=160).print(to_rich(frame, day))
             write_private(out, buffer.getvalue())  # 0600, atomic
         else:
-            Console().print(to_rich(frame, day))
+            Console(width=max(Console().width, 140)).print(to_rich(frame, day))
         return
     text = to_csv(frame) if fmt == "csv" else to_html(frame, day)
     if out:

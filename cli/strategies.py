@@ -58,15 +58,24 @@ def list_(
     dir: Dir = Path("strategies"),
     status: Annotated[Optional[str], typer.Option("--status", help="Only draft, review or approved.")] = None,
     channel: Annotated[Optional[str], typer.Option("--channel", help="Only this channel.")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Only those serving this reason (沉默/低使用原因).")] = None,
+    service: Annotated[Optional[str], typer.Option("--service", help="Only those usable for this service (incl. any-service ones).")] = None,
+    measure: Annotated[Optional[str], typer.Option("--measure", help="Only those whose measure (促进措施) contains this text.")] = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Only those allowed in this city (incl. all-city ones).")] = None,
+    maintainer: Annotated[Optional[str], typer.Option("--maintainer", help="Only those maintained by this person.")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     as_json: JsonOption = False,
 ) -> None:
-    """List strategies. Example: rekindle strategies list --status approved --channel sms"""
+    """List (query 查询) strategies by any field of the knowledge base; filters combine (AND).
+
+    Example: rekindle strategies list --status approved --channel sms --reason silent_3_months --service reading
+    """
     format = "json" if as_json else format
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter(f"must be table, csv or json, not '{format}'", param_hint="--format")
     try:
-        documents, problems = strategies_kb.list_strategies(dir, status, channel)
+        documents, problems = strategies_kb.list_strategies(dir, status, channel, reason=reason, service=service,
+                                                            measure=measure, region=region, maintainer=maintainer)
     except DiagnosticError as error:
         fail(error)
     if problems:

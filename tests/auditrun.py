@@ -17,7 +17,7 @@ from nightly_inputs import RULES, STRATEGIES, NightInputs, night_inputs
 
 
 # The keys of each fact in `rekindle explain --json` (the documented shape, issue 6).
-EXPLAIN_FACT_KEYS = {"service", "segment", "segment_rules", "decision", "pack", "pack_sha256", "reason", "rules",
+EXPLAIN_FACT_KEYS = {"service", "segment", "segment_rules", "causes", "decision", "pack", "pack_sha256", "reason", "rules",
                      "exclusions", "requirements", "scores", "model_versions", "holdout", "arbitration", "strategy",
                      "channel", "message", "approval"}
 

@@ -132,14 +132,20 @@ SUB2_COMMON = dict(
 # The facts of the hand-made snapshot as of HANDMADE_AS_OF, computed by hand.
 HANDMADE_FACTS = [
     # reading: M0 2, M1 0 (explicit row), M2 none, M3 5 -> silent for M1 and M2
+    # fee_share = 2.0 / 3 / 80 = 0.008333; causes: bundled, handset change 75 days ago (<= 90) with an OS change
     dict(SUB1_COMMON, service="reading", billing="monthly", bundled=True, ordered_days=674, uses_m0=2, uses_m1=0,
-         uses_m2=0, uses_m3=5, months_silent=2, used_in_3m=True, traffic_mb_3m=10.25, paid_3m=2.0),
+         uses_m2=0, uses_m3=5, months_silent=2, used_in_3m=True, traffic_mb_3m=10.25, paid_3m=2.0,
+         fee_share=0.008333, causes=["bundle", "handset_change", "os_change"]),
     dict(SUB1_COMMON, service="gprs", billing="per_use", bundled=False, ordered_days=1049, uses_m0=0, uses_m1=0,
-         uses_m2=4, uses_m3=0, months_silent=1, used_in_3m=True, traffic_mb_3m=100.0, paid_3m=0.0),
-    # ordered 2026-10-20 (last month), no use since: at most 1 silent month
+         uses_m2=4, uses_m3=0, months_silent=1, used_in_3m=True, traffic_mb_3m=100.0, paid_3m=0.0,
+         fee_share=0.0, causes=["handset_change", "os_change"]),
+    # ordered 2026-10-20 (last month), no use since: at most 1 silent month; dual-SIM list,
+    # same-OS handset change 14 days ago
     dict(SUB2_COMMON, service="video", billing="monthly", bundled=False, ordered_days=26, uses_m0=1, uses_m1=0,
-         uses_m2=0, uses_m3=0, months_silent=1, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0),
+         uses_m2=0, uses_m3=0, months_silent=1, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0,
+         fee_share=0.0, causes=["dual_sim", "handset_change"]),
     # no usage rows at all, ordered in 2020: the whole 12-month window is silent
     dict(SUB2_COMMON, service="fetion", billing="free", bundled=True, ordered_days=2510, uses_m0=0, uses_m1=0,
-         uses_m2=0, uses_m3=0, months_silent=12, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0),
+         uses_m2=0, uses_m3=0, months_silent=12, used_in_3m=False, traffic_mb_3m=0.0, paid_3m=0.0,
+         fee_share=0.0, causes=["bundle", "dual_sim", "handset_change"]),
 ]

@@ -50,6 +50,7 @@ from engine.facts import fields as catalogue
 from engine.base.diagnostics import WARNING, Diagnostic, did_you_mean
 from engine.content.messages import template_problems
 from engine.content.checks_conditions import ConditionChecker
+from engine.content.checks_models import check_sensitivity
 from engine.content.document import Content, Document
 
 DUPLICATE_ID = "RP030"
@@ -284,7 +285,8 @@ def check_priorities(content: Content) -> list[Diagnostic]:
 
 
 _BY_KIND = {"pack": check_pack, "strategy": check_strategy, "contact_policy": check_policy,
-            "segments": check_segments, "services": check_services, "cases": check_cases_file}
+            "segments": check_segments, "services": check_services, "cases": check_cases_file,
+            "sensitivity": check_sensitivity}
 
 
 def check_all(content: Content) -> list[Diagnostic]:

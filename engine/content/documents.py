@@ -24,8 +24,10 @@ NO_STRATEGIES = "RP041"
 
 # Top-level key that identifies each kind, tried in this order (`services` is also a strategy key).
 _KIND_KEYS = (("pack", "pack"), ("policy", "contact_policy"), ("strategy", "strategy"),
-              ("cases", "cases"), ("segments", "segments"), ("services", "services"))
-_KIND_STEMS = {"contact_policy": "contact_policy", "segments": "segments", "services": "services"}
+              ("cases", "cases"), ("segments", "segments"), ("services", "services"),
+              ("sensitivity", "sensitivity"))
+_KIND_STEMS = {"contact_policy": "contact_policy", "segments": "segments", "services": "services",
+               "sensitivity": "sensitivity"}
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -45,7 +47,8 @@ def _name_of(kind: str, data: dict, path: Path) -> str:
 def load_document(path: Path | str, kind: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
     """Load one content file with positions and check it against its JSON Schema.
 
-    The kind is inferred from the top-level key (pack/policy/strategy/cases/segments/services)
+    The kind is inferred from the top-level key (pack/policy/strategy/cases/segments/services/
+    sensitivity weights)
     or the file name. Returns (None, diagnostics) when the file cannot be read as content.
     """
     path = Path(path)
@@ -106,7 +109,8 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[Diagnost
 
 def _add(content: Content, doc: Document) -> list[Diagnostic]:
     """File a document under its kind; a second definition of the same thing is an error."""
-    single = {"contact_policy": "policy", "segments": "segments", "services": "services"}
+    single = {"contact_policy": "policy", "segments": "segments", "services": "services",
+              "sensitivity": "sensitivity"}
     if doc.kind in single:
         earlier = getattr(content, single[doc.kind])
         if earlier is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean, has_errors
-from engine.snapshot.contract import CHANNEL_VALUES
+from engine.snapshot.contract import CHANNEL_VALUES, SERVICE_IDS
 from engine.base.jsonfile import write_atomic
 from engine.content.lifecycle import APPROVED, DRAFT, REVIEW, STATUSES
 from engine.content.locks import content_lock
@@ -171,26 +171,43 @@ def load_strategies(directory: str | Path) -> tuple[list[Document], list[Diagnos
 
 
 def list_strategies(
-    directory: str | Path, status: str | None = None, channel: str | None = None
+    directory: str | Path, status: str | None = None, channel: str | None = None, *,
+    reason: str | None = None, service: str | None = None, measure: str | None = None,
+    region: str | None = None, maintainer: str | None = None,
 ) -> tuple[list[Document], list[Diagnostic]]:
-    """Strategies filtered by status and channel, plus the problems of unreadable files.
-
-    An unknown status or channel is an error (a typo would otherwise list nothing)."""
+    """Strategies filtered by every field of the knowledge base (策略知识库 query), plus the
+    problems of unreadable files. Filters AND together:
+    - status, channel: equal (an unknown value is an error: a typo would otherwise list nothing);
+    - reason: among the strategy's `reasons`;
+    - service / region: among its `services` / `regions`, or those are empty (= any service, all cities);
+    - measure: a substring of its `measure` (促进措施 is free text);
+    - maintainer: equal to its `maintainer`.
+    """
     bad = [
         Diagnostic(BAD_VALUE, f"unknown {name} '{value}'", path=f"--{name}",
                    hint=did_you_mean(value, allowed) or f"one of {', '.join(allowed)}")
-        for name, value, allowed in (("status", status, STATUSES), ("channel", channel, CHANNEL_VALUES))
+        for name, value, allowed in (("status", status, STATUSES), ("channel", channel, CHANNEL_VALUES),
+                                     ("service", service, SERVICE_IDS))
         if value is not None and value not in allowed
     ]
     if bad:
         raise DiagnosticError(bad)
     documents, problems = load_strategies(directory)
-    chosen = [
-        d for d in documents
-        if isinstance(d.data, dict)
-        and (status is None or d.data.get("status") == status)
-        and (channel is None or d.data.get("channel") == channel)
-    ]
+
+    def listed(data: dict, key: str) -> list:
+        value = data.get(key)
+        return value if isinstance(value, list) else []
+
+    def keep(data: dict) -> bool:
+        return ((status is None or data.get("status") == status)
+                and (channel is None or data.get("channel") == channel)
+                and (reason is None or reason in listed(data, "reasons"))
+                and (service is None or not listed(data, "services") or service in listed(data, "services"))
+                and (region is None or not listed(data, "regions") or region in listed(data, "regions"))
+                and (measure is None or measure in str(data.get("measure") or ""))
+                and (maintainer is None or str(data.get("maintainer") or "") == maintainer))
+
+    chosen = [d for d in documents if isinstance(d.data, dict) and keep(d.data)]
     return chosen, problems
 
 

@@ -7,8 +7,8 @@ means 0 uses):
   never counting months before the month the service was ordered (ordered last month: at
   most 1; ordered this month: 0).
 - `used_in_3m`: uses in M1..M3 > 0. `traffic_mb_3m`, `paid_3m`: sums over M1..M3, this service.
-- `has_data_spend` (per subscriber): any `paid_amount` > 0 on any service in M1..M3, or GPRS
-  `traffic_mb` > 0 in M1..M3.
+- `has_data_spend`, `fee_share`, `causes`: derived fields of the playbooks, defined in
+  engine.facts.derived (a data service's payment or GPRS traffic; 资费敏感; 沉默/低使用原因).
 - `tenure_days` = as_of − join_date; `ordered_days` = as_of − ordered_on.
 - `arpu_trend` = arpu / arpu_6m_ago, missing when arpu_6m_ago is 0.
 - `contract_months_left`: whole calendar months from as_of to contract_end (floor: 2026-11-15
@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
+from engine.facts import derived
 from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET
 from engine.facts.keys import month_labels
 from engine.snapshot.loader import Snapshot
@@ -131,17 +132,12 @@ def usage_by_month(snapshot: Snapshot, subscriptions: pd.DataFrame, as_of: date,
     return out
 
 
-def _data_spenders(snapshot: Snapshot, rows: dict[str, np.ndarray]) -> np.ndarray:
-    """Per subscriber (in subscribers order): paid anything or had GPRS traffic in M1..M3."""
+def _data_spenders(snapshot: Snapshot, rows: dict[str, np.ndarray], data_services=None) -> np.ndarray:
+    """Per subscriber (in subscribers order): paid for a data service or had GPRS traffic in M1..M3."""
     usage = snapshot.tables["usage_monthly"]
-    paid = usage["paid_amount"].to_numpy()[rows["window"]]
-    traffic = usage["traffic_mb"].to_numpy()[rows["window"]]
-    recent = (rows["month"] >= 1) & (rows["month"] <= 3)
-    spend = recent & ((paid > 0) | ((rows["service"] == SERVICE_IDS.index("gprs")) & (traffic > 0)))
-    out = np.zeros(len(snapshot.tables["subscribers"]), dtype=bool)
-    who = rows["person"][spend]
-    out[who[who >= 0]] = True
-    return out
+    return derived.data_spenders(usage["paid_amount"].to_numpy()[rows["window"]],
+                                 usage["traffic_mb"].to_numpy()[rows["window"]], rows["month"], rows["service"],
+                                 rows["person"], len(snapshot.tables["subscribers"]), data_services)
 
 
 def _months_silent(uses: np.ndarray, ordered_on: pd.Series, as_of: date) -> np.ndarray:
@@ -217,9 +213,12 @@ def _per_subscriber(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
     })
 
 
-def build_facts(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+def build_facts(snapshot: Snapshot, as_of: date, data_services=None) -> pd.DataFrame:
     """One row per active subscription: `msisdn` + the usage, subscription, subscriber and
-    events-and-lists fields of the catalogue (definitions in the module docstring)."""
+    events-and-lists fields of the catalogue (definitions in the module docstring).
+
+    `data_services`: the service ids the catalogue flags `data_service` (default: the shipped
+    catalogue's, engine.facts.derived.DEFAULT_DATA_SERVICES)."""
     subs = snapshot.tables["subscriptions"]
     subs = subs[subs["status"].to_numpy() == "active"].reset_index(drop=True)
     people = snapshot.tables["subscribers"]
@@ -242,7 +241,7 @@ def build_facts(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
         "used_in_3m": uses[:, recent].sum(axis=1) > 0,
         "traffic_mb_3m": usage["traffic_mb"][:, recent].sum(axis=1),
         "paid_3m": usage["paid_amount"][:, recent].sum(axis=1),
-        "has_data_spend": _data_spenders(snapshot, rows)[pos],
+        "has_data_spend": _data_spenders(snapshot, rows, data_services)[pos],
         "service": subs["service"].to_numpy(), "billing": subs["billing"].to_numpy(),
         "bundled": subs["bundled"].to_numpy(dtype=bool),
         "tenure_days": _days(as_of, person["join_date"]).astype(np.int64),
@@ -255,6 +254,9 @@ def build_facts(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
         "preferences": _normalise_tags(person["preferences"]),
         **{name: events[name].to_numpy() for name in events.columns},
     }
+    columns["fee_share"] = derived.fee_share(columns["paid_3m"], arpu)
+    columns["causes"] = derived.causes(columns["bundled"], columns["on_list"], columns["handset_changed_days"],
+                                       columns["os_changed"])
     # Series one by one keep string columns as object dtype (no conversion to Arrow strings).
     frame = pd.DataFrame(index=pd.RangeIndex(len(subs)))
     for name in FACT_COLUMNS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.facts.derived import CAUSES
 from engine.snapshot.contract import BILLING_VALUES, LIST_VALUES, OS_VALUES, SERVICE_IDS
 
 # Field types. Conditions are checked against them (e.g. `gte` needs int/float).
@@ -52,7 +53,8 @@ FIELDS: dict[str, Field] = {
             Field("used_in_3m", BOOL, "any use in M1..M3"),
             Field("traffic_mb_3m", FLOAT, "traffic of this service in M1..M3, MB"),
             Field("paid_3m", FLOAT, "amount paid for this service in M1..M3"),
-            Field("has_data_spend", BOOL, "subscriber paid anything on any service (paid_amount > 0) or had GPRS traffic in M1..M3"),
+            Field("has_data_spend", BOOL, "subscriber paid for a data service (data_service: true in rules/services.yaml; not SMS or ringtone fees) or had GPRS traffic in M1..M3 (有数据业务付费或GPRS流量)"),
+            Field("fee_share", FLOAT, "资费敏感 price sensitivity: average monthly amount paid for this service in M1..M3 over the subscriber's arpu (paid_3m / 3 / arpu, 6 decimals); missing if arpu <= 0. 0.05 = the service takes 5% of the bill", nullable=True),
         ),
         *_group(
             "subscription",
@@ -82,6 +84,7 @@ FIELDS: dict[str, Field] = {
             Field("on_list", SET, "lists the subscriber is on (since <= --as-of): dnd 免打扰, red 红名单, black 黑名单, dual_sim 双卡, card_farming 养卡", LIST_VALUES),
             Field("days_since_contact", INT, "days since the last campaign contact on any channel; missing if never", nullable=True),
             Field("contacts_30d", INT, "campaign contacts 0–29 days before --as-of"),
+            Field("causes", SET, "沉默/低使用原因 causes, one or several: bundle 套餐捆绑 (came in a plan bundle), dual_sim 双卡 (dual-SIM list), card_farming 渠道养卡 (card-farming list), handset_change 换机 (handset changed in the last 90 days), os_change 换系统 (that change changed the OS)", CAUSES),
         ),
         *_group(
             "segment",
@@ -91,7 +94,8 @@ FIELDS: dict[str, Field] = {
         *_group(
             "scores",
             Field("sensitivity", FLOAT, "data-service sensitivity 数据业务敏感度, 0..1"),
-            Field("sensitivity_pct", FLOAT, "sensitivity percentile, 0..100 (80 = top 20%)"),
+            Field("sensitivity_pct", FLOAT, "sensitivity percentile, 0..100, ties share one value (80 = top 20%)"),
+            Field("data_sensitive", BOOL, "数据业务敏感客户: in the top share of sensitivity set by `sensitive_share` in rules/sensitivity.yaml (default top 20%) — the one threshold every playbook uses"),
             Field("churn_risk", FLOAT, "churn probability 离网概率, 0..1"),
             Field("stability", ENUM, "stability tier 稳定度", LEVELS),
             Field("value", FLOAT, "customer value 价值度, 0..1"),
@@ -120,7 +124,7 @@ def lookup(name: str) -> Field | None:
 NEUTRAL_DEFAULTS: dict[str, object] = {
     "uses_m0": 0, "uses_m1": 0, "uses_m2": 0, "uses_m3": 0,
     "months_silent": 0, "used_in_3m": False, "traffic_mb_3m": 0.0, "paid_3m": 0.0,
-    "has_data_spend": False,
+    "has_data_spend": False, "fee_share": 0.0, "causes": [],
     "service": "reading", "billing": "monthly", "bundled": False,
     "tenure_days": 730, "ordered_days": 365,
     "city": "", "brand": "", "plan": "", "arpu": 50.0, "arpu_trend": 1.0,
@@ -128,6 +132,6 @@ NEUTRAL_DEFAULTS: dict[str, object] = {
     "preferences": [],
     "handset_changed_days": None, "os_changed": False, "to_smartphone": False,
     "on_list": [], "days_since_contact": None, "contacts_30d": 0,
-    "sensitivity": 0.5, "sensitivity_pct": 50.0, "churn_risk": 0.1, "stability": "mid",
+    "sensitivity": 0.5, "sensitivity_pct": 50.0, "data_sensitive": False, "churn_risk": 0.1, "stability": "mid",
     "value": 0.5, "value_tier": "mid", "retention_group": "放心",
 }

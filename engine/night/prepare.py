@@ -54,14 +54,17 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
     name (for messages and the account-manager list) and the segmentation rules that matched.
     """
+    from engine.content.checks_models import data_services, sensitivity_config
     from engine.facts.build import build_facts
     from engine.scoring.response import add_propensity
     from engine.scoring.scoring import score_snapshot
 
     stage("facts")
-    facts = build_facts(snapshot, as_of)
+    # The catalogue's data_service flags (has_data_spend) and rules/sensitivity.yaml's weights.
+    facts = build_facts(snapshot, as_of, data_services=data_services(content))
     stage("score")
-    scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability)
+    scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
+                                      sensitivity_config=sensitivity_config(content))
     frame = _merge_scores(facts, scores)
     stage("segment")
     try:

@@ -4,10 +4,13 @@
 payloads (docs/TRACE.md), the facts no pack considered (`out_of_scope`), and the approval
 records of the exact content versions the run used, and returns one JSON-ready document:
 
-    {run, as_of, msisdn, facts: [{service, segment, segment_reasons, segment_rules, decision, pack,
+    {run, as_of, msisdn, facts: [{service, segment, segment_reasons, segment_rules, causes, decision, pack,
      pack_sha256, reason, rules, exclusions, requirements, scores, model_versions, holdout,
      arbitration, strategy, channel, message, approval, considered}]}
 
+`causes` are the fact's silent / low-use causes (套餐捆绑 bundle, 双卡 dual_sim, 渠道养卡 card_farming,
+换机 handset_change, 换系统 os_change; engine.facts.derived) from the trace's fact; rule ids stay in
+`segment_rules` and `rules`.
 `rules` are the deciding pack's target rules that fired with the values they tested;
 `exclusions` every exclusion hit by any pack that considered the fact (contact policy or pack);
 `requirements` the deciding pack's score requirements with value, threshold and model version;
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.facts.derived import CAUSE_NAMES_ZH
 from engine.store.read import subscriber_in_run
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.outputs.explain_details import pack_view, requirement_view, scores_of
@@ -100,6 +104,7 @@ def _fact_doc(record: dict, content_hashes: dict, approval_of: _Approvals) -> di
         "segment": segment.get("segment") or fact.get("segment"),
         "segment_reasons": list(segment.get("reasons") or []),
         "segment_rules": list(segment.get("rules") or []),
+        "causes": list(fact.get("causes") or []),  # 沉默/低使用原因 (engine.facts.derived), as the run saw them
         "decision": record["decision"],
         "pack": record["pack"],
         "pack_sha256": deciding["sha256"] if deciding else content_hashes.get(f"pack/{record['pack']}", ""),
@@ -122,7 +127,7 @@ def _fact_doc(record: dict, content_hashes: dict, approval_of: _Approvals) -> di
 def _out_of_scope_doc(row: dict) -> dict:
     return {
         "service": row["service"], "segment": row["segment"], "segment_reasons": [], "segment_rules": [],
-        "decision": "out_of_scope", "pack": None, "pack_sha256": None, "reason": NOT_IN_SCOPE,
+        "causes": [], "decision": "out_of_scope", "pack": None, "pack_sha256": None, "reason": NOT_IN_SCOPE,
         "rules": [], "exclusions": [], "requirements": [], "scores": {}, "model_versions": {},
         "holdout": {"held_out": False, "group": None, "pack": None},
         "arbitration": {"outcome": "", "won": None, "lost": [], "candidates": []},
@@ -228,6 +233,8 @@ def _fact_text(fact: dict):
     rules = "; ".join(rule_lines({"rule": r, "tested": {}} if isinstance(r, str) else r
                                  for r in fact["segment_rules"])) or "none (default)"
     line("Segment 细分:", f"{fact['segment']} — rules {rules}; reasons {', '.join(fact['segment_reasons']) or '-'}")
+    if fact.get("causes"):
+        line("Causes 原因:", ", ".join(f"{c} {CAUSE_NAMES_ZH.get(c, '')}".strip() for c in fact["causes"]))
     if fact["strategy"]:
         verb = "Sent 发送:" if decision == "treat" else "Would have sent 本应发送:"
         line(verb, f"{fact['strategy']} via {fact['channel']}")

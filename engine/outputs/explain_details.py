@@ -16,7 +16,8 @@ from typing import Any, Iterable
 from engine.facts.fields import SCORE_COLUMNS
 
 # The model each score field comes from (for "score vs threshold, model version").
-SCORE_MODEL = {"sensitivity": "sensitivity", "sensitivity_pct": "sensitivity", "churn_risk": "stability",
+SCORE_MODEL = {"sensitivity": "sensitivity", "sensitivity_pct": "sensitivity", "data_sensitive": "sensitivity",
+               "churn_risk": "stability",
                "stability": "stability", "value": "value", "value_tier": "value", "retention_group": "retention"}
 OP_TEXT = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in", "not_in": "not in",
            "contains": "contains", "exists": "exists"}

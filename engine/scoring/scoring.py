@@ -1,6 +1,6 @@
 """Score a whole snapshot (ARCHITECTURE §3): every model, every subscriber, vectorised.
 
-Returns one row per subscriber (index `msisdn`) with `sensitivity`, `sensitivity_pct`,
+Returns one row per subscriber (index `msisdn`) with `sensitivity`, `sensitivity_pct`, `data_sensitive`,
 `churn_risk`, `stability`, `value`, `value_tier`, `retention_group`, and the versions used:
 the stability artefact's content hash, and for the parameterised formulas (sensitivity, value,
 retention grid) the hash of their weights, so a trace names exactly what produced a score.
@@ -49,7 +49,7 @@ def score_snapshot(snapshot, as_of: date, models_dir=None, *, stability_version:
     keys = snapshot_keys(tables, as_of)  # join every table to the subscribers once
     features = subscriber_features(tables, as_of, keys)
     scores = compute_sensitivity(features.index, tables["subscriptions"], tables["usage_monthly"], as_of,
-                                 sensitivity_config, keys)[["sensitivity", "sensitivity_pct"]]
+                                 sensitivity_config, keys)[["sensitivity", "sensitivity_pct", "data_sensitive"]]
     if model is None:
         scores["churn_risk"] = float("nan")
         scores["stability"] = None

@@ -1,23 +1,25 @@
-"""Data-service sensitivity 数据业务敏感度 (SPEC §4), the operator's formula, vectorised.
+"""Data-service sensitivity 数据业务敏感度 (SPEC §4, PLAYBOOKS.md §2), the operator's formula, vectorised.
 
     score = Σ Aᵢ·Bᵢ + Σ Cᵢ·Dᵢ
 
-Bᵢ is 1 when the subscriber has an active subscription to service i. Dᵢ scores how often the
-subscriber used service i in M1..M3 against everyone else who used it: in the top 20% of users
-→ 1, 20–40% → 0.8, 40–60% → 0.4, 60–80% → 0.2, the rest and non-users → 0. A subscriber's place
-among users is the share of users who used the service *more*: under 20% → top band; tied
-subscribers share the better band, and a service's only user is in the top band.
-`sensitivity` is the score over the maximum attainable score (Σ A + Σ C), 0..1;
-`sensitivity_pct` the mean percentile rank in the base, 0..100; sensitive = top 20%.
+Bᵢ is 1 when the subscriber has an active subscription to service i. Dᵢ scores the subscriber's
+**days of use this period** (本期使用天数: `active_days` of service i in M1, the latest complete
+month) against everyone else who used the service that month: top 20% of users → 1, 20–40% →
+0.8, 40–60% → 0.4, 60–80% → 0.2, the rest and non-users → 0. A subscriber's place among users is
+the share of users with strictly more days: under 20% → top band; tied subscribers share the
+better band, and a service's only user is in the top band.
+`sensitivity` is the score over the maximum attainable score (Σ A + Σ C), 0..1, rounded to 10
+decimals **before** ranking, so scores that are equal in exact arithmetic (0.0661 vs
+0.06609999999999999) are equal here and share one `sensitivity_pct`; `sensitivity_pct` is the
+mean percentile rank in the base, 0..100 (ties share the mean of their ranks), and
+`data_sensitive` = sensitivity_pct ≥ 100 · (1 − sensitive_share): the top 20% by default.
 
-Default weights. The operator's practice uses the Shaanxi table (陕西移动) of AHP weights for ten
-services. Only two of its cells are known to us — A1 fetion = 0.0898 and C10 wlan = 0.0433 — so
-DEFAULT_SUBSCRIPTION_WEIGHTS and DEFAULT_USAGE_WEIGHTS below are a *documented stand-in*: those
-two anchors kept, the other cells set by the project from the services' relative popularity
-(messaging and mail high on subscription, video and reading high on usage), each half summing to
-0.5 so A and C together sum to 1. The operator must replace it with its full table through a
-weights file (`subscription_weights`/`usage_weights`) or AHP matrices (`subscription_ahp`,
-`usage_ahp`, `subscription_share`); see `load_sensitivity_config`.
+Weights. The operator edits them in `rules/sensitivity.yaml` (content kind `sensitivity`: schema,
+validation with line numbers, approval, hash in every trace); `rekindle models ahp` can write AHP
+weights into that format. The defaults below, used when no such file exists, are the **Shaanxi
+table** (陕西省, ten services) of PLAYBOOKS.md §2, exactly as printed: the A column sums to 1.0001
+and the C column to 1.0434 in the source; the figures are kept as given (the score is divided by
+Σ A + Σ C, so the sums only scale it). Services outside the table carry no weight.
 """
 
 from __future__ import annotations
@@ -32,24 +34,26 @@ import numpy as np
 import pandas as pd
 
 from engine.snapshot.contract import SERVICE_IDS
-from engine.base.diagnostics import DiagnosticError, did_you_mean
+from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from engine.scoring.ahp import ahp_from_doc, inconsistency_diagnostic
 from engine.facts.keys import SnapshotKeys, positions, snapshot_keys
 from engine.base.yamlfile import YamlDoc, load_yaml
 
-SENSITIVITY_SERVICES = ("fetion", "mailbox139", "reading", "mobile_tv", "video",
-                        "ringtone", "game", "wlan", "music_club", "newspaper")
+SENSITIVITY_SERVICES = ("fetion", "newspaper", "sms", "mms", "mailbox139",
+                        "music_club", "reading", "game", "gprs", "wlan")  # Shaanxi table order, i = 1..10
 
-# A: subscription weights (sum 0.5). Anchor: fetion 0.0898 (Shaanxi A1).
+# A: subscription (open / ordered) weights, Shaanxi table as printed (sum 1.0001).
 DEFAULT_SUBSCRIPTION_WEIGHTS = {
-    "fetion": 0.0898, "mailbox139": 0.0612, "reading": 0.0540, "mobile_tv": 0.0431, "video": 0.0520,
-    "ringtone": 0.0395, "game": 0.0402, "wlan": 0.0468, "music_club": 0.0386, "newspaper": 0.0348,
+    "fetion": 0.0898, "newspaper": 0.1316, "sms": 0.0362, "mms": 0.0362, "mailbox139": 0.0848,
+    "music_club": 0.1839, "reading": 0.1601, "game": 0.1394, "gprs": 0.0643, "wlan": 0.0738,
 }
-# C: usage weights (sum 0.5). Anchor: wlan 0.0433 (Shaanxi C10).
+# C: days-used-this-period weights, Shaanxi table as printed (sum 1.0434).
 DEFAULT_USAGE_WEIGHTS = {
-    "fetion": 0.0652, "mailbox139": 0.0481, "reading": 0.0605, "mobile_tv": 0.0552, "video": 0.0689,
-    "ringtone": 0.0297, "game": 0.0548, "wlan": 0.0433, "music_club": 0.0468, "newspaper": 0.0275,
+    "fetion": 0.0798, "newspaper": 0.0428, "sms": 0.0299, "mms": 0.0321, "mailbox139": 0.1681,
+    "music_club": 0.1892, "reading": 0.0798, "game": 0.1892, "gprs": 0.1892, "wlan": 0.0433,
 }
+SCORE_DECIMALS = 10  # sensitivity is rounded to this before ranking (tie-aware percentiles)
+USAGE_MONTH = 1  # Dᵢ ranks active_days of M1, the latest complete month (本期)
 # (share of users with more uses stays below this bound, score)
 FREQUENCY_BANDS = ((0.2, 1.0), (0.4, 0.8), (0.6, 0.4), (0.8, 0.2))
 DEFAULT_SENSITIVE_SHARE = 0.2
@@ -78,7 +82,7 @@ class SensitivityConfig:
 
 
 def frequency_scores(usage_3m: pd.DataFrame) -> pd.Series:
-    """Dᵢ for each (msisdn, service) row of `usage_3m` (columns msisdn, service, uses; uses > 0)."""
+    """Dᵢ for each (msisdn, service) row (columns service, uses: the days of use, > 0)."""
     by_service = usage_3m.groupby("service", sort=False)["uses"]
     # share of the service's users with strictly more uses; ties take the better band
     share_above = (by_service.rank(method="min", ascending=False) - 1) / by_service.transform("size")
@@ -96,7 +100,7 @@ def percentile_rank(values: pd.Series) -> pd.Series:
 
 def compute_sensitivity(msisdns: pd.Series | pd.Index, subscriptions: pd.DataFrame, usage_monthly: pd.DataFrame,
                         as_of: date, config: SensitivityConfig | None = None, keys: SnapshotKeys | None = None) -> pd.DataFrame:
-    """`sensitivity`, `sensitivity_pct`, `sensitive` for every msisdn (index), from the snapshot tables.
+    """`sensitivity`, `sensitivity_pct`, `data_sensitive` for every msisdn (index), from the snapshot tables.
 
     `keys` (from engine.facts.keys.snapshot_keys over the same msisdns) saves re-joining the tables.
     """
@@ -120,22 +124,23 @@ def compute_sensitivity(msisdns: pd.Series | pd.Index, subscriptions: pd.DataFra
     rows = keys.codes["usage_monthly"]
     cols = positions(usage_monthly["service"], services)
     # Users are ranked within the base being scored, so only rows of msisdns in it count.
-    ok = (rows >= 0) & (cols >= 0) & (keys.usage_month >= 1)
+    ok = (rows >= 0) & (cols >= 0) & (keys.usage_month == USAGE_MONTH)
     if ok.any():
         pair = rows[ok] * k + cols[ok]
-        uses = pd.Series(usage_monthly["uses"].to_numpy()[ok]).groupby(pair).sum()
+        uses = pd.Series(usage_monthly["active_days"].to_numpy()[ok]).groupby(pair).sum()
         uses = uses[uses > 0]
         used = pd.DataFrame({"service": uses.index.to_numpy() % k, "uses": uses.to_numpy()})
         d[uses.index.to_numpy() // k, used["service"].to_numpy()] = frequency_scores(used).to_numpy()
 
     score = b @ a + d @ c
     max_score = a.sum() + c.sum()
-    sensitivity = pd.Series(score / max_score if max_score > 0 else 0.0, index=index, name="sensitivity")
+    normalised = np.round(score / max_score, SCORE_DECIMALS) if max_score > 0 else np.zeros(n)
+    sensitivity = pd.Series(normalised, index=index, name="sensitivity")
     pct = percentile_rank(sensitivity)
     return pd.DataFrame({
         "sensitivity": sensitivity,
         "sensitivity_pct": pct,
-        "sensitive": pct >= 100.0 * (1.0 - config.sensitive_share),
+        "data_sensitive": pct >= 100.0 * (1.0 - config.sensitive_share),
     }, index=index)
 
 
@@ -172,6 +177,11 @@ def _ahp_weights(doc: YamlDoc, key: str, problems: list) -> dict[str, float]:
 
 
 def load_sensitivity_config(path: str | Path) -> SensitivityConfig:
+    """Read a weights file (format in `sensitivity_from_doc`); DiagnosticError with lines on problems."""
+    return sensitivity_from_doc(load_yaml(path))
+
+
+def sensitivity_from_doc(doc: YamlDoc) -> SensitivityConfig:
     """Read a weights file: explicit weights, or AHP matrices plus the subscription/usage split.
 
     ```yaml
@@ -186,7 +196,6 @@ def load_sensitivity_config(path: str | Path) -> SensitivityConfig:
     subscription_share: 0.5     # A = share · w_A, C = (1 − share) · w_C
     ```
     """
-    doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise DiagnosticError([doc.error("MD020", "a sensitivity weights file must be a mapping")])
     problems: list = []
@@ -210,3 +219,67 @@ def load_sensitivity_config(path: str | Path) -> SensitivityConfig:
     if problems:
         raise DiagnosticError(problems)
     return SensitivityConfig(subscription=a, usage=c, sensitive_share=float(share))
+
+
+SENSITIVITY_COLUMNS = {"subscription": "subscription_weights", "usage": "usage_weights"}
+
+
+def sensitivity_file_text(config: SensitivityConfig, *, name: str = "custom", title: str = "",
+                          status: str = "draft") -> str:
+    """The weights in the rules/sensitivity.yaml format (schema kind `sensitivity`), services sorted."""
+    import yaml
+
+    body = {
+        "sensitivity": name,
+        "title": title or "数据业务敏感度权重 data-service sensitivity weights",
+        "status": status,
+        "sensitive_share": float(config.sensitive_share),
+        "subscription_weights": {s: round(float(w), 6) for s, w in sorted(config.subscription.items())},
+        "usage_weights": {s: round(float(w), 6) for s, w in sorted(config.usage.items())},
+    }
+    head = ("# yaml-language-server: $schema=../engine/content/schemas/sensitivity.schema.json\n"
+            "# Written by `rekindle models ahp --write-sensitivity`; status draft: submit and approve it\n"
+            "# (`rekindle rules submit sensitivity`, `rekindle rules approve sensitivity`) before production.\n")
+    return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+
+
+def write_ahp_weights(weights: dict[str, float], path: str | Path, column: str) -> SensitivityConfig:
+    """Put AHP weights into one column (`subscription` = Aᵢ or `usage` = Cᵢ) of a sensitivity file.
+
+    The other column and `sensitive_share` are kept from the existing file (the Shaanxi defaults
+    when there is none); every service id must be in the catalogue. The file is rewritten whole
+    (temp file + rename) with status draft, so it needs approval again before production.
+    """
+    import os
+    import tempfile
+
+    if column not in SENSITIVITY_COLUMNS:
+        raise DiagnosticError([Diagnostic("MD024", f"unknown column '{column}'", path="--column",
+                                          hint="subscription (Aᵢ) or usage (Cᵢ)")])
+    unknown = sorted(s for s in weights if s not in SERVICE_IDS)
+    if unknown:
+        raise DiagnosticError([Diagnostic("MD021", f"unknown service '{s}' in the AHP criteria", path="criteria",
+                                          hint=did_you_mean(s, SERVICE_IDS)) for s in unknown])
+    path = Path(path)
+    name, title = "custom", ""
+    if path.exists():
+        doc = load_yaml(path)
+        base = sensitivity_from_doc(doc)
+        name = str(doc.data.get("sensitivity") or name)
+        title = str(doc.data.get("title") or "")
+    else:
+        base = SensitivityConfig()
+    new = SensitivityConfig(subscription=dict(weights) if column == "subscription" else dict(base.subscription),
+                            usage=dict(weights) if column == "usage" else dict(base.usage),
+                            sensitive_share=base.sensitive_share)
+    text = sensitivity_file_text(new, name=name, title=title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return new

@@ -18,7 +18,7 @@ REVOKED = "revoked"
 ACTIONS = (SUBMITTED, APPROVED, REVOKED)
 
 # Kinds of content that go through the draft → review → approved lifecycle.
-KINDS = ("pack", "contact_policy", "segments", "services", "strategy")
+KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity")
 
 
 class Approval(SQLModel, table=True):

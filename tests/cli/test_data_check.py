@@ -40,7 +40,7 @@ def test_report_silent_lowuse_formats(handmade_dir, tmp_path, monkeypatch):
     assert table.exit_code == 0, table.output
     assert "活跃率" in table.output and "2026-08" in table.output
     csv = runner.invoke(app, [*base, "--format", "csv"])
-    assert csv.output.splitlines()[0].startswith("month,city,brand,service,subscribed")
+    assert csv.output.splitlines()[0].startswith("month,city,brand,service,partial,subscribed")
     out = tmp_path / "r.html"
     html = runner.invoke(app, [*base, "--format", "html", "--out", str(out)])
     assert html.exit_code == 0 and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -44,8 +44,42 @@ def test_ahp_text_names_inconsistent_pair(tmp_path):
     m = tmp_path / "m.yaml"
     m.write_text("criteria: [a, b, c]\nmatrix: [[1, 9, '1/9'], ['1/9', 1, 9], [9, '1/9', 1]]\n")
     r = runner.invoke(app, ["models", "ahp", str(m)])
-    assert r.exit_code == 0
+    assert r.exit_code == 1  # issue 10: CR >= 0.1 is a failure a script must see
     assert "INCONSISTENT" in r.stdout and "most inconsistent pair" in r.stdout
+
+
+def test_ahp_inconsistent_json_exits_1_and_writes_nothing(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text("criteria: [fetion, reading, game]\nmatrix: [[1, 9, '1/9'], ['1/9', 1, 9], [9, '1/9', 1]]\n")
+    out = tmp_path / "sensitivity.yaml"
+    r = runner.invoke(app, ["models", "ahp", str(m), "--json", "--write-sensitivity", str(out)])
+    assert r.exit_code == 1 and json.loads(r.stdout)["consistent"] is False
+    assert not out.exists()
+
+
+def test_ahp_writes_weights_into_the_sensitivity_format(tmp_path):
+    from engine.scoring.sensitivity import DEFAULT_SUBSCRIPTION_WEIGHTS, load_sensitivity_config
+
+    m = tmp_path / "m.yaml"
+    m.write_text('criteria: [fetion, reading, game]\nmatrix:\n  - [1, 3, 5]\n  - ["1/3", 1, 3]\n  - ["1/5", "1/3", 1]\n')
+    out = tmp_path / "rules" / "sensitivity.yaml"
+    r = runner.invoke(app, ["models", "ahp", str(m), "--write-sensitivity", str(out), "--column", "usage"])
+    assert r.exit_code == 0, r.output
+    config = load_sensitivity_config(out)
+    assert config.usage["fetion"] == pytest.approx(0.637, abs=0.001) and set(config.usage) == {"fetion", "reading", "game"}
+    assert config.subscription == DEFAULT_SUBSCRIPTION_WEIGHTS  # the other column kept (defaults: no file before)
+    # the written file is valid content of kind `sensitivity`, waiting for approval
+    r = runner.invoke(app, ["rules", "validate", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "status: draft" in out.read_text(encoding="utf-8")
+
+
+def test_ahp_write_refuses_unknown_services(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text('criteria: [fetoin, reading]\nmatrix: [[1, 2], ["1/2", 1]]\n')
+    out = tmp_path / "sensitivity.yaml"
+    r = runner.invoke(app, ["models", "ahp", str(m), "--write-sensitivity", str(out)])
+    assert r.exit_code == 1 and "fetion" in r.stderr and not out.exists()
 
 
 def test_ahp_bad_matrix_exits_1_with_location(tmp_path):

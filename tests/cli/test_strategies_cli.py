@@ -172,3 +172,28 @@ def test_export_import_round_trip_through_the_cli(kb, tmp_path):
     assert (fresh / "lts_sms_tips.yaml").read_bytes() == (kb / "lts_sms_tips.yaml").read_bytes()
     result = run(kb, "import", str(out), "--update")
     assert result.exit_code == 0 and "created 0, updated 0, unchanged 2" in result.output  # re-import is a no-op
+
+
+def _ids(kb: Path, *filters: str) -> list[str]:
+    result = run(kb, "list", *filters, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return [r["strategy"] for r in json.loads(result.output)]
+
+
+def test_list_filters_by_every_knowledge_base_field(kb):
+    # the operator's query fields (PLAYBOOKS.md §5): reason, service, measure, region, maintainer, status, channel
+    assert add_sms(kb).exit_code == 0  # lts_sms_tips: sms, 李娜, any service, all cities, draft
+    assert run(kb, "add", "--strategy", "xa_reading", "--measure", "阅读热门内容推荐", "--channel", "wap_push",
+               "--reasons", "low_use_monthly", "--services", "reading", "--regions", "xian",
+               "--maintainer", "王芳").exit_code == 0
+    assert _ids(kb, "--reason", "silent_3_months") == ["demo_mms", "lts_sms_tips"]
+    assert _ids(kb, "--reason", "low_use_monthly") == ["xa_reading"]
+    assert _ids(kb, "--service", "video") == ["demo_mms", "lts_sms_tips"]  # any-service strategies fit
+    assert _ids(kb, "--service", "reading") == ["demo_mms", "lts_sms_tips", "xa_reading"]
+    assert _ids(kb, "--region", "baoji") == ["demo_mms", "lts_sms_tips"]  # all-city strategies fit
+    assert _ids(kb, "--region", "xian", "--maintainer", "王芳") == ["xa_reading"]
+    assert _ids(kb, "--measure", "热门内容") == ["demo_mms", "xa_reading"]
+    assert _ids(kb, "--maintainer", "张伟") == ["demo_mms"]
+    assert _ids(kb, "--status", "draft", "--channel", "sms") == ["lts_sms_tips"]
+    bad = run(kb, "list", "--service", "readnig")
+    assert bad.exit_code == 1 and "reading" in bad.output

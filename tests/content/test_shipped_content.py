@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 STRATEGIES = ROOT / "strategies"
 SEED_CASES = ROOT / "tests" / "cases" / "seed_scenarios.yaml"
+PLAYBOOK_CASES = ROOT / "tests" / "cases" / "playbooks.yaml"  # PLAYBOOKS.md §3 step by step
 
-PACKS = ("long_term_silent", "short_term_silent", "monthly_low_use", "unpaid_low_use", "paid_low_use", "retention")
+PACKS = ("long_term_silent", "short_term_silent", "monthly_low_use", "unpaid_low_use", "paid_low_use", "retention",
+         "retention_care")
 POLICY_REASONS = ("do_not_disturb", "red_list", "black_list", "contacted_recently")
 # Strategy ids are fixed across the team (the data generator writes them into contact_history).
 STRATEGY_IDS = {
@@ -31,7 +33,9 @@ STRATEGY_IDS = {
     "monthly_low_use": ("mlu_wap_hot_content", "mlu_sms_usage_tips", "mlu_mms_hot_content"),
     "unpaid_low_use": ("ulu_am_contact", "ulu_wap_push_guide", "ulu_sms_guide", "ulu_mms_guide"),
     "paid_low_use": ("plu_sms_free_trial", "plu_call_monthly_upgrade", "plu_wap_prize"),
-    "retention": ("ret_call_plan_upgrade", "ret_am_contract_offer", "ret_sms_family_plan", "ret_call_loyalty"),
+    "retention": ("ret_call_plan_upgrade", "ret_am_contract_offer", "ret_sms_family_plan", "ret_call_loyalty",
+                  "ret_sms_secondary_card"),
+    "retention_care": ("care_sms_benefits", "care_wap_usage_tips"),
 }
 
 runner = CliRunner()
@@ -68,7 +72,7 @@ def test_shipped_rules_and_strategies_validate():
 
 
 def test_seed_case_file_validates():
-    result = runner.invoke(app, ["rules", "validate", str(RULES), str(STRATEGIES), str(SEED_CASES)])
+    result = runner.invoke(app, ["rules", "validate", str(RULES), str(STRATEGIES), str(SEED_CASES), str(PLAYBOOK_CASES)])
     assert result.exit_code == 0, result.output
 
 
@@ -87,15 +91,16 @@ def test_pack_tests_pass_case_by_case_in_json():
     assert failed == []
 
 
-def test_seed_scenarios_pass_against_all_packs():
-    result = runner.invoke(app, ["rules", "test", str(RULES), "--cases", str(SEED_CASES), "--json"])
+@pytest.mark.parametrize("case_file", [SEED_CASES, PLAYBOOK_CASES], ids=["seed_scenarios", "playbooks"])
+def test_seed_scenarios_pass_against_all_packs(case_file):
+    result = runner.invoke(app, ["rules", "test", str(RULES), "--cases", str(case_file), "--json"])
     assert result.exit_code == 0, result.output
     # Pack tests run too and reuse names across packs ("red list (contact policy)"), so keep the
-    # seed file's results only: by `file` where reported, else the last ones (case files run last).
-    cases = _load(SEED_CASES)["cases"]
+    # case file's results only: by `file` where reported, else the last ones (case files run last).
+    cases = _load(case_file)["cases"]
     printed = _json_objects(result.output)
     if all("file" in o for o in printed):
-        printed = [o for o in printed if Path(o["file"]).name == SEED_CASES.name]
+        printed = [o for o in printed if Path(o["file"]).name == case_file.name]
     outcomes = {o["name"]: o for o in printed[-len(cases):]}
     assert len(outcomes) == len(cases) == len(printed[-len(cases):])
     for case in cases:
@@ -127,7 +132,10 @@ def test_pack_is_approved_and_treats_only_with_its_own_strategies(name):
     target_reasons = {t["reason"] for t in pack["target"]}
     for sid in treated:
         reasons = set(_load(STRATEGIES / f"{sid}.yaml")["reasons"])
-        assert target_reasons <= reasons, f"{sid} does not list the target reasons {target_reasons} of {name}"
+        # a pack whose treat entries split by target group (retention_care: 放心 / 用心) needs each
+        # strategy to serve at least one of the pack's target reasons
+        assert (target_reasons <= reasons) if name != "retention_care" else (target_reasons & reasons), \
+            f"{sid} does not list the target reasons {target_reasons} of {name}"
 
 
 @pytest.mark.parametrize("name", PACKS)
@@ -156,3 +164,46 @@ def test_contact_policy_holds_the_fixed_exclusions():
     policy = _load(RULES / "contact_policy.yaml")
     assert [rule["reason"] for rule in policy["exclude"]] == list(POLICY_REASONS)
     assert policy["status"] == "approved"
+
+
+# PLAYBOOKS.md §3: every step of every playbook is a named rule of its pack (or of the contact
+# policy, which every pack obeys, or the pack's `require`), tested positive and negative in the pack.
+PLAYBOOK_STEPS = {
+    "long_term_silent": {"target": ["silent_3m_with_data_spend"], "exclude": ["used_this_month", "dual_sim", "card_farming"],
+                         "require": ["data_sensitive"]},
+    "short_term_silent": {"target": ["new_handset_60d", "new_os_90d"], "exclude": ["used_this_month"],
+                          "require": ["data_sensitive"]},
+    "monthly_low_use": {"target": ["low_use_3m"], "exclude": ["used_this_month"], "require": ["data_sensitive"]},
+    "unpaid_low_use": {"target": ["low_use_unpaid_3m"], "exclude": [], "require": ["data_sensitive"]},
+    "paid_low_use": {"target": ["low_use_paid_3m"], "exclude": [], "require": ["data_sensitive"]},
+}
+SPEND_STEP = {"long_term_silent", "short_term_silent", "monthly_low_use"}  # data payment or GPRS traffic
+
+
+@pytest.mark.parametrize("name", sorted(PLAYBOOK_STEPS))
+def test_every_playbook_step_is_a_named_rule_with_tests_both_ways(name):
+    pack = _pack(name)
+    steps = PLAYBOOK_STEPS[name]
+    assert [t["rule"] for t in pack["target"]] == steps["target"]
+    assert {e["rule"] for e in pack.get("exclude", [])} >= set(steps["exclude"])
+    assert sorted(pack.get("require", {})) == steps["require"]
+    policy = {e["rule"] for e in _load(RULES / "contact_policy.yaml")["exclude"]}
+    assert policy == {"dnd", "red_list", "black_list", "contacted_recently"}
+    if name in SPEND_STEP:
+        for target in pack["target"]:
+            assert {"has_data_spend": True} in target["when"]["all"], (name, target["rule"])
+    if name == "paid_low_use":
+        assert any("fee_share" in c for c in pack["target"][0]["when"]["all"])  # 资费敏感
+    tests = pack["tests"]
+    outcomes = [(t["expect"]["decision"], t["expect"].get("reason")) for t in tests]
+    for rule in pack.get("exclude", []):
+        assert ("excluded", rule["reason"]) in outcomes, (name, rule["rule"])
+    assert ("not_selected", "require:data_sensitive") in outcomes, name
+    assert ("not_selected", "no_target") in outcomes, name  # the extract step stops someone
+    assert any(d == "treat" for d, _ in outcomes), name  # and lets someone through
+
+
+def test_scopes_do_not_filter_on_bundled():
+    # long-term silent covers ALL silent monthly subscriptions: bundled is a cause, not a filter
+    for name in PACKS:
+        assert "bundled" not in (_pack(name).get("scope") or {}), name

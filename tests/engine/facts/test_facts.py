@@ -123,3 +123,49 @@ def test_contract_months_left_is_one_definition_for_facts_and_models(as_of, end,
     model_value = features["contract_months_left"].iloc[0]
     assert (expected is None and np.isnan(model_value)) or model_value == expected
     assert value_indicators(tables, as_of)["contract"].iloc[0] == (expected or 0)
+
+
+def _with_usage(tmp_path, *rows):
+    tables = {k: [dict(r) for r in v] for k, v in HANDMADE.items()}
+    tables["usage_monthly"] += [dict(msisdn=SUB2, service=service, month="2026-10", uses="3", active_days="3",
+                                     traffic_mb=traffic, paid_amount=paid) for service, traffic, paid in rows]
+    facts = build_facts(load_snapshot(write_snapshot(tmp_path, tables)), HANDMADE_AS_OF)
+    return bool(facts.loc[facts["msisdn"] == SUB2, "has_data_spend"].iloc[0])
+
+
+def test_has_data_spend_counts_data_services_only(tmp_path):
+    # SMS and ringtone fees are not data spend (data_service: false in rules/services.yaml)
+    assert _with_usage(tmp_path / "a", ("sms", "0", "5"), ("ringtone", "0", "2")) is False
+    # a payment for a data service is
+    assert _with_usage(tmp_path / "b", ("reading", "0", "1")) is True
+    # GPRS traffic without any payment is
+    assert _with_usage(tmp_path / "c", ("gprs", "12", "0")) is True
+    # traffic on another service is not GPRS traffic
+    assert _with_usage(tmp_path / "d", ("video", "12", "0")) is False
+
+
+def test_data_services_follow_the_catalogue_flag(tmp_path):
+    tables = {k: [dict(r) for r in v] for k, v in HANDMADE.items()}
+    tables["usage_monthly"].append(dict(msisdn=SUB2, service="sms", month="2026-10", uses="3", active_days="3",
+                                        traffic_mb="0", paid_amount="5"))
+    snapshot = load_snapshot(write_snapshot(tmp_path, tables))
+    facts = build_facts(snapshot, HANDMADE_AS_OF, data_services={"sms"})
+    assert bool(facts.loc[facts["msisdn"] == SUB2, "has_data_spend"].iloc[0]) is True
+
+
+def test_default_data_services_are_the_shipped_catalogue():
+    from pathlib import Path
+
+    import yaml
+
+    from engine.facts.derived import DEFAULT_DATA_SERVICES
+
+    catalogue = yaml.safe_load((Path(__file__).resolve().parents[3] / "rules" / "services.yaml").read_text(encoding="utf-8"))
+    assert DEFAULT_DATA_SERVICES == {s["service"] for s in catalogue["services"] if s["data_service"]}
+
+
+def test_fee_share_is_missing_without_arpu():
+    from engine.facts.derived import fee_share
+
+    out = fee_share(np.array([6.0, 6.0, 0.0]), np.array([40.0, 0.0, 10.0]))
+    assert out[0] == 0.05 and math.isnan(out[1]) and out[2] == 0.0

@@ -107,7 +107,8 @@ def test_replay_names_a_pack_version_it_cannot_find(run, tampered, tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(run.rules, rules)
     pack = rules / "long_term_silent.yaml"
-    pack.write_text(pack.read_text(encoding="utf-8").replace("{gte: 80}", "{gte: 95}"), encoding="utf-8")
+    pack.write_text(pack.read_text(encoding="utf-8").replace("  data_sensitive: {eq: true}",
+                                                                 "  data_sensitive: {eq: true}\n  sensitivity_pct: {gte: 95}"), encoding="utf-8")
     report = replay(run.run_id, run.examples["treat"], tampered, rules_dir=rules, strategies_dir=run.strategies)
     assert not report.ok
     assert any(m.startswith("pack/long_term_silent sha256 ") for m in report.missing)
@@ -129,7 +130,8 @@ def test_replay_finds_the_stored_version_in_git_history_after_an_edit(run, tampe
     _git(repo, "add", ".")
     _git(repo, "commit", "-qm", "content as run")
     pack = repo / "rules" / "long_term_silent.yaml"
-    pack.write_text(pack.read_text(encoding="utf-8").replace("{gte: 80}", "{gte: 95}"), encoding="utf-8")
+    pack.write_text(pack.read_text(encoding="utf-8").replace("  data_sensitive: {eq: true}",
+                                                                 "  data_sensitive: {eq: true}\n  sensitivity_pct: {gte: 95}"), encoding="utf-8")
     _git(repo, "commit", "-qam", "raise the sensitivity cut-off")
     report = replay(run.run_id, run.examples["treat"], tampered, rules_dir=repo / "rules",
                     strategies_dir=repo / "strategies")

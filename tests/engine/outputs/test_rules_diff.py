@@ -11,8 +11,12 @@ from engine.outputs.rules_diff import rules_diff
 from nightly_inputs import RULES, STRATEGIES, night_inputs
 
 
-def edited_rules(target, old="{gte: 80}", new="{gte: 95}"):
-    """A copy of the shipped rules with the long-term-silent sensitivity cut-off raised."""
+GATE = "  data_sensitive: {eq: true}"  # long_term_silent's require (top 20%, rules/sensitivity.yaml)
+
+
+def edited_rules(target, old=GATE, new=GATE + "\n  sensitivity_pct: {gte: 95}"):
+    """A copy of the shipped rules with a sensitivity cut-off at the 95th percentile added to long-term silent
+    (on top of the top-20% gate: the cut-off is raised from 80 to 95)."""
     shutil.copytree(RULES, target)
     pack = target / "long_term_silent.yaml"
     text = pack.read_text(encoding="utf-8")

@@ -137,6 +137,7 @@ def test_decide_frame_matches_decide_one_by_one(decider):
     frame["on_list"] = frame["on_list"].map("|".join)  # the frame form of SET fields
     frame["preferences"] = ""
     frame["reasons"] = frame["reasons"].map("|".join)
+    frame["causes"] = frame["causes"].map("|".join)
     out = decider.decide_frame(frame)
     assert 11 not in set(out["row"])  # out of every scope: never sent to the engine
     for label, fact in zip(frame.index, rows):

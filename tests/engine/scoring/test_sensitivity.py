@@ -12,7 +12,7 @@ from engine.scoring.sensitivity import (
     load_sensitivity_config,
 )
 
-AS_OF = pd.Timestamp("2026-11-15").date()  # M0 = 2026-11, M1..M3 = 2026-10, -09, -08
+AS_OF = pd.Timestamp("2026-11-15").date()  # M0 = 2026-11, M1 = 2026-10 (本期, the period Dᵢ ranks)
 
 
 def _subs(rows):
@@ -20,14 +20,61 @@ def _subs(rows):
 
 
 def _usage(rows):
-    return pd.DataFrame(rows, columns=["msisdn", "service", "month", "uses"])
+    """(msisdn, service, month, active_days); `uses` mirrors active_days (Dᵢ must not read it)."""
+    frame = pd.DataFrame(rows, columns=["msisdn", "service", "month", "active_days"])
+    frame["uses"] = 1000 - frame["active_days"]  # opposite order: a ranking by uses would fail the tests
+    return frame
 
 
-def test_default_table_keeps_anchors_and_sums_to_one():
-    assert DEFAULT_SUBSCRIPTION_WEIGHTS["fetion"] == 0.0898
-    assert DEFAULT_USAGE_WEIGHTS["wlan"] == 0.0433
-    assert set(DEFAULT_SUBSCRIPTION_WEIGHTS) == set(DEFAULT_USAGE_WEIGHTS) == set(SENSITIVITY_SERVICES)
-    assert sum(DEFAULT_SUBSCRIPTION_WEIGHTS.values()) + sum(DEFAULT_USAGE_WEIGHTS.values()) == pytest.approx(1.0, abs=1e-9)
+# PLAYBOOKS.md §2, the Shaanxi table as printed: (service, Aᵢ, Cᵢ), i = 1..10.
+SHAANXI = [("fetion", 0.0898, 0.0798), ("newspaper", 0.1316, 0.0428), ("sms", 0.0362, 0.0299),
+           ("mms", 0.0362, 0.0321), ("mailbox139", 0.0848, 0.1681), ("music_club", 0.1839, 0.1892),
+           ("reading", 0.1601, 0.0798), ("game", 0.1394, 0.1892), ("gprs", 0.0643, 0.1892),
+           ("wlan", 0.0738, 0.0433)]
+
+
+def test_default_table_is_the_full_shaanxi_table_as_printed():
+    assert DEFAULT_SUBSCRIPTION_WEIGHTS == {s: a for s, a, _ in SHAANXI}
+    assert DEFAULT_USAGE_WEIGHTS == {s: c for s, _, c in SHAANXI}
+    assert SENSITIVITY_SERVICES == tuple(s for s, _, _ in SHAANXI)
+    # the sums of the source, kept as given (not renormalised)
+    assert sum(DEFAULT_SUBSCRIPTION_WEIGHTS.values()) == pytest.approx(1.0001, abs=1e-9)
+    assert sum(DEFAULT_USAGE_WEIGHTS.values()) == pytest.approx(1.0434, abs=1e-9)
+
+
+def test_shipped_sensitivity_file_is_the_default_table():
+    from pathlib import Path
+
+    shipped = load_sensitivity_config(Path(__file__).resolve().parents[3] / "rules" / "sensitivity.yaml")
+    assert shipped.subscription == DEFAULT_SUBSCRIPTION_WEIGHTS and shipped.usage == DEFAULT_USAGE_WEIGHTS
+    assert shipped.sensitive_share == 0.2 and shipped.version() == SensitivityConfig().version()
+
+
+def test_equal_scores_share_one_percentile():
+    # 0.0661 reached two ways: 0.0361 + 0.03 and 0.0661 + 0 differ in floating point
+    # (0.0661 vs 0.06609999999999999); rounded before ranking they tie.
+    config = SensitivityConfig(subscription={"fetion": 0.0361, "reading": 0.0661}, usage={"fetion": 0.03, "wlan": 1.8678})
+    subs = _subs([("a", "fetion", "active"), ("b", "reading", "active")] + [(f"z{i}", "wlan", "active") for i in range(3)])
+    usage = _usage([("a", "fetion", "2026-10", 5)])
+    assert 0.0361 + 0.03 != 0.0661 + 0.0
+    out = compute_sensitivity(pd.Series(["a", "b", "z0", "z1", "z2"]), subs, usage, AS_OF, config)
+    assert out.loc["a", "sensitivity"] == out.loc["b", "sensitivity"]
+    assert out.loc["a", "sensitivity_pct"] == out.loc["b", "sensitivity_pct"]
+
+
+def test_exactly_the_80th_percentile_is_data_sensitive():
+    # five distinct scores: mean percentile ranks 10, 30, 50, 70, 90 → only the top one; with
+    # ten: 5, 15, …, 95 → ranks ≥ 80 are the top two
+    ids = pd.Series([f"m{i}" for i in range(10)])
+    subs = _subs([(f"m{i}", s, "active") for i in range(10) for s in SENSITIVITY_SERVICES[:i]])
+    out = compute_sensitivity(ids, subs, _usage([]), AS_OF)
+    assert out.loc["m8", "sensitivity_pct"] == pytest.approx(85.0) and out.loc["m8", "data_sensitive"]
+    assert out.loc["m7", "sensitivity_pct"] == pytest.approx(75.0) and not out.loc["m7", "data_sensitive"]
+    # a tie exactly on 80: pct = 80 counts as sensitive (≥)
+    two = compute_sensitivity(pd.Series(["a", "b", "c", "d", "e"]),
+                              _subs([("a", "fetion", "active"), ("b", "fetion", "active")]), _usage([]), AS_OF,
+                              SensitivityConfig(subscription={"fetion": 1.0}, usage={}, sensitive_share=0.2))
+    assert two.loc["a", "sensitivity_pct"] == pytest.approx(80.0) and two.loc["a", "data_sensitive"]
 
 
 def test_hand_computed_example():
@@ -36,14 +83,14 @@ def test_hand_computed_example():
                   ("s4", "fetion", "active"), ("s4", "reading", "active"), ("s6", "reading", "suspended"),
                   ("s7", "video", "active")])
     usage = _usage([
-        # fetion users over M1..M3: s1 10, s2 8, s3 6, s4 4, s5 2 → bands 1, .8, .4, .2, 0
-        ("s1", "fetion", "2026-10", 4), ("s1", "fetion", "2026-08", 6), ("s2", "fetion", "2026-09", 8),
+        # fetion days of use in M1: s1 10, s2 8, s3 6, s4 4, s5 2 → bands 1, .8, .4, .2, 0
+        ("s1", "fetion", "2026-10", 10), ("s2", "fetion", "2026-10", 8),
         ("s3", "fetion", "2026-10", 6), ("s4", "fetion", "2026-10", 4), ("s5", "fetion", "2026-10", 2),
-        ("s5", "fetion", "2026-11", 50),  # M0 does not count
-        ("s7", "fetion", "2026-07", 50),  # before M3 does not count
-        # reading users: s1 and s6 tie with 5 → nobody used it more → band 1
-        ("s1", "reading", "2026-09", 5), ("s6", "reading", "2026-09", 5),
-        ("s3", "reading", "2026-10", 0),  # zero uses: not a user
+        ("s5", "fetion", "2026-11", 30),  # M0 does not count
+        ("s6", "fetion", "2026-09", 30),  # M2 is not this period
+        # reading users: s1 and s6 tie with 5 days → nobody used it more → band 1
+        ("s1", "reading", "2026-10", 5), ("s6", "reading", "2026-10", 5),
+        ("s3", "reading", "2026-10", 0),  # zero days: not a user
         ("s7", "video", "2026-10", 9),  # not a weighted service
     ])
     out = compute_sensitivity(pd.Series(["s1", "s2", "s3", "s4", "s5", "s6", "s7"]), subs, usage, AS_OF, config)
@@ -54,7 +101,7 @@ def test_hand_computed_example():
     assert out.loc["s1", "sensitivity_pct"] == pytest.approx(6.5 / 7 * 100)
     assert out.loc["s5", "sensitivity_pct"] == pytest.approx(1.0 / 7 * 100)
     assert out.loc["s7", "sensitivity_pct"] == pytest.approx(1.0 / 7 * 100)
-    assert out.index[out["sensitive"]].tolist() == ["s1"]  # top 20%: pct ≥ 80
+    assert out.index[out["data_sensitive"]].tolist() == ["s1"]  # top 20%: pct ≥ 80
 
 
 def test_normalised_by_max_attainable_score():
@@ -71,8 +118,8 @@ def test_sensitive_share_is_configurable():
     subs = _subs([(f"m{i}", s, "active") for i in range(10) for s in SENSITIVITY_SERVICES[:i]])
     half = SensitivityConfig(sensitive_share=0.5)
     out = compute_sensitivity(ids, subs, _usage([]), AS_OF, half)
-    assert out.index[out["sensitive"]].tolist() == ["m5", "m6", "m7", "m8", "m9"]
-    assert compute_sensitivity(ids, subs, _usage([]), AS_OF)["sensitive"].sum() == 2
+    assert out.index[out["data_sensitive"]].tolist() == ["m5", "m6", "m7", "m8", "m9"]
+    assert compute_sensitivity(ids, subs, _usage([]), AS_OF)["data_sensitive"].sum() == 2
     assert half.version() != SensitivityConfig().version()
 
 
@@ -84,11 +131,11 @@ def test_band_shares_on_a_larger_base():
     subs = pd.DataFrame({"msisdn": ids.sample(n // 2, random_state=1).to_numpy(), "service": rng.choice(SENSITIVITY_SERVICES, n // 2),
                          "status": "active"}).drop_duplicates(["msisdn", "service"])
     usage = pd.DataFrame({"msisdn": ids.to_numpy(), "service": rng.choice(SENSITIVITY_SERVICES, n),
-                          "month": rng.choice(["2026-10", "2026-09", "2026-08"], n), "uses": rng.poisson(3, n)})
-    usage["uses"] = rng.permutation(n) + 1  # distinct counts: no ties at the band edges
-    config = SensitivityConfig(subscription={}, usage={"video": 1.0})
+                          "month": "2026-10", "uses": rng.poisson(3, n)})
+    usage["active_days"] = rng.permutation(n) + 1  # distinct counts: no ties at the band edges
+    config = SensitivityConfig(subscription={}, usage={"reading": 1.0})
     out = compute_sensitivity(ids, subs, usage, AS_OF, config)
-    users = usage.loc[usage.service == "video", "msisdn"]
+    users = usage.loc[usage.service == "reading", "msisdn"]
     shares = out.loc[users, "sensitivity"].value_counts(normalize=True).sort_index()
     assert shares.index.tolist() == [0.0, 0.2, 0.4, 0.8, 1.0]
     assert shares.to_numpy() == pytest.approx([0.2] * 5, abs=0.01)

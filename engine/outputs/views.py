@@ -1,0 +1,216 @@
+"""The operator's monthly lists (001 §6, PLAYBOOKS.md §6) from a stored run: `rekindle export --view`.
+
+- `silent`     沉默用户视图: msisdn, city, brand, service, ordered_on, type, reasons — facts the run put in
+               silent_long (包月长期沉默) or silent_short (包月短期沉默);
+- `low-use`    低使用量用户视图: the same columns plus the core usage volume `uses_m1`..`uses_m3` and
+               `active_days_m1`..`active_days_m3` — facts in low_monthly (包月低使用), low_unpaid
+               (非包月无付费低使用) or low_paid (非包月有付费低使用);
+- `front-desk` 前台推荐视图: msisdn, city, service, customer_type (the run's segment: the 2 silent and
+               3 low-use types, plus `new` 新订购 and `active` 正常使用), customer_type_zh, reasons —
+               every fact, so a front-desk or recommender system can look any subscriber up.
+
+`type` / `customer_type` is the segment the RUN stored for the fact (its trace, or the out-of-scope
+row), so a view always agrees with the decisions of that run; `reasons` are the fact's causes
+(套餐捆绑 bundle, 双卡 dual_sim, 渠道养卡 card_farming, 换机 handset_change, 换系统 os_change;
+engine.facts.derived), `|`-joined. The per-fact columns are rebuilt from the run's snapshot with the
+run's own fact builder, after checking the snapshot's fingerprint is still the run's (a changed
+snapshot is an error, not a silently different list).
+
+Streaming: segments are read from the database in chunks, only the view's facts are kept, and the
+file (CSV or Parquet, by the --out suffix) is written in batches of BATCH rows to a temp file and
+renamed into place; rows are sorted by (msisdn, service), so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from sqlalchemy import text
+
+from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
+from engine.store.database import get_engine
+from engine.store.read import resolve_run
+
+VIEWS = {
+    "silent": ("silent_long", "silent_short"),
+    "low-use": ("low_monthly", "low_unpaid", "low_paid"),
+    "front-desk": None,  # every segment
+}
+TYPE_ZH = {"silent_long": "包月长期沉默", "silent_short": "包月短期沉默", "low_monthly": "包月低使用",
+           "low_unpaid": "非包月无付费低使用", "low_paid": "非包月有付费低使用", "new": "新订购", "active": "正常使用"}
+BASE_COLUMNS = ("msisdn", "city", "brand", "service", "ordered_on", "type", "reasons")
+USAGE_COLUMNS = ("uses_m1", "uses_m2", "uses_m3", "active_days_m1", "active_days_m2", "active_days_m3")
+FRONT_DESK_COLUMNS = ("msisdn", "city", "service", "customer_type", "customer_type_zh", "reasons")
+BATCH = 50_000
+CHUNK = 20_000  # database rows per fetch
+
+UNKNOWN_VIEW = "RN210"
+BAD_SUFFIX = "RN211"
+SNAPSHOT_CHANGED = "RN212"
+
+
+def view_columns(view: str) -> tuple[str, ...]:
+    if view == "front-desk":
+        return FRONT_DESK_COLUMNS
+    return BASE_COLUMNS + (USAGE_COLUMNS if view == "low-use" else ())
+
+
+def _check(view: str, out: Path) -> str:
+    if view not in VIEWS:
+        raise DiagnosticError([Diagnostic(UNKNOWN_VIEW, f"unknown view {view!r}", path="--view",
+                                          hint=did_you_mean(view, VIEWS) or f"one of: {', '.join(VIEWS)}")])
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise DiagnosticError([Diagnostic(BAD_SUFFIX, f"cannot tell the format of {out.name!r}", path="--out",
+                                          hint="name the file *.csv or *.parquet")])
+    return suffix[1:]
+
+
+def stored_segments(run_id: str, segments, db_url: str | None = None):
+    """Yield chunks of (msisdn, service, segment) the run stored, for the given segments (None = all).
+
+    In-scope facts carry their segment in the trace payload; the others in `out_of_scope`.
+    """
+    engine = get_engine(db_url)
+    wanted = None if segments is None else set(segments)
+    with engine.connect() as conn:
+        rows = conn.execution_options(stream_results=True).execute(text(
+            "SELECT d.msisdn, d.service, t.payload FROM decision d JOIN trace t ON t.run_id = d.run_id AND t.seq = d.seq "
+            "WHERE d.run_id = :run ORDER BY d.seq"), {"run": run_id})
+        while chunk := rows.fetchmany(CHUNK):
+            out = []
+            for msisdn, service, payload in chunk:
+                # cheap pre-filter on the canonical JSON before parsing it
+                if wanted is not None and not any(f'"{s}"' in payload for s in wanted):
+                    continue
+                segment = (json.loads(payload).get("segment") or {}).get("segment") or ""
+                if wanted is None or segment in wanted:
+                    out.append((msisdn, service, segment))
+            if out:
+                yield out
+        query = "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = :run"
+        rows = conn.execution_options(stream_results=True).execute(text(query + " ORDER BY msisdn, service"),
+                                                                   {"run": run_id})
+        while chunk := rows.fetchmany(CHUNK):
+            out = [tuple(r) for r in chunk if wanted is None or r[2] in wanted]
+            if out:
+                yield out
+
+
+def _active_days(snapshot, subs: pd.DataFrame, as_of) -> np.ndarray:
+    """active_days of each row of `subs` in M1..M3 (int64[n, 3]); no usage row = 0."""
+    from engine.facts.build import month_labels, service_codes, subscriber_positions
+
+    usage = snapshot.tables["usage_monthly"]
+    month = pd.Index(month_labels(as_of, 3)).get_indexer(usage["month"])
+    window = (month >= 1) & (month <= 3)
+    key = subscriber_positions(snapshot, usage["msisdn"].to_numpy()[window]).astype(np.int64) * 32 \
+        + service_codes(usage["service"].to_numpy()[window])
+    fact_key = subscriber_positions(snapshot, subs["msisdn"]).astype(np.int64) * 32 + service_codes(subs["service"])
+    row = pd.Index(fact_key).get_indexer(key)
+    hit = row >= 0
+    cell = row[hit] * 3 + (month[window][hit] - 1)
+    days = usage["active_days"].to_numpy()[window][hit].astype(float)
+    return np.bincount(cell, weights=days, minlength=len(subs) * 3).reshape(len(subs), 3).round().astype(np.int64)
+
+
+def _snapshot_fingerprint(run_id: str, db_url: str | None) -> str:
+    with get_engine(db_url).connect() as conn:
+        found = conn.execute(text("SELECT snapshot_fingerprint FROM run WHERE id = :id"), {"id": run_id}).first()
+    return found[0] if found else ""
+
+
+def view_frame(run: str | None, view: str, db_url: str | None = None) -> tuple[str, pd.DataFrame]:
+    """(run id, the view's rows sorted by msisdn, service) — the whole list, for small runs and tests."""
+    run_id, parts = _view_parts(run, view, db_url)
+    frames = list(parts)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(view_columns(view)))
+    return run_id, frame
+
+
+def _view_parts(run: str | None, view: str, db_url: str | None):
+    from engine.facts.build import build_facts
+    from engine.night.run import snapshot_fingerprint
+    from engine.snapshot.loader import load_snapshot
+
+    info = resolve_run(run, db_url)
+    data = Path(info.data_dir)
+    stored = _snapshot_fingerprint(info.id, db_url)
+    if not data.is_dir() or (stored and snapshot_fingerprint(data) != stored):
+        raise DiagnosticError([Diagnostic(SNAPSHOT_CHANGED, f"the snapshot of run {info.id} ({data}) is gone or changed "
+                                          "since the run", hint="views are built from the run's own snapshot; "
+                                          "run again on the current snapshot, or restore it")])
+    keys = [row for chunk in stored_segments(info.id, VIEWS[view], db_url) for row in chunk]
+    chosen = pd.DataFrame(keys, columns=["msisdn", "service", "segment"]).sort_values(["msisdn", "service"], kind="stable")
+    as_of = pd.Timestamp(info.as_of).date()
+    snapshot = load_snapshot(data)
+    facts = build_facts(snapshot, as_of)
+    at = pd.MultiIndex.from_arrays([facts["msisdn"].to_numpy(dtype=object), facts["service"].to_numpy(dtype=object)])
+    pos = at.get_indexer(pd.MultiIndex.from_arrays([chosen["msisdn"].to_numpy(dtype=object),
+                                                    chosen["service"].to_numpy(dtype=object)]))
+    chosen, pos = chosen[pos >= 0], pos[pos >= 0]  # a stored fact is always in the rebuilt facts (same snapshot)
+    picked = facts.take(pos).reset_index(drop=True)
+    del facts
+    ordered = (pd.Timestamp(as_of) - pd.to_timedelta(picked["ordered_days"].to_numpy(), unit="D")).strftime("%Y-%m-%d")
+    columns = {
+        "msisdn": picked["msisdn"].to_numpy(dtype=object), "city": picked["city"].to_numpy(dtype=object),
+        "brand": picked["brand"].to_numpy(dtype=object), "service": picked["service"].to_numpy(dtype=object),
+        "ordered_on": np.asarray(ordered, dtype=object), "type": chosen["segment"].to_numpy(dtype=object),
+        "customer_type": chosen["segment"].to_numpy(dtype=object),
+        "customer_type_zh": np.array([TYPE_ZH.get(s, s) for s in chosen["segment"]], dtype=object),
+        "reasons": picked["causes"].to_numpy(dtype=object),
+    }
+    if view == "low-use":
+        for k in (1, 2, 3):
+            columns[f"uses_m{k}"] = picked[f"uses_m{k}"].to_numpy(dtype=np.int64)
+        days = _active_days(snapshot, picked[["msisdn", "service"]], as_of)
+        for k in (1, 2, 3):
+            columns[f"active_days_m{k}"] = days[:, k - 1]
+    names = view_columns(view)
+    frame = pd.DataFrame({name: columns[name] for name in names})
+
+    def parts():
+        for start in range(0, len(frame), BATCH):
+            yield frame.iloc[start:start + BATCH]
+    return info.id, parts()
+
+
+def _schema(view: str) -> pa.Schema:
+    return pa.schema([(name, pa.int64() if name in USAGE_COLUMNS else pa.string()) for name in view_columns(view)])
+
+
+def export_view(run: str | None, view: str, out: Path | str, db_url: str | None = None) -> tuple[str, Path, int]:
+    """Write the view of a stored run to `out` (CSV or Parquet by suffix), in batches, atomically.
+
+    Returns (run id, path written, rows)."""
+    path = Path(out)
+    fmt = _check(view, path)
+    run_id, parts = _view_parts(run, view, db_url)
+    schema = _schema(view)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    rows = 0
+    try:
+        if fmt == "parquet":
+            writer = pq.ParquetWriter(tmp, schema)
+        else:
+            writer = pa_csv.CSVWriter(tmp, schema, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+        with writer:
+            for part in parts:
+                table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+                writer.write_table(table)
+                rows += len(part)
+            if rows == 0:
+                writer.write_table(schema.empty_table())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return run_id, path, rows
