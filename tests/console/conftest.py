@@ -59,4 +59,4 @@ def clients(run, console_db):
 
 @pytest.fixture
 def short_idle(run, console_db):
-    return make_client(run, console_db, idle=timedelta(seconds=1))
+    return make_client(run, console_db, idle=timedelta(seconds=4))
