@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import csrf_of, login, make_client
+from conftest import PASSWORD, csrf_of, login, make_client
 
 GET_PAGES = ["/", "/runs", "/runs/latest", "/content", "/content/pack/long_term_silent", "/page-views",
              "/subscribers/13800000001", "/subscribers/13800000001/runs/latest"]
@@ -33,8 +33,6 @@ def test_login_returns_to_the_page_asked_for_but_never_to_another_site(run, cons
     client = make_client(run, console_db)
     page = client.get("/login?next=/runs")
     token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
-    from conftest import PASSWORD
-
     answer = client.post("/login", data={"login_token": token, "username": "ada", "password": PASSWORD,
                                          "next": "//evil.example/"})
     assert answer.headers["location"] == "/"
@@ -108,8 +106,6 @@ def test_every_form_carries_a_csrf_token_and_posts_without_it_are_refused(run, c
     # the login form has its own token
     fresh = make_client(run, console_db)
     fresh.get("/login")
-    from conftest import PASSWORD
-
     answer = fresh.post("/login", data={"login_token": "forged", "username": "ada", "password": PASSWORD})
     assert answer.status_code == 403 and "rekindle_session" not in answer.headers.get("set-cookie", "")
 
