@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, csrf_of, login, make_client
+from consolekit import PASSWORD, csrf_of, login, make_client
 
 GET_PAGES = ["/", "/runs", "/runs/latest", "/content", "/content/pack/long_term_silent", "/page-views",
              "/subscribers/13800000001", "/subscribers/13800000001/runs/latest"]
