@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from auditrun import query
 
 from cli.main import app
-from conftest import PASSWORD, login, make_client
+from consolekit import PASSWORD, login, make_client
 from engine.console import accounts, sessions
 
 

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from auditrun import copy_db, execute
-from conftest import PASSWORD, csrf_of, login, make_client
+from consolekit import PASSWORD, csrf_of, login, make_client
 from engine.console.accounts import add_user
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from auditrun import execute, query
-from conftest import csrf_of, make_client, login
+from consolekit import csrf_of, make_client, login
 from engine.console.web import CSP
 
 PAYLOADS = ["13800000001' OR '1'='1", "1; DROP TABLE decision; --", "<script>alert(1)</script>",
