@@ -291,11 +291,12 @@ def create_app(settings: Settings | None = None):
         if not campaign.available():
             raise HTTPException(404)
         try:
-            columns, rows = campaign.campaign_table(None, db)
+            columns, rows, notes = campaign.campaign_table(None, db, settings.strategies_dir)
             error = ""
         except LookupError as exc:
-            columns, rows, error = [], [], str(exc)
-        return render(request, "campaign.html", {"columns": columns, "rows": rows, "error": error}, 200, active)
+            columns, rows, notes, error = [], [], [], str(exc)
+        return render(request, "campaign.html", {"columns": columns, "rows": rows, "notes": notes, "error": error},
+                      200, active)
 
     # -- errors --------------------------------------------------------------------------------
 

@@ -172,3 +172,17 @@ def test_no_campaign_link_while_the_campaign_report_does_not_exist(run, clients)
     assert ('href="/campaign"' in page) == available()
     if not available():
         assert clients["auditor"].get("/campaign").status_code == 404
+
+
+def test_the_campaign_page_shows_the_report_of_the_latest_run(run, clients, console_db):
+    """The console shows what `rekindle report campaign` computes for the latest run: one row per
+    pack, strategy and channel with treated and control counts, and the report's notes."""
+    from engine.outputs.reports.campaign import campaign_report
+
+    report = campaign_report(db_url=console_db, strategies_dir=run.strategies)
+    page = clients["auditor"].get("/campaign")
+    assert page.status_code == 200
+    assert 'class="warn"' not in page.text  # no error instead of the table
+    assert "<th>pack</th>" in page.text and "<th>treated</th>" in page.text and "<th>uplift_low</th>" in page.text
+    assert page.text.count("<tr>") == len(report.rows) + 1  # the header and one row per report row
+    assert all(note in page.text for note in report.notes[:1])
