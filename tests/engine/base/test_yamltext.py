@@ -99,3 +99,27 @@ def test_set_key_sets_exactly_that_key(value, key):
     assert after[key] == value
     assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
     assert "# A planner's comment that must survive." in out
+
+
+def test_an_atomic_rewrite_keeps_the_files_permission_bits(tmp_path):
+    """A planner's edit must not make a content file unreadable to the supervisor's login."""
+    import os
+    import stat
+
+    from engine.base.jsonfile import write_atomic
+
+    path = tmp_path / "demo.yaml"
+    path.write_text("a: 1\n", encoding="utf-8")
+    os.chmod(path, 0o644)
+    write_atomic(path, b"a: 2\n")
+    assert path.read_bytes() == b"a: 2\n" and stat.S_IMODE(path.stat().st_mode) == 0o644
+    os.chmod(path, 0o640)
+    write_atomic(path, b"a: 3\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "new.yaml", b"b: 1\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.yaml").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
