@@ -154,22 +154,18 @@ class Partition:
         return Option(strategy, channel, round(ev, 9))  # rounded: identical across platforms' float noise
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> list[Row]:
-        """Per fact, sorted by (msisdn, service), its `Row`.
+    def start_rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> None:
+        """Take the arbitration verdicts; `next_rows` then hands out each fact's `Row`, sorted by
+        (msisdn, service), in batches.
 
         `verdicts` maps each arbitrated candidate key to (outcome, strategy, channel, fell_back,
         beaten_by, full_channels). Called once: the facts' working state is released as rows are made.
         """
-        self.start_rows(verdicts)
-        return self.next_rows(len(self.keys))
-
-    def start_rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> None:
-        """Take the arbitration verdicts (see `rows`); `next_rows` then hands the rows out in batches."""
         self.verdicts = verdicts
         self.cursor = 0
 
     def next_rows(self, limit: int) -> list[Row]:
-        """The next at most `limit` rows of `rows` order ([] when all were handed out).
+        """The next at most `limit` rows in (msisdn, service) order ([] when all were handed out).
 
         Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
         """
