@@ -11,7 +11,6 @@ from rich.table import Table
 
 from cli.common import fail
 from engine.base.diagnostics import DiagnosticError
-from engine.snapshot.loader import check_snapshot
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +23,8 @@ def check(
 
     Example: rekindle data check demo/snapshot
     """
+    from engine.snapshot.loader import check_snapshot
+
     try:
         sizes = check_snapshot(directory)
     except DiagnosticError as exc:

@@ -11,11 +11,7 @@ from rich.console import Console
 
 from cli.report_run import run_report
 from cli.common import fail
-from engine.base.csvsafe import write_private
 from engine.base.diagnostics import DiagnosticError
-from engine.snapshot.loader import load_snapshot
-from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
-from engine.outputs.reports.silent_lowuse import load_segments
 
 app = typer.Typer(no_args_is_help=True)
 app.command("run")(run_report)  # written in cli/report_run.py
@@ -39,6 +35,11 @@ def silent_lowuse_report(
 
     Example: rekindle report silent-lowuse --data demo/snapshot --as-of 2026-11-15 --format html --out report.html
     """
+    from engine.base.csvsafe import write_private
+    from engine.outputs.reports import silent_lowuse, to_csv, to_html, to_rich
+    from engine.outputs.reports.silent_lowuse import load_segments
+    from engine.snapshot.loader import load_snapshot
+
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}, not {fmt!r}", param_hint="--format")
     try:

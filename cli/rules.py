@@ -10,8 +10,6 @@ import typer
 
 from cli import rules_cases, rules_diff, rules_lifecycle
 from cli.common import JsonOption, wants_json
-from engine.content.catalogue import fields_report
-from engine.content.validate import validate_paths, validation_report
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -39,6 +37,8 @@ def validate(
 
     Example: rekindle rules validate rules/long_term_silent.yaml --strategies strategies
     """
+    from engine.content.validate import validate_paths, validation_report
+
     content, diagnostics = validate_paths(paths or [], strategies)
     text, code = validation_report(content, diagnostics, "json" if wants_json(as_json, fmt) else fmt.value)
     typer.echo(text)
@@ -49,6 +49,8 @@ def validate(
 def fields(fmt: TableFormat = typer.Option(TableFormat.table, "--format", help="table or json."),
            as_json: JsonOption = False) -> None:
     """The field catalogue (字段目录): every field a rule condition may use, its type and values."""
+    from engine.content.catalogue import fields_report
+
     fields_report("json" if wants_json(as_json, fmt) else fmt.value)
 
 

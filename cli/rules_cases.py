@@ -7,8 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from engine.rules.cases import test_paths
-
 
 def test(
     paths: Optional[List[Path]] = typer.Argument(None, help="Rule files or folders (default: rules/)."),
@@ -25,6 +23,8 @@ def test(
 
     Example: rekindle rules test rules --cases tests/cases/seed_scenarios.yaml
     """
+    from engine.rules.cases import test_paths
+
     text, code = test_paths(paths or [], cases or [], strategies, as_json)
     typer.echo(text)
     raise typer.Exit(code)

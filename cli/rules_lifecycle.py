@@ -8,7 +8,7 @@ free-text name proves nothing); the submitter cannot approve (four eyes, exit 3)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,9 +16,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from cli.common import DbOption, fail
-from engine.content import lifecycle
-from engine.content.approvals import current_user, format_time
 from engine.base.diagnostics import DiagnosticError
+
+if TYPE_CHECKING:  # the engine is imported by each command, so the CLI starts fast
+    from engine.content import lifecycle
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule packs.")]
 DbUrl = DbOption  # the one --db option (cli/common.py)
@@ -32,6 +33,9 @@ Name = Annotated[
 
 
 def print_result(result: lifecycle.LifecycleResult) -> None:
+    from engine.content.approvals import format_time
+    from engine.content import lifecycle
+
     label = lifecycle.STATUS_LABELS[result.status]
     if result.changed or result.recorded:
         typer.echo(f"{result.kind} '{result.name}' ({result.path}): {result.previous_status or '(none)'} → {label}")
@@ -45,6 +49,9 @@ def print_result(result: lifecycle.LifecycleResult) -> None:
 
 def print_view(view: lifecycle.ContentView) -> None:
     """The file (syntax-highlighted), its status, whether its content is approved, the history."""
+    from engine.content.approvals import format_time
+    from engine.content import lifecycle
+
     console = Console()
     console.print(Syntax(view.text, "yaml", line_numbers=True, word_wrap=True))
     # Plain lines, not rich: they must not wrap mid-sentence, whatever the terminal width.
@@ -73,6 +80,9 @@ def submit(
 
     Example: rekindle rules submit long_term_silent --note "December campaign"
     """
+    from engine.content.approvals import current_user
+    from engine.content import lifecycle
+
     try:
         result = lifecycle.submit(lifecycle.find_content(pack, rules), current_user(), db, note)
     except DiagnosticError as error:
@@ -95,6 +105,9 @@ def approve(
 
     Example: rekindle rules approve long_term_silent --sha256 3f9a1c2b
     """
+    from engine.content.approvals import current_user
+    from engine.content import lifecycle
+
     try:
         result = lifecycle.approve(lifecycle.find_content(pack, rules), current_user(), db, note,
                                    reviewed_sha256=sha256)
@@ -108,6 +121,8 @@ def show(pack: Name, rules: RulesDir = Path("rules"), db: DbUrl = None) -> None:
 
     Example: rekindle rules show contact_policy
     """
+    from engine.content import lifecycle
+
     try:
         view = lifecycle.inspect(lifecycle.find_content(pack, rules), db)
     except DiagnosticError as error:

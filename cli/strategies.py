@@ -14,10 +14,6 @@ from rich.table import Table
 
 from cli.common import DbOption, JsonOption, fail
 from cli.rules_lifecycle import print_result, print_view
-from engine.content import lifecycle
-from engine.content.approvals import current_user
-from engine.content import strategies_csv
-from engine.content import strategies as strategies_kb
 from engine.base.diagnostics import DiagnosticError, format_report
 
 app = typer.Typer(no_args_is_help=True)
@@ -47,6 +43,8 @@ MaintainedOn = _opt("Date maintained, YYYY-MM-DD (default: today).")
 
 
 def _parse(**raw: Optional[str]) -> dict:
+    from engine.content import strategies as strategies_kb
+
     try:
         return strategies_kb.parse_options(raw)
     except DiagnosticError as error:
@@ -70,6 +68,8 @@ def list_(
 
     Example: rekindle strategies list --status approved --channel sms --reason silent_3_months --service reading
     """
+    from engine.content import strategies_csv, strategies as strategies_kb
+
     format = "json" if as_json else format
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter(f"must be table, csv or json, not '{format}'", param_hint="--format")
@@ -106,6 +106,8 @@ def list_(
 @app.command()
 def show(strategy: Id, dir: Dir = Path("strategies"), db: DbUrl = None) -> None:
     """Show a strategy, its status, whether its content is approved, and its approval history."""
+    from engine.content import lifecycle, strategies as strategies_kb
+
     try:
         view = lifecycle.inspect(strategies_kb.get_strategy(dir, strategy).path, db, kind=strategies_kb.KIND)
     except DiagnosticError as error:
@@ -125,6 +127,8 @@ def add(
     Example: rekindle strategies add --strategy lts_sms_usage_tips --measure 短信推送使用指南
     --channel sms --reasons silent_3_months
     """
+    from engine.content import strategies as strategies_kb
+
     values = _parse(
         strategy=strategy, title=title, description=description, reasons=reasons, services=services,
         measure=measure, channel=channel, message=message, cost=cost, base_response=base_response,
@@ -149,6 +153,8 @@ def edit(
     An empty value clears an optional field; maintained_on becomes today unless given.
     Example: rekindle strategies edit lts_sms_usage_tips --cost 0.08 --regions 西安,宝鸡
     """
+    from engine.content import strategies as strategies_kb
+
     changes = _parse(
         title=title, description=description, reasons=reasons, services=services, measure=measure,
         channel=channel, message=message, cost=cost, base_response=base_response, regions=regions,
@@ -172,6 +178,8 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a strategy file (its approval history stays in the database)."""
+    from engine.content import strategies as strategies_kb
+
     try:
         path = strategies_kb.get_strategy(dir, strategy).path
     except DiagnosticError as error:
@@ -192,6 +200,8 @@ def import_(
     """Import strategies from CSV; nothing is imported if any row is bad.
     Example: rekindle strategies import strategies.csv --update
     """
+    from engine.content import strategies_csv
+
     try:
         result = strategies_csv.import_csv(csv_file, dir, update)
     except DiagnosticError as error:
@@ -205,6 +215,8 @@ def export(
     dir: Dir = Path("strategies"),
 ) -> None:
     """Export all strategies to CSV (sorted by id; re-importable). Example: rekindle strategies export kb.csv"""
+    from engine.content import strategies_csv
+
     try:
         text = strategies_csv.export_csv(dir, None if csv_file == "-" else csv_file)
     except DiagnosticError as error:
@@ -221,6 +233,9 @@ def submit(
     note: Annotated[str, typer.Option("--note", help="A remark kept with the record.")] = "",
 ) -> None:
     """Submit a strategy for review (预存 → 待审核), recorded under your OS login."""
+    from engine.content.approvals import current_user
+    from engine.content import lifecycle, strategies as strategies_kb
+
     try:
         path = strategies_kb.get_strategy(dir, strategy).path
         result = lifecycle.submit(path, current_user(), db, note, kind=strategies_kb.KIND)
@@ -241,6 +256,9 @@ def approve(
 
     Refused (exit 3) if you submitted it (four eyes) or it changed since it was submitted (it goes
     back to draft)."""
+    from engine.content.approvals import current_user
+    from engine.content import lifecycle, strategies as strategies_kb
+
     try:
         path = strategies_kb.get_strategy(dir, strategy).path
         result = lifecycle.approve(path, current_user(), db, note, kind=strategies_kb.KIND, reviewed_sha256=sha256)

@@ -11,10 +11,14 @@ SensitivityConfig a run scores with; without the file the defaults (the Shaanxi 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.yamlfile import YamlDoc
 from engine.content.document import Content, Document
-from engine.scoring.sensitivity import SensitivityConfig, sensitivity_from_doc
+
+if TYPE_CHECKING:
+    from engine.scoring.sensitivity import SensitivityConfig
 
 
 def _yaml_doc(doc: Document) -> YamlDoc:
@@ -23,6 +27,8 @@ def _yaml_doc(doc: Document) -> YamlDoc:
 
 def check_sensitivity(_ctx, doc: Document) -> list[Diagnostic]:
     """Service ids, weights and AHP consistency of a sensitivity weights file."""
+    from engine.scoring.sensitivity import sensitivity_from_doc  # numpy/pandas: only when there is such a file
+
     try:
         sensitivity_from_doc(_yaml_doc(doc))
     except DiagnosticError as error:
@@ -32,6 +38,8 @@ def check_sensitivity(_ctx, doc: Document) -> list[Diagnostic]:
 
 def sensitivity_config(content: Content) -> SensitivityConfig | None:
     """The weights a run uses: from rules/sensitivity.yaml, None (the defaults) without it."""
+    from engine.scoring.sensitivity import sensitivity_from_doc
+
     if content.sensitivity is None:
         return None
     return sensitivity_from_doc(_yaml_doc(content.sensitivity))

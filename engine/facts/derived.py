@@ -28,13 +28,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.facts.fields import CAUSES
 from engine.snapshot.contract import SERVICE_IDS
 
 # The shipped catalogue's data services: every service but SMS and ringtone (rules/services.yaml).
 DEFAULT_DATA_SERVICES = frozenset(s for s in SERVICE_IDS if s not in ("sms", "ringtone"))
-CAUSES = ("bundle", "dual_sim", "card_farming", "handset_change", "os_change")
-CAUSE_NAMES_ZH = {"bundle": "套餐捆绑", "dual_sim": "双卡", "card_farming": "渠道养卡",
-                  "handset_change": "换机", "os_change": "换系统"}
 CAUSE_WINDOW_DAYS = 90  # a handset/OS change older than this no longer explains a drop
 
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.facts.derived import CAUSES
 from engine.snapshot.contract import BILLING_VALUES, LIST_VALUES, OS_VALUES, SERVICE_IDS
+
+# Causes of silence and low use 沉默/低使用原因 (PLAYBOOKS.md §1), computed by engine.facts.derived.
+CAUSES = ("bundle", "dual_sim", "card_farming", "handset_change", "os_change")
+CAUSE_NAMES_ZH = {"bundle": "套餐捆绑", "dual_sim": "双卡", "card_farming": "渠道养卡",
+                  "handset_change": "换机", "os_change": "换系统"}
 
 # Field types. Conditions are checked against them (e.g. `gte` needs int/float).
 INT = "int"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.facts.derived import CAUSE_NAMES_ZH
+from engine.facts.fields import CAUSE_NAMES_ZH
 from engine.store.read import subscriber_in_run
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.outputs.explain_details import pack_view, requirement_view, scores_of
