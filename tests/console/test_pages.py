@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -117,7 +118,7 @@ def run_chain_count(db_url, run_id):
 
 def test_content_pages_show_the_current_version_its_approvals_and_a_diff_from_git_history(run, tmp_path):
     """Approve a pack, edit it afterwards: the page says so and diffs the approved text against today's."""
-    from engine.content.lifecycle import approve
+    from engine.content.lifecycle import approve, submit
 
     folder = tmp_path / "content"
     rules, strategies = folder / "rules", folder / "strategies"
@@ -129,12 +130,14 @@ def test_content_pages_show_the_current_version_its_approvals_and_a_diff_from_gi
     add_user("pia", "planner", PASSWORD, db_url)
     subprocess.run([*git, "-C", str(folder), "add", "-A"], check=True)
     subprocess.run([*git, "-C", str(folder), "commit", "-qm", "as the run used it"], check=True)
-    approved = approve(rules / "long_term_silent.yaml", "wang.fang", db_url).sha256
+    submitted = submit(rules / "long_term_silent.yaml", "zhang.wei", db_url).sha256  # a planner submits,
+    approved = approve(rules / "long_term_silent.yaml", "wang.fang", db_url).sha256  # a supervisor approves
     subprocess.run([*git, "-C", str(folder), "commit", "-q", "--allow-empty", "-am", "approved"], check=True)
     pack = rules / "long_term_silent.yaml"
     text = pack.read_text(encoding="utf-8")
-    assert "gte: 80" in text
-    pack.write_text(text.replace("gte: 80", "gte: 85", 1), encoding="utf-8")
+    title = "title: 包月长期沉默 long-term silent, monthly\n"
+    assert title in text
+    pack.write_text(text.replace(title, title.replace("monthly", "monthly (edited)"), 1), encoding="utf-8")
 
     from engine.console.app import Settings, create_app
     from starlette.testclient import TestClient
@@ -149,16 +152,19 @@ def test_content_pages_show_the_current_version_its_approvals_and_a_diff_from_gi
     from engine.store.read import resolve_run
 
     used = resolve_run(run.run_id, db_url).content_hashes["pack/long_term_silent"]
-    assert approved in shas and used in shas and len(shas) == len({approved, used}) + 1  # + today's edit
+    today = hashlib.sha256(pack.read_bytes()).hexdigest()
+    # every version: as the run used it (approving gives back the same bytes: `status: approved`),
+    # as submitted (`status: review`), and today's edit — each listed once
+    assert sorted(shas) == sorted({approved, used, submitted, today}) and today not in (approved, used)
     assert re.search(r'data-field="event">approved by wang.fang on \d{4}-', page)
 
     answer = client.post("/content/pack/long_term_silent/diff",
                          data={"csrf_token": csrf_of(client, "/content/pack/long_term_silent"), "a": approved,
-                               "b": shas[0]})
+                               "b": today})
     assert answer.status_code == 303
     diff = client.get(answer.headers["location"]).text
-    assert '<span class="del">-' in diff and "gte: 80" in diff
-    assert '<span class="add">+' in diff and "gte: 85" in diff
+    assert re.search(r'<span class="del">-title: [^<]*long-term silent, monthly<', diff)
+    assert re.search(r'<span class="add">\+title: [^<]*long-term silent, monthly \(edited\)<', diff)
     # the run's version and the approved one (the same unless approval changed the status line)
     diff = client.get(f"/content/pack/long_term_silent?a={used}&b={approved}").text
     changed = re.findall(r'<span class="(?:add|del)">([^<]*)</span>', diff)

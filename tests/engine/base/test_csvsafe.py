@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from engine.content import strategies as kb
 from engine.content import strategies_csv as kbcsv
 from engine.night.channels import channel_csv, write_channel_files
 from engine.outputs.reports import silent_lowuse, to_csv
+from engine.outputs.reports.silent_lowuse import load_segments
 from engine.snapshot.loader import load_snapshot
 from snapshots import HANDMADE, HANDMADE_AS_OF, write_snapshot
 
@@ -108,7 +110,8 @@ def test_the_silent_lowuse_csv_quotes_formula_cells_from_the_snapshot(tmp_path):
     for row in tables["subscribers"]:
         row["brand"] = "=HYPERLINK(\"http://evil\")"
     write_snapshot(tmp_path, tables)
-    frame = silent_lowuse(load_snapshot(tmp_path), HANDMADE_AS_OF)
+    segments = load_segments(Path(__file__).resolve().parents[3] / "rules")
+    frame = silent_lowuse(load_snapshot(tmp_path), HANDMADE_AS_OF, segments)
     read = _read(to_csv(frame))
     brand = read[0].index("brand")
     assert {r[brand] for r in read[1:]} == {"'=HYPERLINK(\"http://evil\")"}
