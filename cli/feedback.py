@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from cli.common import fail
+from cli.common import DbOption, fail
 from engine.base.diagnostics import DiagnosticError, format_report
 
 app = typer.Typer(no_args_is_help=True)
@@ -16,7 +15,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("load")
 def load(
     file: Path = typer.Argument(..., help="CSV or Parquet: msisdn, run_id, service, channel, event, event_time[, revenue]"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)"),
+    db: DbOption = None,
 ) -> None:
     """Load delivery / response / conversion / opt-out events 营销反馈 against the stored decisions.
 

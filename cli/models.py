@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.common import as_of_date, fail
+from cli.common import DbOption, JsonOption, as_of_date, fail
 from engine.base.diagnostics import DiagnosticError
 
 # engine.scoring pulls in scikit-learn and skops (seconds to import): each command imports what
@@ -117,7 +117,7 @@ def train_stability(
     cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="fixed churn-risk cut-offs LOW,MID instead of shares "
                                           "(risk >= LOW -> low, >= MID -> mid, else high), e.g. 0.3,0.1"),
     refit: bool = typer.Option(True, "--refit/--no-refit", help="store a model refit on all rows after the held-out evaluation"),
-    as_json: bool = typer.Option(False, "--json", help="print the stored metadata as JSON"),
+    as_json: JsonOption = False,
 ) -> None:
     """Train the stability (churn risk 稳定度) model on a snapshot or on any tabular file.
 
@@ -227,7 +227,7 @@ def show(version: str = typer.Argument(..., help="model version (or a unique pre
 
 @train_app.command("response")
 def train_response_command(
-    db: Optional[str] = typer.Option(None, "--db", help="database URL holding the runs and their feedback"),
+    db: DbOption = None,
     seed: int = typer.Option(0, "--seed", help="seed of the held-out split and the models"),
     strategies: Path = typer.Option(Path("strategies"), "--strategies", help="strategy files (base_response baseline)"),
     as_json: bool = typer.Option(False, "--json", help="print the stored metadata as JSON"),

@@ -9,11 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.common import fail
+from cli.common import DbOption, fail
 from engine.base.diagnostics import DiagnosticError
 
 app = typer.Typer(no_args_is_help=True)
-Db = typer.Option(None, "--db", help="database URL (default: SQLite under REKINDLE_HOME)")
 
 
 @app.command("list")
@@ -21,7 +20,7 @@ def list_command(
     run: str = typer.Option("latest", "--run", help="run id (default: the latest)"),
     state: Optional[str] = typer.Option(None, "--state", help="accepted | reviewed | handled"),
     csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
-    db: Optional[str] = Db,
+    db: DbOption = None,
 ) -> None:
     """The run's outbound-call and account-manager orders with their state (受理 / 审核 / 处理).
 
@@ -48,7 +47,7 @@ def list_command(
 def review(order_id: str = typer.Argument(..., help="<run id>:<seq>"),
            by: str = typer.Option(..., "--by", help="who reviewed it"),
            note: str = typer.Option("", "--note"), at: Optional[str] = typer.Option(None, "--at", help="when (ISO; default now)"),
-           db: Optional[str] = Db) -> None:
+           db: DbOption = None) -> None:
     """Mark an accepted order reviewed 审核.  Example: rekindle orders review 2026-11-15.ab12:40 --by 李娜"""
     _change(order_id, "reviewed", by, note, "", at, db)
 
@@ -58,7 +57,7 @@ def handle(order_id: str = typer.Argument(..., help="<run id>:<seq>"),
            result: str = typer.Option(..., "--result", help="accepted_offer | interested | declined | unreachable | opted_out"),
            by: str = typer.Option(..., "--by", help="who handled it"),
            note: str = typer.Option("", "--note"), at: Optional[str] = typer.Option(None, "--at", help="when (ISO; default now)"),
-           db: Optional[str] = Db) -> None:
+           db: DbOption = None) -> None:
     """Record a reviewed order handled 处理 with its result; the result feeds the feedback.
 
     Example: rekindle orders handle 2026-11-15.ab12:40 --result accepted_offer --by 王强 --note 已办理
@@ -78,7 +77,7 @@ def _change(order_id, state, by, note, result, at, db) -> None:
 
 @app.command("import")
 def import_command(file: Path = typer.Argument(..., help="CSV or Parquet: order_id, state, result_code, note, by, at"),
-                   db: Optional[str] = Db) -> None:
+                   db: DbOption = None) -> None:
     """Apply the file the call centre returns (all rows or none).
 
     Example: rekindle orders import callcentre/2026-11-16.csv

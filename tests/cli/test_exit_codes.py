@@ -8,6 +8,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import engine.outputs.audit as audit_module
@@ -59,6 +60,8 @@ def read_only_copy(run, tmp_path) -> str:
     return db
 
 
+# SQLite only: the subject is a read-only SQLite *file* (and its folder); PostgreSQL has no such thing.
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_read_only_database_can_be_verified_and_explained(run, tmp_path):
     """Issue 11: `audit verify` and `explain` could not even read a read-only database."""
     db = read_only_copy(run, tmp_path)
@@ -76,6 +79,8 @@ def test_a_read_only_database_can_be_verified_and_explained(run, tmp_path):
         (tmp_path / "ro").chmod(0o755)
 
 
+# SQLite only: the subject is a read-only SQLite *file* ("readonly database"); PostgreSQL has no such thing.
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_running_into_a_read_only_database_is_an_environment_error(run, tmp_path, tmp_path_factory):
     inputs = night_inputs(tmp_path_factory)
     db = read_only_copy(run, tmp_path)

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 import pytest
 
-from auditrun import copy_db
+from auditrun import copy_db, query
 from engine.base.diagnostics import DiagnosticError
 from engine.loop.feedback import load_feedback
 
 
 def _decisions(run, kind: str, n: int) -> list[tuple]:
-    conn = sqlite3.connect(run.db_path)
-    rows = conn.execute("SELECT seq, msisdn, service, channel FROM decision WHERE run_id = ? AND decision = ? "
-                        "ORDER BY seq LIMIT ?", (run.run_id, kind, n)).fetchall()
-    conn.close()
-    return rows
+    rows = query(run.db_url, "SELECT seq, msisdn, service, channel FROM decision WHERE run_id = ? AND decision = ? "
+                 "ORDER BY seq LIMIT ?", (run.run_id, kind, n))
+    return [tuple(row.values()) for row in rows]
 
 
 def _stored(db_url: str) -> list[tuple]:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    rows = conn.execute("SELECT run_id, seq, msisdn, event, revenue FROM feedback_event ORDER BY event_key").fetchall()
-    conn.close()
-    return rows
+    rows = query(db_url, "SELECT run_id, seq, msisdn, event, revenue FROM feedback_event ORDER BY event_key")
+    return [tuple(row.values()) for row in rows]
 
 
 def _events(run) -> pd.DataFrame:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 import pytest
 
-from auditrun import copy_db
+from auditrun import copy_db, query
 from engine.base.diagnostics import DiagnosticError
 from engine.loop.orders import change_state, import_orders, list_orders
 
 
 def _rows(db_url: str, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    rows = conn.execute(sql).fetchall()
-    conn.close()
-    return rows
+    return [tuple(row.values()) for row in query(db_url, sql)]
 
 
 def test_orders_are_the_runs_people_channel_decisions_and_start_accepted(run, tmp_path):

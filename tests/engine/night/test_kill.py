@@ -17,6 +17,7 @@ import textwrap
 import pytest
 
 from engine.base.diagnostics import DiagnosticError
+from engine.night import outdir
 from engine.night.run import run_night
 from engine.outputs.audit import verify_run
 from engine.outputs.explain import explain
@@ -52,15 +53,15 @@ def _kill_at(opts, stage: str) -> int:
 @pytest.fixture
 def reference(inputs, home):
     """An undisturbed run into its own database: what every rerun must equal."""
-    opts = options(inputs, home, "reference")
-    opts.db_url = f"sqlite:///{home / 'reference.db'}"
+    opts = options(inputs, home, f"sqlite:///{home / 'reference.db'}", "reference")
     result = run_night(opts)
     return decisions(opts.db_url, result.run_id), payloads(opts.db_url, result.run_id), opts.out
 
 
 @pytest.mark.parametrize("stage", ["decide", "rows", "files", "store"])
 def test_kill_9_at_a_stage_leaves_nothing_and_the_rerun_is_identical(inputs, home, reference, stage):
-    opts = options(inputs, home)
+    # A SQLite file: this test is about processes killed mid-run, not about the backend.
+    opts = options(inputs, home, f"sqlite:///{home / 'night.db'}")
     assert _kill_at(opts, stage) == -9
     db = opts.db_url
     for table in ("run", "decision", "trace", "out_of_scope"):
@@ -77,8 +78,17 @@ def test_kill_9_at_a_stage_leaves_nothing_and_the_rerun_is_identical(inputs, hom
     strip = lambda texts, run_id: [t.replace(run_id, "RUN") for t in texts]  # noqa: E731
     ref_id = resolve_run("latest", f"sqlite:///{home / 'reference.db'}").id
     assert strip(payloads(db, result.run_id), result.run_id) == strip(ref_payloads, ref_id)
+    # The channel files are byte-identical; the folder's ownership marker (engine/night/outdir.py)
+    # names the run that wrote it, so it holds each run's own id.
+    assert sorted(p.name for p in opts.out.iterdir()) == sorted(p.name for p in ref_out.iterdir())
     for path in sorted(ref_out.iterdir()):
+        if path.name == outdir.MARKER:
+            assert path.read_text(encoding="utf-8") == f"{ref_id}\n"
+            assert (opts.out / path.name).read_text(encoding="utf-8") == f"{result.run_id}\n"
+            continue
         assert (opts.out / path.name).read_bytes() == path.read_bytes()
+    pending = home / "home" / "pending"  # the staging journal (REKINDLE_HOME/pending): the killed run's entry is gone too
+    assert not pending.exists() or not any(pending.iterdir()), sorted(pending.iterdir())
     assert verify_run(result.run_id, db).ok
     msisdn = ref_decisions[0][0]
     assert explain(result.run_id, msisdn, db_url=db)["facts"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from auditrun import query
 from cli.main import app
 from engine.outputs.views import BASE_COLUMNS, FRONT_DESK_COLUMNS, USAGE_COLUMNS, export_view, view_frame
 
@@ -18,14 +18,12 @@ runner = CliRunner()
 
 
 def _stored_segments(run) -> dict[tuple[str, str], str]:
-    """Every fact's segment as the run stored it, read straight from SQLite."""
-    conn = sqlite3.connect(run.db_path)
-    out = {(m, s): seg for m, s, seg in conn.execute(
-        "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = ?", (run.run_id,))}
-    for m, s, payload in conn.execute("SELECT d.msisdn, d.service, t.payload FROM decision d JOIN trace t "
-                                      "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = ?", (run.run_id,)):
-        out[(m, s)] = json.loads(payload)["segment"]["segment"]
-    conn.close()
+    """Every fact's segment as the run stored it, read straight from the database."""
+    out = {(r["msisdn"], r["service"]): r["segment"] for r in query(
+        run.db_url, "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = ?", (run.run_id,))}
+    for r in query(run.db_url, "SELECT d.msisdn, d.service, t.payload FROM decision d JOIN trace t "
+                               "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = ?", (run.run_id,)):
+        out[(r["msisdn"], r["service"])] = json.loads(r["payload"])["segment"]["segment"]
     return out
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pandas as pd
 
-from auditrun import copy_db, execute
+from auditrun import copy_db, execute, query
 from engine.facts.build import build_facts
 from engine.loop.feedback import load_feedback
 from engine.snapshot.loader import load_snapshot
@@ -15,11 +14,9 @@ from engine.store.loopback import merge_written_back, written_back
 
 
 def _treated(db: str, run_id: str) -> pd.DataFrame:
-    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
-    frame = pd.read_sql("SELECT seq, msisdn, service, strategy, channel FROM decision WHERE run_id = ? "
-                        "AND decision = 'treat' ORDER BY seq", conn, params=(run_id,))
-    conn.close()
-    return frame
+    rows = query(db, "SELECT seq, msisdn, service, strategy, channel FROM decision WHERE run_id = ? "
+                     "AND decision = 'treat' ORDER BY seq", (run_id,))
+    return pd.DataFrame(rows, columns=["seq", "msisdn", "service", "strategy", "channel"])
 
 
 def test_treated_decisions_become_contacts_of_later_nights_only_and_once(run, tmp_path):
@@ -33,9 +30,12 @@ def test_treated_decisions_become_contacts_of_later_nights_only_and_once(run, tm
     assert (contacts["contacted_on"] == pd.Timestamp(day)).all()
     # a re-run of the same night replaces the first: its contacts are not counted twice
     rerun = f"{day.isoformat()}.rerun0000000"
-    execute(db, "INSERT INTO run SELECT ?, as_of, status, datetime(started_at, '+1 hour'), finished_at, data_dir, "
-            "snapshot_fingerprint, content_hashes, model_versions, production, workers, funnel, facts, decisions, "
-            "chain_head, chain_count, out_dir, error FROM run WHERE id = ?", (rerun, run.run_id))
+    (started,) = query(db, "SELECT started_at FROM run WHERE id = ?", (run.run_id,))
+    later = pd.Timestamp(started["started_at"]) + pd.Timedelta(hours=1)
+    columns = ("as_of, status, finished_at, data_dir, snapshot_fingerprint, content_hashes, model_versions, "
+               "production, workers, funnel, facts, decisions, chain_head, chain_count, out_dir, error")
+    execute(db, f"INSERT INTO run (id, started_at, rerun_of, {columns}) SELECT ?, ?, id, {columns} FROM run "
+            "WHERE id = ?", (rerun, later.isoformat(sep=" "), run.run_id))
     execute(db, "INSERT INTO decision SELECT ?, seq, msisdn, service, pack, decision, reason, arbitration, strategy, "
             "channel, message FROM decision WHERE run_id = ?", (rerun, run.run_id))
     again = written_back(db, day + timedelta(days=1)).contacts

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 
 from typer.testing import CliRunner
 
-from auditrun import copy_db, execute
+from auditrun import copy_db, execute, query
 from cli.main import app
 from engine.outputs.audit import verify_run
 from engine.store import signing
@@ -24,21 +23,42 @@ runner = CliRunner()
 
 
 def recompute_chain(db_url: str, run_id: str) -> None:
-    """What an attacker with write access does after editing a decision: rebuild every hash and the head."""
-    path = db_url.removeprefix("sqlite:///")
-    conn = sqlite3.connect(path)
-    with conn:
-        decisions = conn.execute("SELECT run_id, seq, msisdn, service, pack, decision, reason, arbitration, strategy, "
-                                 "channel, message FROM decision WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
-        payloads = [p for (p,) in conn.execute("SELECT payload FROM trace WHERE run_id = ? ORDER BY seq", (run_id,))]
-        prev = GENESIS
-        for row, payload in zip(decisions, payloads):
-            digest = link(prev, row, payload)
-            conn.execute("UPDATE trace SET prev_hash = ?, hash = ? WHERE run_id = ? AND seq = ?",
-                         (prev, digest, run_id, row[1]))
-            prev = digest
-        conn.execute("UPDATE run SET chain_head = ? WHERE id = ?", (prev, run_id))
-    conn.close()
+    """What an attacker with write access does after editing a decision: rebuild every hash and the head.
+
+    One transaction through SQLAlchemy (outside the engine's pool), so it works on SQLite and PostgreSQL.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            decisions = conn.execute(text("SELECT run_id, seq, msisdn, service, pack, decision, reason, arbitration, "
+                                          "strategy, channel, message FROM decision WHERE run_id = :r ORDER BY seq"),
+                                     {"r": run_id}).all()
+            payloads = [p for (p,) in conn.execute(text("SELECT payload FROM trace WHERE run_id = :r ORDER BY seq"),
+                                                   {"r": run_id})]
+            prev, updates = GENESIS, []
+            for row, payload in zip(decisions, payloads):
+                digest = link(prev, tuple(row), payload)
+                updates.append({"prev": prev, "hash": digest, "r": run_id, "seq": row[1]})
+                prev = digest
+            conn.execute(text("UPDATE trace SET prev_hash = :prev, hash = :hash WHERE run_id = :r AND seq = :seq"),
+                         updates)
+            conn.execute(text("UPDATE run SET chain_head = :head WHERE id = :r"), {"head": prev, "r": run_id})
+    finally:
+        engine.dispose()
+
+
+def stored_text(run) -> str:
+    """Everything the run's database holds, as text: the SQLite file's bytes, or every row of every
+    table of the run's PostgreSQL schema."""
+    if run.db_path is not None:
+        return run.db_path.read_bytes().decode("latin-1")
+    tables = [t["table_name"] for t in query(run.db_url, "SELECT table_name FROM information_schema.tables "
+                                                         "WHERE table_schema = ?", (run.schema,))]
+    assert "run" in tables and "run_seal" in tables, tables
+    return "\n".join(repr(query(run.db_url, f'SELECT * FROM "{table}"')) for table in tables)
 
 
 def test_a_run_is_signed_with_a_private_key_and_logged_outside_the_database(run):
@@ -47,7 +67,7 @@ def test_a_run_is_signed_with_a_private_key_and_logged_outside_the_database(run)
     assert "signed seal valid" in report.message
     key = signing.key_path()
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert key.read_text().strip() not in run.db_path.read_bytes().decode("latin-1")  # the key is not in the db
+    assert key.read_text().strip() not in stored_text(run)  # the key is not in the db
     lines = [json.loads(line) for line in signing.log_path().read_text(encoding="utf-8").splitlines()]
     mine = [e for e in lines if e.get("run_id") == run.run_id and e["event"] == "seal"]
     assert len(mine) == 1 and mine[0]["chain_count"] > 0 and len(mine[0]["signature"]) == 64
@@ -73,17 +93,17 @@ def test_an_edit_with_the_chain_recomputed_fails_verify_and_export(run, tmp_path
 
 def test_run_fields_and_out_of_scope_rows_are_under_the_seal(run, tmp_path):
     """Issue 11: out_of_scope rows and run fields (production, as_of, ...) were outside the chain."""
-    for sql, why in (("UPDATE run SET production = 1 - production WHERE id = ?", "run row fields changed"),
+    for sql, why in (("UPDATE run SET production = NOT production WHERE id = ?", "run row fields changed"),
                      ("UPDATE run SET funnel = '{}' WHERE id = ?", "run row fields changed"),
                      ("UPDATE run SET content_hashes = '{}' WHERE id = ?", "run row fields changed"),
-                     ("UPDATE out_of_scope SET segment = 'forged' WHERE run_id = ? AND rowid = "
-                      "(SELECT MIN(rowid) FROM out_of_scope)", "out-of-scope rows changed"),
-                     ("DELETE FROM out_of_scope WHERE run_id = ? AND rowid = (SELECT MIN(rowid) FROM out_of_scope)",
-                      "out-of-scope rows changed"),
+                     ("UPDATE out_of_scope SET segment = 'forged' WHERE run_id = ? AND msisdn = "
+                      "(SELECT MIN(msisdn) FROM out_of_scope WHERE run_id = ?)", "out-of-scope rows changed"),
+                     ("DELETE FROM out_of_scope WHERE run_id = ? AND msisdn = "
+                      "(SELECT MIN(msisdn) FROM out_of_scope WHERE run_id = ?)", "out-of-scope rows changed"),
                      ("DELETE FROM run_seal WHERE run_id = ?", "no signed seal"),
                      ("UPDATE run_seal SET scope_digest = 'x' WHERE run_id = ?", "signature is not valid")):
         db = copy_db(run, tmp_path / f"t{abs(hash(sql))}.db")
-        execute(db, sql, (run.run_id,))
+        execute(db, sql, (run.run_id,) * sql.count("?"))
         report = verify_run(run.run_id, db)
         assert not report.ok and why in report.message, (sql, report.message)
 
@@ -94,8 +114,8 @@ def test_an_inserted_empty_succeeded_run_does_not_verify_and_is_not_exported(run
     execute(db, "INSERT INTO run (id, as_of, status, started_at, finished_at, data_dir, snapshot_fingerprint, "
                 "content_hashes, model_versions, production, workers, funnel, facts, decisions, chain_head, "
                 "chain_count, out_dir, error, rerun_of) VALUES ('2099-01-01.000000000000', '2099-01-01', 'succeeded', "
-                "'2099-01-01 00:00:00', '2099-01-01 00:00:01', '', '', '{}', '{}', 1, 1, '{}', 0, 0, ?, 0, '', '', '')",
-            (GENESIS,))
+                "'2099-01-01 00:00:00', '2099-01-01 00:00:01', '', '', '{}', '{}', ?, 1, '{}', 0, 0, ?, 0, '', '', '')",
+            (True, GENESIS))  # a parameter: production is an integer on SQLite, a boolean on PostgreSQL
     verify = runner.invoke(app, ["audit", "verify", "--run", "latest", "--db", db])
     assert verify.exit_code == 1 and "no signed seal" in verify.stdout
     refused = runner.invoke(app, ["export", "--channel", "sms", "--db", db])

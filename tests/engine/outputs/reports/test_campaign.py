@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from auditrun import copy_db, execute
+from auditrun import copy_db, execute, query
 from engine.generator.feedback import simulate_feedback
 from engine.loop.feedback import load_feedback
 from engine.outputs.reports.campaign import COLUMNS, campaign_report, newcombe, to_csv, wilson
@@ -41,13 +40,13 @@ def test_rows_per_pack_strategy_channel_with_arms_from_the_decisions(run, measur
     report = campaign_report(run.run_id, db_url=measured, strategies_dir=run.strategies)
     rows = report.rows
     assert list(rows.columns) == list(COLUMNS)
-    conn = sqlite3.connect(measured.removeprefix("sqlite:///"))
-    treated = dict(conn.execute("SELECT pack || '/' || strategy || '/' || channel, COUNT(*) FROM decision "
-                                "WHERE run_id = ? AND decision = 'treat' GROUP BY 1", (run.run_id,)).fetchall())
-    control = dict(conn.execute("SELECT pack || '/' || strategy || '/' || channel, COUNT(*) FROM decision "
-                                "WHERE run_id = ? AND decision = 'held_out' AND reason = 'holdout' GROUP BY 1",
-                                (run.run_id,)).fetchall())
-    conn.close()
+    def counts(sql: str) -> dict[str, int]:
+        found = query(measured, "SELECT pack || '/' || strategy || '/' || channel AS arm, COUNT(*) AS n FROM decision "
+                                f"WHERE run_id = ? AND {sql} GROUP BY pack, strategy, channel", (run.run_id,))
+        return {r["arm"]: r["n"] for r in found}
+
+    treated = counts("decision = 'treat'")
+    control = counts("decision = 'held_out' AND reason = 'holdout'")
     packs = rows[rows["pack"] != "ALL"]
     keys = packs["pack"] + "/" + packs["strategy"] + "/" + packs["channel"]
     assert dict(zip(keys, packs["treated"])) == {k: treated.get(k, 0) for k in keys}
@@ -81,17 +80,19 @@ def test_html_opens_as_xml_with_an_uplift_chart_and_a_funnel_per_row(run, measur
 
 def test_runs_of_another_period_or_pack_version_are_not_pooled(run, measured, tmp_path):
     # a second run a month later, with another pack version: same rows, other period and version
-    conn = sqlite3.connect(measured.removeprefix("sqlite:///"))
-    row = conn.execute("SELECT content_hashes FROM run WHERE id = ?", (run.run_id,)).fetchone()
-    conn.close()
+    (row,) = query(measured, "SELECT content_hashes FROM run WHERE id = ?", (run.run_id,))
+    hashes = row["content_hashes"]
+    start = hashes.index("pack/long_term_silent") + 24  # the first 12 digits of that pack's sha256
+    other_hashes = hashes.replace(hashes[start:start + 12], "aaaaaaaaaaaa")
+    assert other_hashes != hashes
     other = "2026-12-20.000000000000"
-    execute(measured, "INSERT INTO run SELECT ?, '2026-12-20', status, started_at, finished_at, data_dir, "
-            "snapshot_fingerprint, replace(content_hashes, substr(content_hashes, instr(content_hashes, "
-            "'pack/long_term_silent') + 25, 12), 'aaaaaaaaaaaa'), model_versions, production, workers, funnel, "
-            "facts, decisions, chain_head, chain_count, out_dir, error FROM run WHERE id = ?", (other, run.run_id))
-    execute(measured, "INSERT INTO decision SELECT ?, seq, msisdn, service, pack, decision, reason, arbitration, "
-            "strategy, channel, message FROM decision WHERE run_id = ?", (other, run.run_id))
-    assert row
+    columns = ("status, started_at, finished_at, data_dir, snapshot_fingerprint, model_versions, production, workers, "
+               "funnel, facts, decisions, chain_head, chain_count, out_dir, error, rerun_of")
+    execute(measured, f"INSERT INTO run (id, as_of, content_hashes, {columns}) SELECT ?, '2026-12-20', ?, {columns} "
+            "FROM run WHERE id = ?", (other, other_hashes, run.run_id))
+    columns = "seq, msisdn, service, pack, decision, reason, arbitration, strategy, channel, message"
+    execute(measured, f"INSERT INTO decision (run_id, {columns}) SELECT ?, {columns} FROM decision WHERE run_id = ?",
+            (other, run.run_id))
     report = campaign_report(None, date_from=run.inputs.as_of, date_to=None, db_url=measured,
                              strategies_dir=run.strategies)
     rows = report.rows[report.rows["pack"] == "long_term_silent"]
