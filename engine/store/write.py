@@ -119,14 +119,6 @@ class TraceRows(Sequence):
         return self._row(index)
 
 
-def _placeholders(conn: Connection, n: int) -> str:
-    style = conn.dialect.paramstyle
-    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
-    if mark is None:
-        raise RuntimeError(f"unsupported DB-API paramstyle {style!r}")
-    return ", ".join([mark] * n)
-
-
 def write_batch(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert rows (tuples): COPY on PostgreSQL, executemany on SQLite (engine/store/bulk.py).
     Tests patch this to inject failures."""
