@@ -44,7 +44,7 @@ class Server:
     def __init__(self, process: subprocess.Popen, base: str, log_path: Path):
         self.process, self.base, self.log_path = process, base, log_path
 
-    def wait_until_up(self, timeout: float = 60.0) -> str:
+    def wait_until_up(self, timeout: float = 180.0) -> str:  # generous: CI machines may be busy
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -103,7 +103,10 @@ def chromium():
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(90)
+    # A click that submits a form returns before the next page is there; on a busy machine the
+    # next find_element would search the old page. Elements are polled for up to 20 s instead.
+    driver.implicitly_wait(20)
     try:
         yield driver
     finally:
