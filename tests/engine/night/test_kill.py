@@ -22,7 +22,7 @@ from engine.night.run import run_night
 from engine.outputs.audit import verify_run
 from engine.outputs.explain import explain
 from engine.store.read import resolve_run
-from test_run import decisions, home, inputs, options, payloads, rows  # noqa: F401 (fixtures)
+from test_run import decisions, options, payloads, rows
 
 KILLER = textwrap.dedent("""
     import os, signal, sys

@@ -15,20 +15,8 @@ from engine.night import outdir
 from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night
 from engine.store.chain import verify_chain
-from engine.store.database import dispose_all, get_engine
-from nightly_inputs import RULES, STRATEGIES, night_inputs
-
-
-@pytest.fixture
-def inputs(tmp_path_factory):
-    return night_inputs(tmp_path_factory)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    yield tmp_path
-    dispose_all()
+from engine.store.database import get_engine
+from nightly_inputs import RULES, STRATEGIES
 
 
 def options(inputs, home, out, **kw):

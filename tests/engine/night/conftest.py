@@ -1,0 +1,21 @@
+"""Fixtures of the night tests: the shared generated snapshot and models, and a fresh
+REKINDLE_HOME per test (database connections closed afterwards)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.store.database import dispose_all
+from nightly_inputs import night_inputs
+
+
+@pytest.fixture
+def inputs(tmp_path_factory):
+    return night_inputs(tmp_path_factory)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    yield tmp_path
+    dispose_all()
