@@ -87,24 +87,23 @@ class DeciderAdapter:
 
     def decide(self, fact: dict, packs: list[str] | None = None) -> list[dict]:
         """Outcomes of the packs (all, or those named: the ones whose scope mask holds the fact)."""
-        result = []
-        for raw in self.decider.decide_shared(fact, packs):
-            data = _as_dict(raw)
-            decision = str(data.get("decision"))
-            if decision == OUT_OF_SCOPE:
-                continue
-            pack = str(data.get("pack"))
-            trace = {k: v for k, v in data.items() if k not in ("pack", "options", "priority", "sha256")}
-            entry = {
-                "pack": pack,
-                "decision": decision,
-                "reason": str(data.get("reason") or ""),
-                "options": _options(data, self.ctx.strategies) if decision == "treat" else [],
-                "trace": trace,  # plain lists and dicts; engine.night.trace.payload_text converts if not
-                "_raw": raw,
-            }
-            result.append(entry)
-        return result
+        return [entry for entry in map(self.entry, self.decider.decide_shared(fact, packs)) if entry is not None]
+
+    def entry(self, raw: Any) -> dict | None:
+        """One PackOutcome as the run's plain dict (None for `out_of_scope`, which runs drop)."""
+        data = _as_dict(raw)
+        decision = str(data.get("decision"))
+        if decision == OUT_OF_SCOPE:
+            return None
+        trace = {k: v for k, v in data.items() if k not in ("pack", "options", "priority", "sha256")}
+        return {
+            "pack": str(data.get("pack")),
+            "decision": decision,
+            "reason": str(data.get("reason") or ""),
+            "options": _options(data, self.ctx.strategies) if decision == "treat" else [],
+            "trace": trace,  # plain lists and dicts; engine.night.trace.payload_text converts if not
+            "_raw": raw,
+        }
 
     def final(self, outcomes: list[dict]) -> dict:
         """The fact's summary outcome among non-candidate packs (the Decider's final_outcome)."""

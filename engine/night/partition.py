@@ -1,13 +1,25 @@
 """One partition of a night's facts, decided inside one worker process (see engine/night/workers.py).
 
 Phase 1, `decide`: every fact of the partition goes through the rule engine (contact policy and
-every pack whose scope holds it, via the Decider); `treat` outcomes become arbitration
-candidates with their options and expected values, unless the subscriber is in that pack's
-holdout or the universal control group. Only the candidates and the funnel counts go back to
-the parent, which arbitrates across all partitions.
+every pack whose scope holds it); `treat` outcomes become arbitration candidates with their
+options and expected values, unless the subscriber is in that pack's holdout or the universal
+control group. Only the candidates and the funnel counts go back to the parent, which
+arbitrates across all partitions.
 Phase 2, `rows`: given the arbitration verdicts of its candidates, the partition writes each
 fact's decision row, its trace payload (canonical JSON, docs/TRACE.md) and the fields the
 channel files need. The parent seals the rows into the hash chain in (msisdn, service) order.
+
+Deciding per pack and signature. A pack's outcome for a fact depends only on the signature
+classes (engine/rules/signature.py) of the fields that pack, its scope, the contact policy and
+the strategy limits read (`Decider.pack_fields`). Per pack, the facts in its scope are grouped
+by those classes, computed column by column on the distinct values only; durable_rules decides
+one fact of each group (`Decider.decide_pack`), and the group shares that outcome — a
+"template". Only the values a trace shows (each fired rule's tested values, each requirement's
+value) are the fact's own: the template's JSON is split once around them
+(engine/night/fragments.Template) and filled per fact from per-column JSON fragments. A fact's
+outcome across packs is its templates in pack order; its final outcome is worked out once per
+distinct combination. tests/engine/night/test_partition.py holds the rows and payloads equal to
+deciding every fact on its own.
 """
 
 from __future__ import annotations
@@ -24,11 +36,15 @@ from engine.facts.build import fact_records
 from engine.night.holdout import UNIVERSAL, fraction
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
-from engine.night.trace import MESSAGE_FACT_FIELDS, Fragments, message_values, payload_text, trace_payload
+from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
+from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct
+from engine.night.decider import jsonable
+from engine.base.jsonfile import canonical
+from engine.facts.fields import PROPENSITY_PREFIX
+from engine.rules.conditions import lookup, normalise_fact
 from engine.content.messages import render
 from engine.base.vocabulary import HELD_OUT, LOST, TREAT
 
-CHUNK = 20_000  # facts turned into dicts at a time
 HOLDOUT_REASON = "holdout"
 UNIVERSAL_REASON = "universal_holdout"
 
@@ -52,27 +68,38 @@ class Decided(NamedTuple):
     facts: int
 
 
+
+class PackTemplate(NamedTuple):
+    """One pack's outcome shared by a group of facts with the same signature in that pack."""
+
+    pack: str
+    entry: dict  # DeciderAdapter.entry: decision, reason, options, trace, _raw
+    json: Template  # the pack's trace entry as canonical JSON, slots where the fact's values go
+
+
 class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
     def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
                  compiled: Any = None):
         self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
-        # per-fact extras as plain lists: row access on a DataFrame costs ~100 µs
         self.managers = [m or "" for m in extras["account_manager_name"].tolist()]
         self.segment_rules = extras["segment_rules"].tolist()
-        self.scope_bits = extras["scope_bits"].tolist()  # bit j: the fact is in the scope of pack j (sorted names)
+        self.scope_bits = np.asarray(extras["scope_bits"].to_numpy(), dtype=np.int64)  # bit j: pack j (sorted names)
         self.ctx = ctx
         self.decider = DeciderAdapter(content, ctx, compiled)
-        # Per fact, what phase 2 needs, kept compact: the fact and pack outcomes are serialised to
-        # canonical JSON right after deciding (~1.5 KB instead of ~6 KB of dicts per fact).
-        self.keys: list[tuple[str, str]] = []  # (msisdn, service)
-        self.outs: list[list[tuple[str, str]]] = []  # (pack, reason) of each pack that considered the fact
-        self.texts: list[tuple[bytes, bytes, bytes] | None] = []  # UTF-8 JSON of (segment, fact, packs)
-        self.message_facts: list[dict | None] = []  # message fields, for facts with a candidate only
-        self.finals: list[tuple[str, str, str]] = []  # the Decider's final outcome per fact
-        self.fragments = Fragments(("segment", "fact", "packs"))
+        self.msisdns: list[str] = self.frame["msisdn"].tolist()
+        self.services: list[str] = self.frame["service"].tolist()
+        self.templates: list[PackTemplate] = []
+        self.pack_order = [p.name for p in self.decider.decider.packs]  # outcome order: priority, name
+        self.tids = np.full((len(self.frame), len(self.pack_order)), -1, dtype=np.int32)  # template per pack
+        self.combo = np.zeros(len(self.frame), dtype=np.int64)  # the fact's combination of templates
+        self.combos: list[list[int]] = []  # combination -> template ids in outcome order
+        self.combo_texts: list[str] = []  # combination -> decision JSON of a fact without a candidate
+        self.finals: list[tuple[str, str, str]] = []  # combination -> the Decider's final outcome
+        self.has_candidate = np.zeros(len(self.frame), dtype=bool)
         self.candidates: dict[tuple[str, str, str], dict] = {}  # key -> candidate state
+        self.payload = _payload_template(ctx)
         # phase 2: the facts in (msisdn, service) order, the arbitration verdicts, rows handed out so far
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.verdicts: dict[tuple[str, str, str], tuple] = {}
@@ -81,77 +108,106 @@ class Partition:
     # -- phase 1 ----------------------------------------------------------------------------
     def decide(self) -> Decided:
         """The arbitration candidates, funnel counts by (pack, decision, reason, channel) and facts."""
+        frame, decider = self.frame, self.decider.decider
+        bit_of = {name: j for j, name in enumerate(sorted(self.ctx.packs))}
+        classes = _Classes(frame, decider.signatures)
+        for k, name in enumerate(self.pack_order):
+            if name not in bit_of:
+                continue
+            rows = np.flatnonzero((self.scope_bits >> bit_of[name]) & 1)
+            if not rows.size:
+                continue
+            groups, first = classes.groups(decider.pack_fields[name], rows)
+            ids = np.full(len(first), -1, dtype=np.int32)
+            for g, record in enumerate(fact_records(frame.iloc[rows[first]])):
+                decided = decider.decide_pack(normalise_fact(record), name)
+                if decided is not None:
+                    ids[g] = self._template(name, decided[0])
+            self.tids[rows, k] = ids[groups]
+        self._combinations()
         funnel: Counter = Counter()
-        candidates: list[Candidate] = []
-        ctx = self.ctx
+        counts = np.bincount(self.tids[self.tids >= 0], minlength=len(self.templates))
+        for t, template in enumerate(self.templates):
+            if template.entry["decision"] != TREAT and counts[t]:
+                funnel[(template.pack, template.entry["decision"], template.entry["reason"], "")] += int(counts[t])
+        candidates = self._candidates(funnel)
+        self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
+        return Decided(candidates, funnel, len(frame))
+
+    def _template(self, pack: str, raw: Any) -> int:
+        """Register the outcome one group of facts shares in `pack`; its template id."""
+        entry = self.decider.entry(raw)
+        info = self.ctx.packs[pack]
+        trace = dict(entry["trace"])
+        trace["tested"] = [dict(t, values={name: Template.slot(name) for name in t["values"]}) for t in trace["tested"]]
+        trace["require"] = [dict(q, value=Template.slot(q["field"])) for q in trace["require"]]
+        self.templates.append(PackTemplate(pack, entry, Template(jsonable(dict(trace, pack=pack, hash=info.sha256,
+                                                                              priority=info.priority)))))
+        return len(self.templates) - 1
+
+    def _combinations(self) -> None:
+        """Per fact its combination of templates; per combination the final outcome."""
+        if not len(self.frame):
+            return
+        unique, self.combo = np.unique(self.tids, axis=0, return_inverse=True)
+        self.combo = np.asarray(self.combo, dtype=np.int64).reshape(-1)
+        treat = np.array([t.entry["decision"] == TREAT for t in self.templates] + [False], dtype=bool)
+        self.has_candidate = treat[self.tids].any(axis=1)  # -1 indexes the trailing False
+        for row in unique.tolist():
+            ids = [t for t in row if t >= 0]
+            self.combos.append(ids)
+            final = self.decider.final([self.templates[t].entry for t in ids])
+            self.finals.append((final["decision"], final["pack"], final["reason"]))
+            self.combo_texts.append(payload_text(dict(
+                decision=final["decision"], pack=final["pack"], reason=final["reason"], arbitration="",
+                strategy="", channel="", message="", contact={})))
+
+    def _candidates(self, funnel: Counter) -> list[Candidate]:
+        """Candidates of every treat outcome, their options' expected values and holdouts."""
+        ctx, frame = self.ctx, self.frame
+        value = frame["value"].to_numpy(dtype=float) if "value" in frame.columns else np.zeros(len(frame))
+        value = np.where(np.isnan(value), 0.0, value)
         universal_cache: dict[str, bool] = {}
-        names = sorted(ctx.packs)
-        packs_of: dict[int, list[str]] = {}
-        for i, record in self._records():
-            bits = self.scope_bits[i]
-            if bits not in packs_of:
-                packs_of[bits] = [name for j, name in enumerate(names) if bits >> j & 1]
-            outcomes = self.decider.decide(record, packs_of[bits])
-            final = self.decider.final(outcomes)
-            msisdn, service = record["msisdn"], record["service"]
-            self._keep(i, record, outcomes, final)
-            for out in outcomes:
-                pack = ctx.packs[out["pack"]]
-                if out["decision"] != TREAT:
-                    funnel[(pack.name, out["decision"], out["reason"], "")] += 1
+        candidates: list[Candidate] = []
+        for k, name in enumerate(self.pack_order):
+            pack = ctx.packs.get(name)
+            column = self.tids[:, k]
+            for t in np.unique(column[column >= 0]).tolist():
+                entry = self.templates[t].entry
+                if entry["decision"] != TREAT:
                     continue
-                options = tuple(self._option(record, strategy, channel) for strategy, channel in out["options"])
-                cand = Candidate(msisdn, service, pack.name, pack.priority, options, pack.fallback)
-                universal = universal_cache.get(msisdn)
-                if universal is None:
-                    universal = fraction(msisdn, UNIVERSAL, ctx.period) < ctx.universal_holdout
-                    universal_cache[msisdn] = universal
-                held = universal or (pack.holdout > 0 and fraction(msisdn, pack.name, ctx.period) < pack.holdout)
-                state = {"candidate": cand, "held_out": held, "universal": universal}
-                self.candidates[cand.key] = state
-                if held:
-                    funnel[(pack.name, HELD_OUT, UNIVERSAL_REASON if universal else HOLDOUT_REASON,
-                            options[0].channel)] += 1
-                else:
-                    candidates.append(cand)
-        # phase 2 needs only the per-fact state kept above: release the partition's fact frame
-        self.order = np.lexsort((self.frame["service"].to_numpy(), self.frame["msisdn"].to_numpy()))
-        self.frame = None
-        return Decided(candidates, funnel, len(self.keys))
+                rows = np.flatnonzero(column == t)
+                evs = [self._evs(strategy, rows, value) for strategy, _channel in entry["options"]]
+                for n, i in enumerate(rows.tolist()):
+                    msisdn, service = self.msisdns[i], self.services[i]
+                    options = tuple(Option(strategy, channel, ev[n])
+                                    for (strategy, channel), ev in zip(entry["options"], evs))
+                    cand = Candidate(msisdn, service, pack.name, pack.priority, options, pack.fallback)
+                    universal = universal_cache.get(msisdn)
+                    if universal is None:
+                        universal = fraction(msisdn, UNIVERSAL, ctx.period) < ctx.universal_holdout
+                        universal_cache[msisdn] = universal
+                    held = universal or (pack.holdout > 0 and fraction(msisdn, pack.name, ctx.period) < pack.holdout)
+                    self.candidates[cand.key] = {"candidate": cand, "held_out": held, "universal": universal}
+                    if held:
+                        funnel[(pack.name, HELD_OUT, UNIVERSAL_REASON if universal else HOLDOUT_REASON,
+                                options[0].channel)] += 1
+                    else:
+                        candidates.append(cand)
+        return candidates
 
-    def _records(self, chunk: int = CHUNK):
-        """(index, fact dict) for every fact, converted a chunk at a time (bounded memory)."""
-        for start in range(0, len(self.frame), chunk):
-            for k, record in enumerate(fact_records(self.frame.iloc[start:start + chunk])):
-                yield start + k, record
-
-    @staticmethod
-    def _compact(text: str) -> bytes:
-        """JSON kept between the phases as UTF-8 (half the size of a str holding any Chinese)."""
-        return text.encode("utf-8")
-
-    def _keep(self, i: int, record: dict, outcomes: list[dict], final: dict) -> None:
-        """Store what phase 2 needs of one decided fact, serialised where it is large."""
-        packs = [dict(o["trace"], pack=o["pack"], hash=self.ctx.packs[o["pack"]].sha256,
-                      priority=self.ctx.packs[o["pack"]].priority) for o in outcomes]
-        segment = {"segment": record.get("segment"), "reasons": list(record.get("reasons") or []),
-                   "rules": [r for r in (self.segment_rules[i] or "").split("|") if r]}
-        self.keys.append((record["msisdn"], record["service"]))
-        self.outs.append([(o["pack"], o["reason"]) for o in outcomes])
-        self.texts.append((self._compact(payload_text(segment)), self._compact(payload_text(record)),
-                           self._compact(payload_text(packs))))
-        self.finals.append((final["decision"], final["pack"], final["reason"]))
-        has_candidate = any(o["decision"] == TREAT for o in outcomes)
-        self.message_facts.append({k: record.get(k) for k in MESSAGE_FACT_FIELDS} if has_candidate else None)
-
-    def _option(self, record: dict, strategy: str, channel: str) -> Option:
+    def _evs(self, strategy: str, rows: np.ndarray, value: np.ndarray) -> list[float]:
+        """Expected value of `strategy` for the facts `rows` (arbitrate.expected_value): the fact's propensity.<strategy> where the response model gave one, else base_response."""
         info = self.ctx.strategies.get(strategy)
         cost = info.cost if info else 0.0
-        propensity = (record.get("propensity") or {}).get(strategy)
-        if propensity is None:
-            propensity = info.base_response if info else 0.0
-        ev = expected_value(propensity, record.get("value", 0.0) or 0.0, cost, self.ctx.value_scale)
-        return Option(strategy, channel, round(ev, 9))  # rounded: identical across platforms' float noise
+        base = info.base_response if info else 0.0
+        column = PROPENSITY_PREFIX + strategy
+        propensity = (self.frame[column].to_numpy(dtype=float)[rows] if column in self.frame.columns
+                      else np.full(len(rows), np.nan))
+        propensity = np.where(np.isnan(propensity), float(base), propensity)
+        scale = self.ctx.value_scale
+        # rounded: identical across platforms' float noise
+        return [round(expected_value(p, v, cost, scale), 9) for p, v in zip(propensity.tolist(), value[rows].tolist())]
 
     # -- phase 2 ----------------------------------------------------------------------------
     def start_rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> None:
@@ -159,7 +215,7 @@ class Partition:
         (msisdn, service), in batches.
 
         `verdicts` maps each arbitrated candidate key to (outcome, strategy, channel, fell_back,
-        beaten_by, full_channels). Called once: the facts' working state is released as rows are made.
+        beaten_by, full_channels). Called once.
         """
         self.verdicts = verdicts
         self.cursor = 0
@@ -169,24 +225,86 @@ class Partition:
 
         Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
         """
-        order = self.order[self.cursor:self.cursor + limit].tolist()
+        order = self.order[self.cursor:self.cursor + limit]
         self.cursor += len(order)
-        out: list[Row] = []
-        for i in order:
-            out.append(self._row(i, self.verdicts))
-            self.texts[i] = self.message_facts[i] = None  # the row holds them now
-        return out
+        if not len(order):
+            return []
+        batch = self.frame.iloc[order]
+        texts = {"fact": fact_texts(batch), "packs": self._packs_texts(order, batch),
+                 "segment": self._segment_texts(order, batch),
+                 "msisdn": [canonical(self.msisdns[i]) for i in order.tolist()],
+                 "service": [canonical(self.services[i]) for i in order.tolist()]}
+        combos = self.combo[order].tolist()
+        arbitration, decision, holdout, rows_out = [], [], [], []
+        cand_rows = np.flatnonzero(self.has_candidate[order])
+        records = dict(zip(cand_rows.tolist(), fact_records(batch.iloc[cand_rows]))) if len(cand_rows) else {}
+        for n, i in enumerate(order.tolist()):
+            record = records.get(n)
+            if record is None:
+                c = combos[n]
+                decision_, pack, reason = self.finals[c]
+                fields = (self.msisdns[i], self.services[i], pack, decision_, reason, "", "", "", "")
+                arbitration.append("[]"), decision.append(self.combo_texts[c]), holdout.append("false")
+                rows_out.append((fields, "", self.managers[i]))
+                continue
+            fields, arb, dec, city = self._candidate_row(i, combos[n], record)
+            arbitration.append(payload_text(arb)), decision.append(payload_text(dec))
+            holdout.append("true" if any(a.get("outcome") == HELD_OUT for a in arb) else "false")
+            rows_out.append((fields, city, self.managers[i]))
+        texts.update(arbitration=arbitration, decision=decision, holdout=holdout)
+        payloads = self.payload.fill(texts, len(order))
+        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager)
+                for (fields, city, manager), payload in zip(rows_out, payloads)]
 
-    def _row(self, i: int, verdicts: dict) -> Row:
-        msisdn, service = self.keys[i]
+    def _packs_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
+        """Each fact's `packs` trace list: its templates filled with its own tested values."""
+        tids = self.tids[order]
+        per_pack: list[list[str | None]] = []
+        values: dict[str, list[str]] = {}
+        for k in range(tids.shape[1]):
+            column = tids[:, k]
+            texts: list[str | None] = [None] * len(order)
+            for t in np.unique(column[column >= 0]).tolist():
+                at = np.flatnonzero(column == t)
+                template = self.templates[t].json
+                for name in template.slots:
+                    if name not in values:
+                        values[name] = field_value_texts(batch, name)
+                columns = {name: [values[name][j] for j in at.tolist()] for name in template.slots}
+                for j, text in zip(at.tolist(), template.fill(columns, len(at))):
+                    texts[j] = text
+            per_pack.append(texts)
+        return ["[" + ",".join(t for t in parts if t is not None) + "]" for parts in zip(*per_pack)]
+
+    def _segment_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
+        """Each fact's `segment` trace entry: its segment, reasons and the segmentation rules that matched."""
+        n = len(order)
+        segment = (per_distinct(batch, "segment", lambda r: canonical(r.get("segment")))
+                   if "segment" in batch.columns else [canonical(None)] * n)
+        reasons = (per_distinct(batch, "reasons", lambda r: canonical(list(r.get("reasons") or [])))
+                   if "reasons" in batch.columns else [canonical([])] * n)
+        cache: dict[Any, str] = {}
+        rules = []
+        for i in order.tolist():
+            raw = self.segment_rules[i]
+            text = cache.get(raw)
+            if text is None:
+                text = cache[raw] = canonical([r for r in (raw or "").split("|") if r])
+            rules.append(text)
+        return _SEGMENT.fill({"segment": segment, "reasons": reasons, "rules": rules}, n)
+
+    def _candidate_row(self, i: int, combo: int, record: dict) -> tuple[tuple, list[dict], dict, str]:
+        """(row fields, arbitration entries, decision entry, city) of a fact with a candidate."""
+        msisdn, service = self.msisdns[i], self.services[i]
         manager = self.managers[i]
         states = []
-        for pack, reason in self.outs[i]:
-            state = self.candidates.get((msisdn, service, pack))
+        for t in self.combos[combo]:
+            entry = self.templates[t].entry
+            state = self.candidates.get((msisdn, service, entry["pack"]))
             if state is not None:
-                states.append(((pack, reason), state, verdicts.get((msisdn, service, pack))))
-        decision, pack, reason, arbitration, strategy, channel = self._choose(states, i)
-        facts = self.message_facts[i] or {}
+                states.append(((entry["pack"], entry["reason"]), state, self.verdicts.get((msisdn, service, entry["pack"]))))
+        decision, pack, reason, arbitration, strategy, channel = self._choose(states, combo)
+        facts = {k: record.get(k) for k in MESSAGE_FACT_FIELDS}
         message = ""
         if strategy:
             info = self.ctx.strategies.get(strategy)
@@ -194,18 +312,11 @@ class Partition:
                 message = render(info.message, message_values(facts, manager, self.ctx))
         contact = {"city": facts.get("city") or "", "account_manager": manager}
         contact = {k: contact[k] for k in CHANNEL_EXTRAS.get(channel, ())}
-        marks = self.fragments.marks
-        payload = trace_payload(
-            ctx=self.ctx, msisdn=msisdn, service=service, segment=marks["segment"], fact=marks["fact"],
-            packs=marks["packs"], arbitration=[self._arbitration_entry(state, verdict) for _, state, verdict in states],
-            decision=dict(decision=decision, pack=pack, reason=reason, arbitration=arbitration,
-                          strategy=strategy, channel=channel, message=message, contact=contact))
-        segment_text, fact_text, packs_text = self.texts[i]
-        text = self.fragments.splice(payload_text(payload), {"segment": segment_text.decode("utf-8"),
-                                                             "fact": fact_text.decode("utf-8"),
-                                                             "packs": packs_text.decode("utf-8")})
+        arb = [self._arbitration_entry(state, verdict) for _, state, verdict in states]
+        dec = dict(decision=decision, pack=pack, reason=reason, arbitration=arbitration,
+                   strategy=strategy, channel=channel, message=message, contact=contact)
         fields = (msisdn, service, pack, decision, reason, arbitration, strategy, channel, message)
-        return Row(msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager)
+        return fields, arb, dec, facts.get("city") or ""
 
     @staticmethod
     def _arbitration_entry(state: dict, verdict: tuple | None) -> dict:
@@ -227,7 +338,7 @@ class Partition:
             entry["beaten_by"] = {"msisdn": beaten_by[0], "service": beaten_by[1], "pack": beaten_by[2]}
         return entry
 
-    def _choose(self, states: list, index: int) -> tuple[str, str, str, str, str, str]:
+    def _choose(self, states: list, combo: int) -> tuple[str, str, str, str, str, str]:
         """(decision, pack, reason, arbitration, strategy, channel) of the fact's decision row.
 
         A candidate that won decides; otherwise the fact's best-ranked candidate (held out or
@@ -244,5 +355,55 @@ class Partition:
                 reason = UNIVERSAL_REASON if s["universal"] else HOLDOUT_REASON
                 return HELD_OUT, pack, reason, HELD_OUT, first.strategy, first.channel
             return LOST, pack, v[0], v[0], first.strategy, first.channel
-        decision, pack, reason = self.finals[index]
+        decision, pack, reason = self.finals[combo]
         return decision, pack, reason, "", "", ""
+
+
+_SEGMENT = Template({"segment": Template.slot("segment"), "reasons": Template.slot("reasons"),
+                     "rules": Template.slot("rules")})
+
+
+def _payload_template(ctx: RunContext) -> Template:
+    """The run's trace payload (engine.night.trace.trace_payload) with a slot for every per-fact part."""
+    structure = trace_payload(
+        ctx=ctx, msisdn=Template.slot("msisdn"), service=Template.slot("service"), segment=Template.slot("segment"),
+        fact=Template.slot("fact"), packs=Template.slot("packs"), arbitration=[], decision=Template.slot("decision"))
+    structure.update(arbitration=Template.slot("arbitration"), holdout=Template.slot("holdout"))
+    return Template(jsonable(structure))
+
+
+class _Classes:
+    """Signature classes of a partition's fields, per row, computed on distinct values and cached."""
+
+    def __init__(self, frame: pd.DataFrame, signatures: Any):
+        self.frame, self.signatures = frame, signatures
+        self._codes: dict[str, tuple[np.ndarray, int]] = {}
+
+    def codes(self, name: str) -> tuple[np.ndarray, int]:
+        """(class id per row, number of classes) of field `name`."""
+        if name not in self._codes:
+            if name not in self.frame.columns:
+                self._codes[name] = (np.zeros(len(self.frame), dtype=np.int64), 1)
+            else:
+                codes, table = distinct(self.frame, name, lambda r, name=name: self.signatures.value_class(
+                    name, lookup(normalise_fact(r), name)))
+                ids: dict[Any, int] = {}
+                remap = np.array([ids.setdefault(c, len(ids)) for c in table], dtype=np.int64)
+                self._codes[name] = (remap[codes] if len(codes) else codes, max(len(ids), 1))
+        return self._codes[name]
+
+    def groups(self, fields: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(group per row of `rows`, first position in `rows` of each group): rows of one group agree
+        on the class of every field."""
+        key = np.zeros(len(rows), dtype=np.int64)
+        span = 1
+        for name in fields:
+            codes, size = self.codes(name)
+            if span * size >= 2**62:  # the mixed-radix key would overflow: compact it first
+                _, key = np.unique(key, return_inverse=True)
+                key = np.asarray(key, dtype=np.int64).reshape(-1)
+                span = int(key.max()) + 1 if len(key) else 1
+            key = key * size + codes[rows]
+            span *= size
+        _, first, groups = np.unique(key, return_index=True, return_inverse=True)
+        return np.asarray(groups, dtype=np.int64).reshape(-1), first

@@ -149,6 +149,15 @@ class Decider:
         self.signatures = Signatures([r.when for p in decided for r in p.rules if r.when is not None],
                                      [p.scope for p in self.packs], limits)
         self._shared: dict[tuple, list[tuple[PackOutcome, list]]] = {}  # signature -> outcomes, tested conditions
+        # Per pack, every field its outcome can depend on: its rules, its scope, the contact
+        # policy's rules and the strategy limits (service, city). `decide_pack` outcomes of two
+        # facts that agree on the signature classes of these fields are the same (signature.py).
+        policy_fields = [f for r in (self.policy.rules if self.policy else ()) if r.when is not None
+                         for f in fields_of(r.when)]
+        self.pack_fields: dict[str, tuple[str, ...]] = {
+            p.name: tuple(sorted({*policy_fields, *p.scope, "service", "city",
+                                  *(f for r in p.rules if r.when is not None for f in fields_of(r.when))}))
+            for p in self.packs}
 
     def close(self) -> None:
         self.segment_engine.close()
@@ -175,6 +184,13 @@ class Decider:
     def decide(self, fact: dict, packs: Iterable[str] | None = None) -> list[PackOutcome]:
         """One outcome per pack whose scope matches (all packs, or those named), by priority."""
         return [o for o, _conds in self._decide(normalise_fact(fact), packs)]
+
+    def decide_pack(self, fact: dict, pack: str) -> tuple[PackOutcome, list] | None:
+        """(outcome, the `when` of each `tested` entry) of one pack for a normalised fact; None
+        when the fact is outside the pack's scope. The policy is evaluated with the pack, as in
+        `decide`, and one pack's outcome never depends on another's."""
+        out = self._decide(fact, [pack])
+        return out[0] if out else None
 
     def _decide(self, fact: dict, packs: Iterable[str] | None) -> list[tuple[PackOutcome, list]]:
         """(outcome, the `when` of each `tested` entry) per in-scope pack, for a normalised fact."""

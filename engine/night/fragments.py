@@ -1,0 +1,150 @@
+"""Canonical JSON of many facts at once, built from per-column fragments.
+
+A night stores every in-scope fact's trace payload as canonical JSON (engine/night/trace.py,
+docs/TRACE.md). Serialising millions of fact dicts one by one was the largest cost of a night;
+yet most columns hold few distinct values (flags, tiers, small counts). So each column is
+factorised once, each *distinct* value is converted exactly as `engine.facts.build.fact_records`
+converts it (then normalised as the rules see it, where that is wanted) and serialised with
+`canonical`, and a row's text is the join of its columns' fragments. The text is byte for byte
+what `canonical(record)` gives for the row's record (tests/engine/night/test_fragments.py holds
+the two equal on generated facts).
+
+Values are told apart by their bits, not by equality: a float column is factorised on its
+int64 view (so -0.0 and 0.0 stay distinct, as `canonical` writes them), and an object column
+on (type, value), so True never merges with 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.base.jsonfile import canonical
+from engine.facts.build import fact_records
+from engine.facts.fields import PROPENSITY_PREFIX
+from engine.rules.conditions import lookup, normalise_fact
+
+
+def factorise(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first row of each code): rows with the same code hold the same value, bit for bit."""
+    values = series.to_numpy()
+    if values.dtype.kind == "f":
+        codes, _ = pd.factorize(values.astype(np.float64).view(np.int64))
+    elif values.dtype.kind in "biu":
+        codes, _ = pd.factorize(values)
+    else:
+        keyed = [(type(v).__name__, v if v == v else "nan") if v is not None else ("None", "") for v in values]
+        codes, _ = pd.factorize(pd.Series(keyed, dtype=object))
+    codes = np.asarray(codes, dtype=np.int64)
+    _, first = np.unique(codes, return_index=True)
+    return codes, first
+
+
+def distinct(frame: pd.DataFrame, name: str, convert: Callable[[dict], Any]) -> tuple[np.ndarray, list]:
+    """(codes, table): `table[codes[i]]` is `convert(record)` for row i of the column `name`,
+    computed once per distinct value. `record` is the one-field record `fact_records` makes of
+    that value ({} when missing)."""
+    codes, first = factorise(frame[name])
+    records = fact_records(frame[[name]].iloc[first])
+    return codes, [convert(r) for r in records]
+
+
+def per_distinct(frame: pd.DataFrame, name: str, convert: Callable[[dict], Any]) -> list:
+    """`convert(record)` for each row of the column `name` (see `distinct`)."""
+    codes, table = distinct(frame, name, convert)
+    return [table[c] for c in codes.tolist()]
+
+
+def field_value_texts(frame: pd.DataFrame, name: str) -> list[str]:
+    """Canonical JSON of `lookup(normalised fact, name)` per row: a rule's tested value in a trace."""
+    if name not in frame.columns:
+        return [canonical(None)] * len(frame)
+    return per_distinct(frame, name, lambda record: canonical(lookup(normalise_fact(record), name)))
+
+
+def fact_texts(frame: pd.DataFrame) -> list[str]:
+    """Canonical JSON of each row's record exactly as `canonical(fact_records(frame)[i])` writes it."""
+    n = len(frame)
+    if n == 0:
+        return []
+    plain = [c for c in frame.columns if not str(c).startswith(PROPENSITY_PREFIX)]
+    propensity = sorted(c for c in frame.columns if str(c).startswith(PROPENSITY_PREFIX))
+    keyed: list[tuple[str, list[str]]] = []  # (record key, ",key:value" per row or "" when missing)
+    for name in plain:
+        head = "," + canonical(str(name)) + ":"
+
+        def piece(record: dict, name=name, head=head) -> str:
+            return head + canonical(record[name]) if name in record else ""
+
+        keyed.append((str(name), per_distinct(frame, name, piece)))
+    if propensity:
+        keyed.append(("propensity", _propensity_pieces(frame, propensity)))
+    keyed.sort(key=lambda item: item[0])
+    joined = map("".join, zip(*(pieces for _key, pieces in keyed)))
+    return ["{" + text[1:] + "}" for text in joined]
+
+
+def _propensity_pieces(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """',"propensity":{...}' per row (strategies with a value, sorted), or '' when it has none."""
+    cells = []
+    for column in columns:
+        values = frame[column].to_numpy(dtype=float)
+        head = canonical(column[len(PROPENSITY_PREFIX):]) + ":"
+        cells.append([("," + head + canonical(float(v))) if v == v else "" for v in values.tolist()])
+    out = []
+    for parts in zip(*cells):
+        body = "".join(parts)
+        out.append(',"propensity":{' + body[1:] + "}" if body else "")
+    return out
+
+
+class Template:
+    """Canonical JSON of a structure whose some values vary per row, split once into literal pieces.
+
+    Build it from a structure holding `Template.slot(name)` markers where row values go; then
+    `fill(columns)` gives each row's text from per-row JSON texts of those slots. Markers carry a
+    NUL character, which canonical JSON only writes escaped, so no data value can imitate one.
+    """
+
+    _MARK = "\x00slot:"
+
+    @classmethod
+    def slot(cls, name: str) -> str:
+        return f"{cls._MARK}{name}\x00"
+
+    def __init__(self, structure: Any):
+        text = canonical(structure)
+        escaped = canonical(self._MARK)[1:-1]  # how canonical writes the marker's prefix
+        self.pieces: list[str] = []
+        self.slots: list[str] = []
+        rest = text
+        while True:
+            at = rest.find('"' + escaped)
+            if at < 0:
+                self.pieces.append(rest)
+                break
+            end = rest.index('\\u0000"', at + 1 + len(escaped))
+            self.pieces.append(rest[:at])
+            self.slots.append(rest[at + 1 + len(escaped):end])
+            rest = rest[end + len('\\u0000"'):]
+
+    def fill(self, columns: dict[str, list[str]], rows: int) -> list[str]:
+        """Each row's text, slot values taken from `columns[name][row]` (JSON texts)."""
+        if not self.slots:
+            return [self.pieces[0]] * rows
+        parts: list = []
+        for piece, name in zip(self.pieces, self.slots):
+            parts.append([piece] * rows if piece else None)
+            parts.append(columns[name])
+        parts.append([self.pieces[-1]] * rows if self.pieces[-1] else None)
+        return list(map("".join, zip(*(p for p in parts if p is not None))))
+
+    def fill_one(self, values: dict[str, str]) -> str:
+        """One row's text from its slot values (JSON texts)."""
+        out = [self.pieces[0]]
+        for name, piece in zip(self.slots, self.pieces[1:]):
+            out.append(values[name])
+            out.append(piece)
+        return "".join(out)
