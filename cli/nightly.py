@@ -37,7 +37,9 @@ def run(
     db: DbOption = None,
     out: Optional[Path] = typer.Option(None, "--out", help="channel files folder: new, empty, or one Rekindle made "
                                                           "(default REKINDLE_HOME/runs/<run id>)"),
-    workers: int = typer.Option(1, "--workers", min=1, help="worker processes (subscribers split by msisdn hash)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each takes every Nth slice of the base)"),
+    slice_size: int = typer.Option(50_000, "--slice-size", min=1,
+                                   help="subscribers per slice: bounds a worker's memory; decisions do not depend on it"),
     production: bool = typer.Option(False, "--production", help="refuse packs/strategies/policy not approved as they stand"),
     rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rule packs folder"),
     strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="strategies folder"),
@@ -50,7 +52,7 @@ def run(
     """
     from engine.night.funnel import funnel_tables
     from engine.night.run import RunOptions, run_night
-    options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, production=production,
+    options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, slice_size=slice_size, production=production,
                          rules_dir=rules_dir, strategies_dir=strategies_dir, rerun=rerun)
     console = Console(stderr=True)
     try:

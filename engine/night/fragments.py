@@ -23,7 +23,7 @@ import pandas as pd
 
 from engine.base.jsonfile import canonical
 from engine.facts.build import fact_records
-from engine.facts.fields import PROPENSITY_PREFIX
+from engine.facts.fields import FIELDS, FLOAT, INT, PROPENSITY_PREFIX, SET
 from engine.rules.conditions import lookup, normalise_fact
 
 
@@ -57,11 +57,58 @@ def per_distinct(frame: pd.DataFrame, name: str, convert: Callable[[dict], Any])
     return [table[c] for c in codes.tolist()]
 
 
+def record_numbers(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, missing) of a bool or numeric column exactly as `fact_records` gives them (an INT
+    field held as float becomes int64); None for any other column (text, sets, objects).
+
+    The fast paths below rest on it: for these dtypes the record's value, its normalised value
+    and its canonical JSON follow from the dtype and the catalogue type alone.
+    """
+    values = frame[name].to_numpy()
+    kind = values.dtype.kind
+    field = FIELDS.get(name)
+    if kind not in "biuf" or (field is not None and field.type == SET):
+        return None
+    if kind == "f":
+        missing = np.isnan(values)
+        if np.isinf(values).any():
+            raise ValueError(f"fact field {name!r} holds an infinite number, which JSON cannot hold")
+        if field is not None and field.type == INT:
+            values = np.where(missing, 0, values).astype(np.int64)
+    else:
+        missing = np.zeros(len(values), dtype=bool)
+    return values, missing
+
+
+def _normalised_kind(name: str) -> str | None:
+    """The catalogue cast normalise_fact applies to a number of field `name`."""
+    field = FIELDS.get(name)
+    if field is not None and field.type in (INT, FLOAT):
+        return field.type
+    return FLOAT if name.startswith(PROPENSITY_PREFIX) else None
+
+
+def _number_texts(values: np.ndarray, missing: np.ndarray, present: Callable[[Any], str], absent: str) -> list[str]:
+    texts = [present(v) for v in values.tolist()]
+    for i in np.flatnonzero(missing).tolist():
+        texts[i] = absent
+    return texts
+
+
 def field_value_texts(frame: pd.DataFrame, name: str) -> list[str]:
     """Canonical JSON of `lookup(normalised fact, name)` per row: a rule's tested value in a trace."""
     if name not in frame.columns:
         return [canonical(None)] * len(frame)
-    return per_distinct(frame, name, lambda record: canonical(lookup(normalise_fact(record), name)))
+    numbers = record_numbers(frame, name)
+    if numbers is None:
+        return per_distinct(frame, name, lambda record: canonical(lookup(normalise_fact(record), name)))
+    values, missing = numbers
+    kind = values.dtype.kind
+    if kind == "b":
+        return ["true" if v else "false" for v in values.tolist()]
+    if kind == "f" or _normalised_kind(name) == FLOAT:  # normalise_fact makes ints of FLOAT fields floats
+        return _number_texts(values, missing, lambda v: float.__repr__(float(v)), "null")
+    return _number_texts(values, missing, str, "null")
 
 
 def fact_texts(frame: pd.DataFrame) -> list[str]:
@@ -74,6 +121,17 @@ def fact_texts(frame: pd.DataFrame) -> list[str]:
     keyed: list[tuple[str, list[str]]] = []  # (record key, ",key:value" per row or "" when missing)
     for name in plain:
         head = "," + canonical(str(name)) + ":"
+        numbers = record_numbers(frame, name)
+        if numbers is not None:  # canonical JSON of a Python bool, int or float, without json.dumps
+            values, missing = numbers
+            if values.dtype.kind == "b":
+                pieces = [head + ("true" if v else "false") for v in values.tolist()]
+            elif values.dtype.kind == "f":
+                pieces = _number_texts(values, missing, lambda v, head=head: head + float.__repr__(v), "")
+            else:
+                pieces = _number_texts(values, missing, lambda v, head=head: head + str(v), "")
+            keyed.append((str(name), pieces))
+            continue
 
         def piece(record: dict, name=name, head=head) -> str:
             return head + canonical(record[name]) if name in record else ""
@@ -92,7 +150,7 @@ def _propensity_pieces(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     for column in columns:
         values = frame[column].to_numpy(dtype=float)
         head = canonical(column[len(PROPENSITY_PREFIX):]) + ":"
-        cells.append([("," + head + canonical(float(v))) if v == v else "" for v in values.tolist()])
+        cells.append([("," + head + float.__repr__(v)) if v == v else "" for v in values.tolist()])
     out = []
     for parts in zip(*cells):
         body = "".join(parts)

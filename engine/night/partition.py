@@ -37,7 +37,7 @@ from engine.night.holdout import UNIVERSAL, fraction
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
-from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct
+from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical
 from engine.facts.fields import PROPENSITY_PREFIX
@@ -81,15 +81,10 @@ class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
     def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
-                 compiled: Any = None):
-        self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
-        self.managers = [m or "" for m in extras["account_manager_name"].tolist()]
-        self.segment_rules = extras["segment_rules"].tolist()
-        self.scope_bits = np.asarray(extras["scope_bits"].to_numpy(), dtype=np.int64)  # bit j: pack j (sorted names)
+                 compiled: Any = None, decider: DeciderAdapter | None = None):
         self.ctx = ctx
-        self.decider = DeciderAdapter(content, ctx, compiled)
-        self.msisdns: list[str] = self.frame["msisdn"].tolist()
-        self.services: list[str] = self.frame["service"].tolist()
+        self.decider = decider or DeciderAdapter(content, ctx, compiled)
+        self._attach(frame, extras)
         self.templates: list[PackTemplate] = []
         self.pack_order = [p.name for p in self.decider.decider.packs]  # outcome order: priority, name
         self.tids = np.full((len(self.frame), len(self.pack_order)), -1, dtype=np.int32)  # template per pack
@@ -104,6 +99,31 @@ class Partition:
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.verdicts: dict[tuple[str, str, str], tuple] = {}
         self.cursor = 0
+
+    def _attach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
+        self.managers = [m or "" for m in extras["account_manager_name"].tolist()]
+        self.segment_rules = extras["segment_rules"].tolist()
+        self.scope_bits = np.asarray(extras["scope_bits"].to_numpy(), dtype=np.int64)  # bit j: pack j (sorted names)
+        self.msisdns: list[str] = self.frame["msisdn"].tolist()
+        self.services: list[str] = self.frame["service"].tolist()
+
+    def release(self) -> None:
+        """Drop the facts and per-fact lists, keeping each fact's outcome (template ids): a worker
+        with many slices holds one slice's facts at a time. `reattach` brings them back."""
+        self.frame = None
+        self.managers = self.segment_rules = self.msisdns = self.services = []
+        self.scope_bits = np.zeros(0, dtype=np.int64)
+        self.candidates = {}
+        self.order = np.zeros(0, dtype=np.int64)
+
+    def reattach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> None:
+        """The same facts again (rebuilt from the same inputs) after `release`, ready for rows."""
+        if len(frame) != len(self.tids):
+            raise RuntimeError(f"a slice rebuilt {len(frame)} facts where it decided {len(self.tids)}")
+        self._attach(frame, extras)
+        self._candidates(Counter())
+        self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
 
     # -- phase 1 ----------------------------------------------------------------------------
     def decide(self) -> Decided:
@@ -382,8 +402,18 @@ class _Classes:
     def codes(self, name: str) -> tuple[np.ndarray, int]:
         """(class id per row, number of classes) of field `name`."""
         if name not in self._codes:
+            numbers = record_numbers(self.frame, name) if name in self.frame.columns else None
             if name not in self.frame.columns:
                 self._codes[name] = (np.zeros(len(self.frame), dtype=np.int64), 1)
+            elif numbers is not None:
+                values, missing = numbers
+                if values.dtype.kind == "b":
+                    codes = values.astype(np.int64) + 1
+                else:
+                    codes = self.signatures.number_codes(name, values, missing)
+                _, codes = np.unique(codes, return_inverse=True)
+                codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+                self._codes[name] = (codes, int(codes.max()) + 1 if len(codes) else 1)
             else:
                 codes, table = distinct(self.frame, name, lambda r, name=name: self.signatures.value_class(
                     name, lookup(normalise_fact(r), name)))

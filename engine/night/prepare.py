@@ -46,25 +46,37 @@ def _segment_with_engine(frame: pd.DataFrame, content) -> pd.DataFrame:
     return pd.DataFrame({"segment": segments, "reasons": reasons, "segment_rules": rules}, index=frame.index)
 
 
+def score_base(snapshot, as_of: date, content, models_dir=None,
+               require_stability: bool = True) -> tuple[pd.DataFrame, dict]:
+    """(scores indexed by msisdn, model versions) of the whole base: the scores' percentile ranks
+    and quantile tiers are base-wide, so they are computed once, before the base is sliced."""
+    from engine.content.checks_models import sensitivity_config
+    from engine.scoring.scoring import score_snapshot
+
+    return score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
+                          sensitivity_config=sensitivity_config(content))
+
+
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,
                   stage: Callable[[str], None] = lambda _name: None,
-                  require_stability: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                  require_stability: bool = True,
+                  scores: tuple[pd.DataFrame, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(facts with scores and segment, extras aligned with it, model versions).
 
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
     name (for messages and the account-manager list) and the segmentation rules that matched.
+    `scores`: the base's (`score_base`) when `snapshot` is one slice of it; else the snapshot is scored.
     """
-    from engine.content.checks_models import data_services, sensitivity_config
+    from engine.content.checks_models import data_services
     from engine.facts.build import build_facts
     from engine.scoring.response import add_propensity
-    from engine.scoring.scoring import score_snapshot
 
     stage("facts")
     # The catalogue's data_service flags (has_data_spend) and rules/sensitivity.yaml's weights.
     facts = build_facts(snapshot, as_of, data_services=data_services(content))
     stage("score")
-    scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
-                                      sensitivity_config=sensitivity_config(content))
+    scores, versions = scores or score_base(snapshot, as_of, content, models_dir, require_stability)
+    versions = dict(versions)
     frame = _merge_scores(facts, scores)
     stage("segment")
     try:

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
 import secrets
 import time
@@ -50,8 +49,10 @@ from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
-from engine.night.partition import Partition, Row
-from engine.night.prepare import prepare_frame, scope_masks
+from engine.night.partition import Row
+from engine.night.prepare import score_base
+from engine.night.slicerun import SliceRunner
+from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
 from engine.base.vocabulary import TREAT
 from engine.night.workers import Workers, stop_on_signals
@@ -61,8 +62,7 @@ from engine.store.write import RunWriter, acquire_lock, release_lock, store_fail
 from engine.store.loopback import merge_written_back, written_back
 
 # The stages a run reports to its progress callback, in order.
-STAGES = ("content", "lock", "snapshot", "facts", "score", "segment", "scope", "decide", "arbitrate", "rows",
-          "files", "store")
+STAGES = ("content", "lock", "snapshot", "score", "decide", "arbitrate", "rows", "files", "store")
 
 ROWS_BATCH = 10_000  # rows a worker hands over per call in the rows stage, and rows sealed and written at a time
 
@@ -85,6 +85,7 @@ class RunOptions:
     strategies_dir: Path = Path("strategies")
     models_dir: Path | None = None
     rerun: bool = False  # allow a second succeeded run for the same as-of date (labelled rerun_of)
+    slice_size: int = DEFAULT_SIZE  # subscribers per slice (engine/night/slices.py): memory, not results
 
 
 @dataclass
@@ -166,14 +167,6 @@ def snapshot_fingerprint(directory: Path) -> str:
                     for block in iter(lambda: handle.read(1 << 20), b""):
                         digest.update(block)
     return digest.hexdigest()
-
-
-def partition_of(msisdns: pd.Series, n: int) -> np.ndarray:
-    """Worker index per fact: a stable hash of msisdn mod n (same subscriber → same worker)."""
-    if n <= 1:
-        return np.zeros(len(msisdns), dtype=np.int64)
-    hashes = pd.util.hash_pandas_object(msisdns.reset_index(drop=True), index=False).to_numpy()
-    return (hashes % np.uint64(n)).astype(np.int64)
 
 
 class _Clock:
@@ -259,6 +252,7 @@ def _previous_run(options: RunOptions) -> str:
 
 def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path, staging: Path,
          clock: _Clock, state: dict) -> RunResult:
+    from engine.scoring.response import latest_response
     from engine.snapshot.loader import load_snapshot
 
     clock.stage("snapshot")
@@ -266,38 +260,31 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
     merge_written_back(snapshot, written_back(options.db_url, options.as_of, snapshot.tables["contact_history"]))
     fingerprint = snapshot_fingerprint(options.data)
-    frame, extras, versions = prepare_frame(snapshot, options.as_of, content, options.models_dir, clock.stage)
+    clock.stage("score")
+    scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
+    versions = dict(versions)
+    response, meta = latest_response(options.models_dir)
+    if response is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
+        versions["response"] = meta["version"]
+    del response
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),
                         hot_content=hot_content_index(snapshot), model_versions=versions)
-    del snapshot
-
-    clock.stage("scope")
-    masks = scope_masks(frame, ctx.packs)
-    bits = np.zeros(len(frame), dtype=np.int64)  # bit j: in the scope of pack j (sorted pack names)
-    for j, name in enumerate(sorted(masks)):
-        bits |= masks[name].astype(np.int64) << j
-    in_scope = bits != 0
-    extras["scope_bits"] = bits
-    outside = frame.loc[~in_scope, ["msisdn", "service", "segment"]]
-    out_of_scope_rows = list(zip([run_id] * len(outside), outside["msisdn"], outside["service"], outside["segment"]))
-    out_of_scope_counts = outside["segment"].value_counts().to_dict()
-    inside, inside_extras = frame[in_scope], extras[in_scope]
-    contacts = dict(zip(inside["msisdn"], inside["contacts_30d"].astype(int)))
-    facts_total = len(frame)
-    del frame, extras, outside
+    slices = plan_slices(snapshot.tables, options.slice_size)
 
     clock.stage("decide")
-    part = partition_of(inside["msisdn"], options.workers)
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
-    makers = [(lambda w=w: Partition(inside[part == w], inside_extras[part == w], ctx, content, compiled))
-              for w in range(options.workers)]
-    with Workers(makers, processes=options.workers > 1) as workers:
-        # the workers hold their partitions now: the parent's copy of the in-scope facts can go
-        del makers, inside, inside_extras, part
+    count = min(options.workers, slices.count)
+    owner = [k % count for k in range(slices.count)]
+    makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], snapshot, slices,
+                                       (scores, versions), ctx, content, compiled, options.as_of, options.models_dir))
+              for w in range(count)]
+    with Workers(makers, processes=count > 1) as workers:
         decided = workers.call("decide")
         clock.stage("arbitrate")
         candidates = [c for part in decided for c in part.candidates]
+        contacts = {m: n for part in decided for m, n in part.contacts.items()}
         results = arbitrate(candidates, contacts, ctx.policy)
+        del candidates, contacts
         verdicts: list[dict] = [{} for _ in decided]
         worker_of = {c.key: w for w, part in enumerate(decided) for c in part.candidates}
         for r in results:
@@ -305,18 +292,21 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
             verdicts[worker_of[r.candidate.key]][r.candidate.key] = (
                 r.outcome, option.strategy if option else "", option.channel if option else "",
                 r.fell_back, r.beaten_by, r.full_channels)
+        del worker_of
         pack_counts: Counter = Counter()
+        out_of_scope_counts: Counter = Counter()
         for part in decided:
             pack_counts.update(part.funnel)
+            out_of_scope_counts.update(part.out_of_scope)
+        facts_total = sum(part.facts for part in decided)
+        del decided
         clock.stage("rows")
         workers.call("start_rows", [(v,) for v in verdicts])
         del verdicts
-        merged = heapq.merge(*(_worker_rows(workers, w) for w in range(len(decided))),
-                             key=lambda row: (row.msisdn, row.service))
         with RunWriter(options.db_url) as writer:
-            sealed = _seal_and_write(writer, run_id, merged)
-            funnel = build_funnel(pack_counts, results, out_of_scope_counts, sealed.decision_counts, facts_total,
-                                  ctx.policy.capacities)
+            sealed = _seal_and_write(writer, run_id, _slice_rows(workers, owner, writer, run_id))
+            funnel = build_funnel(pack_counts, results, dict(out_of_scope_counts), sealed.decision_counts,
+                                  facts_total, ctx.policy.capacities)
             clock.stage("files")
             write_channel_files(staging, sealed.rows_by_channel)
             clock.stage("store")
@@ -324,7 +314,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
                            model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
                            decisions=sealed.count, chain_head=sealed.head, chain_count=sealed.count,
                            out_dir=str(out_dir.resolve()), finished_at=utc_now())
-            writer.finish(run_row, out_of_scope_rows, versions)
+            writer.finish(run_row, [], versions)
         state["committed"] = True
     try:
         _swap_into_place(staging, out_dir)
@@ -336,13 +326,26 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
                      chain_head=sealed.head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
 
 
-def _worker_rows(workers: Workers, index: int):
-    """Worker `index`'s rows in (msisdn, service) order, fetched ROWS_BATCH at a time as they are consumed."""
-    while True:
-        batch = workers.call_one(index, "next_rows", (ROWS_BATCH,))
-        if not batch:
-            return
-        yield from batch
+def _slice_rows(workers: Workers, owner: list[int], writer: RunWriter, run_id: str):
+    """Every slice's rows, slice after slice (their msisdn ranges are in order, so the rows are in
+    (msisdn, service) order), ROWS_BATCH at a time; each slice's out-of-scope rows are written
+    once its rows are out. The owner of the next slice rebuilds its facts meanwhile, and a worker
+    builds its next batch while the parent seals and writes the current one."""
+    count = len(owner)
+    for k in range(count):
+        w = owner[k]
+        if workers.busy(w):
+            workers.result(w)  # the slice opened ahead of time
+        if k + 1 < count and owner[k + 1] != w:
+            workers.submit(owner[k + 1], "open_slice", (k + 1,))
+        workers.submit(w, "next_rows", (k, ROWS_BATCH))
+        while True:
+            batch = workers.result(w)
+            if not batch:
+                break
+            workers.submit(w, "next_rows", (k, ROWS_BATCH))
+            yield from batch
+        writer.out_of_scope([(run_id, *row) for row in workers.call_one(w, "out_of_scope_rows", (k,))])
 
 
 @dataclass

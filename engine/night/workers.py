@@ -107,6 +107,7 @@ class Workers:
 
     def __init__(self, makers: Sequence[Callable[[], Any]], processes: bool = True):
         self._local: list[Any] = []
+        self._pending: dict[int, Any] = {}  # worker -> its outstanding `submit` (the value, in-process)
         self._frozen = False
         self._procs: list[tuple[multiprocessing.Process, Any]] = []
         if not processes:
@@ -159,6 +160,29 @@ class Workers:
         _proc, conn = self._procs[index]
         conn.send((name, args))
         return self._receive(conn)
+
+    def submit(self, index: int, name: str, args: tuple = ()) -> None:
+        """Start method `name` on worker `index` and return at once; `result(index)` collects it.
+
+        The run asks a worker for its next batch of rows before sealing the batch it has, so the
+        worker builds rows while the parent writes. One call per worker may be outstanding."""
+        if index in self._pending:
+            raise RuntimeError(f"worker {index} already has a call outstanding")
+        if self._local:
+            self._pending[index] = getattr(self._local[index], name)(*args)
+            return
+        self._procs[index][1].send((name, args))
+        self._pending[index] = None
+
+    def busy(self, index: int) -> bool:
+        return index in self._pending
+
+    def result(self, index: int) -> Any:
+        """The result of the call `submit` started on worker `index`."""
+        value = self._pending.pop(index)
+        if self._local:
+            return value
+        return self._receive(self._procs[index][1])
 
     def close(self, kill: bool = False) -> None:
         """Stop the worker processes (they exit on a None message or when the pipe closes);

@@ -27,6 +27,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterable
 
+import numpy as np
+
 from engine.rules.conditions import SET_TYPES, field_tests, is_number, lookup
 
 MISSING = 0
@@ -80,6 +82,16 @@ class Signatures:
             texts = self._texts[name]
             return ("l", frozenset(v for v in value if v in texts), len(value) == 0)
         return ("?", type(value).__name__, repr(value))  # not a rule-testable type: never shared
+
+    def number_codes(self, name: str, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """`value_class` of many numbers of field `name` at once, as int codes (0 = missing):
+        rows get equal codes exactly when their classes are equal."""
+        constants = np.asarray(self._numbers[name], dtype=np.float64)
+        numbers = np.asarray(values, dtype=np.float64)
+        at = np.searchsorted(constants, numbers, side="left")
+        equal = (at < len(constants)) & (constants[np.minimum(at, max(len(constants) - 1, 0))] == numbers) \
+            if len(constants) else np.zeros(len(numbers), dtype=bool)
+        return np.where(missing, 0, 1 + 2 * at.astype(np.int64) + equal)
 
     def key(self, fact: dict, packs: Iterable[str] | None) -> tuple:
         """The fact's signature (fact normalised: `engine.rules.conditions.normalise_fact`)."""

@@ -161,6 +161,10 @@ class RunWriter:
         _write_all(self.conn, "decision", DECISION_FIELDS, decisions)
         _write_all(self.conn, "trace", TRACE_COLUMNS, traces)
 
+    def out_of_scope(self, rows: Sequence[tuple]) -> None:
+        """(run_id, msisdn, service, segment) rows of facts in no pack's scope, any number of calls."""
+        _write_all(self.conn, "out_of_scope", OUT_OF_SCOPE_COLUMNS, rows)
+
     def finish(self, run: dict, out_of_scope: Sequence[tuple], model_versions: dict[str, str]) -> None:
         run = dict(run, status=SUCCEEDED)
         self.conn.execute(Run.__table__.insert(), run)

@@ -1,0 +1,117 @@
+"""One worker's share of a night: its slices of the base, decided, then turned into rows.
+
+A worker process is forked with the loaded snapshot, the slice plan (engine/night/slices.py)
+and the base's scores in memory; it owns slices w, w + W, w + 2W, … For each, phase 1 builds the
+slice's facts, merges the base's scores, segments them, applies the packs' scopes and decides
+the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
+(template ids per pack) and hands back the candidates, the contacts of their subscribers and
+the counts. Phase 2 rebuilds a slice's facts when the parent asks for its rows (the same inputs
+give the same facts), fills in the arbitration verdicts and hands the rows out in batches,
+followed by the slice's out-of-scope rows. So a worker holds the facts of one slice at a time,
+whatever the size of the base.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.night.context import RunContext
+from engine.night.decider import DeciderAdapter
+from engine.night.partition import Partition, Row
+from engine.night.prepare import prepare_frame, scope_masks
+from engine.night.slices import Slices, slice_tables
+
+
+@dataclass
+class SlicesDecided:
+    """What phase 1 of a worker hands back to the parent."""
+
+    candidates: list  # arbitration candidates (held-out ones excluded), all the worker's slices
+    funnel: Counter  # (pack, decision, reason, channel) -> facts
+    contacts: dict  # msisdn -> contacts_30d, for the candidates' subscribers
+    facts: int  # facts of the worker's slices, in scope or not
+    out_of_scope: Counter  # segment -> facts in the scope of no pack
+
+
+class SliceRunner:
+    """The slices `ks` of the base: decide them all, then hand out one slice's rows at a time."""
+
+    def __init__(self, ks: list[int], snapshot: Any, slices: Slices, scores: tuple[pd.DataFrame, dict],
+                 ctx: RunContext, content: Any, compiled: Any, as_of: date, models_dir: Path | None):
+        self.ks, self.snapshot, self.slices, self.scores = ks, snapshot, slices, scores
+        self.ctx, self.content, self.compiled = ctx, content, compiled
+        self.as_of, self.models_dir = as_of, models_dir
+        self.decider = DeciderAdapter(content, ctx, compiled)  # one Decider (durable_rules engine) per worker
+        self.parts: dict[int, Partition] = {}
+        self.verdicts: dict = {}
+        self.outside: dict[int, list[tuple]] = {}  # slice -> its out-of-scope rows, while its rows are out
+
+    def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
+        from engine.snapshot.loader import Snapshot
+
+        part = Snapshot(self.snapshot.directory, tables=slice_tables(self.snapshot.tables, self.slices, k))
+        frame, extras, _versions = prepare_frame(part, self.as_of, self.content, self.models_dir, scores=self.scores)
+        masks = scope_masks(frame, self.ctx.packs)
+        bits = np.zeros(len(frame), dtype=np.int64)  # bit j: in the scope of pack j (sorted pack names)
+        for j, name in enumerate(sorted(masks)):
+            bits |= masks[name].astype(np.int64) << j
+        inside = bits != 0
+        extras = extras.assign(scope_bits=bits)
+        outside = frame.loc[~inside, ["msisdn", "service", "segment"]]
+        return frame[inside], extras[inside], outside
+
+    # -- phase 1 ----------------------------------------------------------------------------
+    def decide(self) -> SlicesDecided:
+        result = SlicesDecided([], Counter(), {}, 0, Counter())
+        for k in self.ks:
+            inside, extras, outside = self._frame(k)
+            part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider)
+            decided = part.decide()
+            result.candidates.extend(decided.candidates)
+            result.funnel.update(decided.funnel)
+            people = {c.msisdn for c in decided.candidates}
+            if people:
+                contacts = dict(zip(inside["msisdn"], inside["contacts_30d"].astype(int)))
+                result.contacts.update({m: contacts[m] for m in people})
+            result.facts += len(inside) + len(outside)
+            result.out_of_scope.update(outside["segment"].value_counts().to_dict())
+            part.release()
+            self.parts[k] = part
+        return result
+
+    # -- phase 2 ----------------------------------------------------------------------------
+    def start_rows(self, verdicts: dict) -> None:
+        """The arbitration verdicts of this worker's candidates (see Partition.start_rows)."""
+        self.verdicts = verdicts
+
+    def open_slice(self, k: int) -> None:
+        """Rebuild slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
+        if k in self.outside:
+            return
+        inside, extras, outside = self._frame(k)
+        self.parts[k].reattach(inside, extras)
+        self.parts[k].start_rows(self.verdicts)
+        self.outside[k] = list(zip(outside["msisdn"], outside["service"], outside["segment"]))
+
+    def next_rows(self, k: int, limit: int) -> list[Row]:
+        """Slice k's next at most `limit` rows in (msisdn, service) order; [] when all were handed out."""
+        self.open_slice(k)
+        rows = self.parts[k].next_rows(limit)
+        if not rows:
+            self.parts[k].release()
+        return rows
+
+    def out_of_scope_rows(self, k: int) -> list[tuple]:
+        """(msisdn, service, segment) of slice k's facts in the scope of no pack (after its rows)."""
+        self.open_slice(k)
+        rows = self.outside.pop(k)
+        del self.parts[k]
+        return rows
