@@ -92,10 +92,35 @@ class PeakSampler(threading.Thread):
         self._sample()
 
 
+def _time_explain(db: Path) -> float:
+    """Seconds of `rekindle explain MSISDN` as a new process (interpreter start included) on the
+    run's database, for the subscriber in the middle of the chain."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    with sqlite3.connect(db) as con:
+        count = con.execute("SELECT count(*) FROM decision").fetchone()[0]
+        msisdn = con.execute("SELECT msisdn FROM decision WHERE seq = ?", (count // 2,)).fetchone()[0]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cli.main", "explain", msisdn, "--db", f"sqlite:///{db}"], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    return round(time.perf_counter() - start, 2)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (the run's workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slice-size", type=int, default=None, help="subscribers per slice (default: the run's)")
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the snapshot and models in (reused)")
     args = parser.parse_args()
 
@@ -121,9 +146,11 @@ def main() -> None:
         os.environ["REKINDLE_HOME"] = str(Path(tmp) / "home")
         options = RunOptions(data=data, as_of=AS_OF, db_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
                              out=Path(tmp) / "lists", workers=args.workers, rules_dir=ROOT / "rules",
+                             **({"slice_size": args.slice_size} if args.slice_size else {}),
                              strategies_dir=ROOT / "strategies", models_dir=models)
         sampler = PeakSampler(os.getpid())
         sampler.start()
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
         at_stage: dict[str, int] = {}  # tree PSS (MB) when each stage starts: where memory goes
 
@@ -132,8 +159,10 @@ def main() -> None:
 
         result = run_night(options, progress=progress)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
         sampler.stop()
         db_mb = (Path(tmp) / "bench.db").stat().st_size / 2**20
+        explain_seconds = _time_explain(Path(tmp) / "bench.db")
 
     report = {
         "subscribers": args.subscribers, "workers": args.workers, "facts": result.facts,
@@ -143,6 +172,8 @@ def main() -> None:
         "peak_tree_rss_mb": round(sampler.peak_rss), "peak_tree_pss_mb": round(sampler.peak_pss),
         "pss_mb_at_stage_start": at_stage,
         "db_mb": round(db_mb), "db_bytes_per_decision": round(db_mb * 2**20 / max(result.decisions, 1)),
+        "explain_seconds": explain_seconds,  # `rekindle explain MSISDN` from the shell, on this run's database
+        "cpu_seconds": round(cpu, 1),  # user + system of the run and its workers: less load-dependent than wall
         "load_average_1m": os.getloadavg()[0], "generate_seconds": round(generated, 2), "train_seconds": round(trained, 2),
         "treated": result.funnel["decisions"].get("treat", 0),
     }

@@ -37,10 +37,12 @@ class Slices:
         return order[offsets[k]:offsets[k + 1]]
 
 
-def plan_slices(tables: dict[str, pd.DataFrame], size: int = DEFAULT_SIZE) -> Slices:
-    """Slices of `size` subscribers over the loaded tables (tables without msisdn go whole into every slice)."""
-    size = max(int(size), 1)
+def plan_slices(tables: dict[str, pd.DataFrame], size: int = DEFAULT_SIZE, at_least: int = 1) -> Slices:
+    """Slices of at most `size` subscribers over the loaded tables, and at least `at_least` of
+    them while there are subscribers enough (so every worker has a slice); tables without msisdn
+    go whole into every slice."""
     ranked = np.sort(np.asarray(tables["subscribers"]["msisdn"].to_numpy(dtype=object), dtype=object))
+    size = max(1, min(int(size), -(-len(ranked) // max(int(at_least), 1))))
     index = pd.Index(ranked, dtype=object)
     count = max(1, -(-len(ranked) // size))
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
