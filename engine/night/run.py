@@ -5,21 +5,25 @@
 2. lock: at most one run per database (engine.store.write.acquire_lock);
 3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
    earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
-4. facts and scores, merged on msisdn; segmentation, vectorised (engine.rules.vector);
-5. scope: each pack's scope as a vectorised mask; facts in no pack's scope never reach the rule
-   engine and are stored compactly in `out_of_scope` with their segment;
-6. decide: in-scope facts partitioned by a hash of msisdn over N worker processes, each with its
-   own Decider (engine.night.partition); holdouts are drawn there;
-7. arbitrate the candidates of all partitions together (engine.night.arbitrate);
-8. rows: decision rows and trace payloads built by the workers, pulled a batch at a time from
-   each worker and merged in (msisdn, service) order, sealed into the hash chain
-   (engine.store.chain) and written as they come, inside the run's one database transaction
-   (engine.store.write.RunWriter): the parent never holds all rows, only the treated ones' channel
-   fields;
-9. files: the five channel files written to a temp folder; then the run row, out-of-scope rows
-   and model versions go into the same transaction, which commits; then the folder is renamed
-   into place. Any failure (or kill) before the commit leaves no decisions, traces or files;
-   a staging folder left by a killed run is recovered or removed by the next run (engine.night.outdir).
+4. score: the whole base's scores (percentile ranks and quantile tiers are base-wide), once;
+   then the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices);
+5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): build
+   its facts, merge the scores, segment (vectorised), apply each pack's scope as a mask (facts in
+   no pack's scope never reach the rule engine) and decide the rest, one fact per pack and
+   signature in durable_rules (engine.night.partition); holdouts are drawn there. A worker keeps
+   only each fact's outcome ids, not its facts;
+6. arbitrate the candidates of all slices together, so capacities are filled best-first across
+   the whole base (engine.night.arbitrate);
+7. rows: slice after slice (their ranges are in order, so the rows are in (msisdn, service)
+   order), the slice's owner rebuilds its facts and builds the decision rows and trace payloads;
+   the parent seals them into the hash chain (engine.store.chain) and writes them as they come,
+   with the slice's out-of-scope rows, inside the run's one database transaction
+   (engine.store.write.RunWriter). The parent never holds all rows, only the treated ones'
+   channel fields;
+8. files: the five channel files written to a temp folder; then the run row and model versions
+   go into the same transaction, which commits; then the folder is renamed into place. Any
+   failure (or kill) before the commit leaves no decisions, traces or files; a staging folder
+   left by a killed run is recovered or removed by the next run (engine.night.outdir).
 """
 
 from __future__ import annotations
