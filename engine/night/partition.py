@@ -40,6 +40,7 @@ from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text
 from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical
+from engine.store.chain import record_head
 from engine.facts.fields import PROPENSITY_PREFIX
 from engine.rules.conditions import lookup, normalise_fact
 from engine.content.messages import render
@@ -58,6 +59,8 @@ class Row(NamedTuple):
     payload: bytes  # the trace payload's canonical JSON, UTF-8 (compact over the pipe)
     city: str
     account_manager: str
+    seq: int  # position in the run's hash chain
+    head: bytes  # engine.store.chain.record_head of (run_id, seq, *fields): the parent only hashes
 
 
 class Decided(NamedTuple):
@@ -99,6 +102,7 @@ class Partition:
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.verdicts: dict[tuple[str, str, str], tuple] = {}
         self.cursor = 0
+        self.start = 0
 
     def _attach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> None:
         self.frame = frame.reset_index(drop=True)  # facts as rules see them (catalogue + scores + segment)
@@ -230,15 +234,16 @@ class Partition:
         return [round(expected_value(p, v, cost, scale), 9) for p, v in zip(propensity.tolist(), value[rows].tolist())]
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def start_rows(self, verdicts: dict[tuple[str, str, str], tuple]) -> None:
+    def start_rows(self, verdicts: dict[tuple[str, str, str], tuple], start: int = 0) -> None:
         """Take the arbitration verdicts; `next_rows` then hands out each fact's `Row`, sorted by
-        (msisdn, service), in batches.
+        (msisdn, service), in batches, numbered in the chain from `start`.
 
         `verdicts` maps each arbitrated candidate key to (outcome, strategy, channel, fell_back,
         beaten_by, full_channels). Called once.
         """
         self.verdicts = verdicts
         self.cursor = 0
+        self.start = start
 
     def next_rows(self, limit: int) -> list[Row]:
         """The next at most `limit` rows in (msisdn, service) order ([] when all were handed out).
@@ -246,6 +251,7 @@ class Partition:
         Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
         """
         order = self.order[self.cursor:self.cursor + limit]
+        first = self.start + self.cursor
         self.cursor += len(order)
         if not len(order):
             return []
@@ -273,8 +279,10 @@ class Partition:
             rows_out.append((fields, city, self.managers[i]))
         texts.update(arbitration=arbitration, decision=decision, holdout=holdout)
         payloads = self.payload.fill(texts, len(order))
-        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager)
-                for (fields, city, manager), payload in zip(rows_out, payloads)]
+        run_id = self.ctx.run_id
+        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n,
+                    record_head((run_id, first + n, *fields)))
+                for n, ((fields, city, manager), payload) in enumerate(zip(rows_out, payloads))]
 
     def _packs_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
         """Each fact's `packs` trace list: its templates filled with its own tested values."""

@@ -38,11 +38,9 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import pandas as pd
 
 from engine.night.arbitrate import arbitrate
-from engine.store.chain import GENESIS, seal
+from engine.store.chain import GENESIS, link_bytes
 from engine.snapshot.contract import TABLES
 from engine.base.diagnostics import Diagnostic, DiagnosticError, has_errors
 from engine.base.diagnostics import Refused as DiagnosticRefused
@@ -303,9 +301,11 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
             pack_counts.update(part.funnel)
             out_of_scope_counts.update(part.out_of_scope)
         facts_total = sum(part.facts for part in decided)
+        sizes = {k: n for part in decided for k, n in part.sizes.items()}
+        starts = dict(zip(range(slices.count), itertools.accumulate([sizes[k] for k in range(slices.count)], initial=0)))
         del decided
         clock.stage("rows")
-        workers.call("start_rows", [(v,) for v in verdicts])
+        workers.call("start_rows", [(v, starts) for v in verdicts])
         del verdicts
         with RunWriter(options.db_url) as writer:
             sealed = _seal_and_write(writer, run_id, _slice_rows(workers, owner, writer, run_id))
@@ -363,7 +363,8 @@ class Sealed:
 
 
 def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
-    """Number the merged rows (seq), seal them into the hash chain and write them, ROWS_BATCH at a time."""
+    """Seal the rows (numbered and their record heads built by the workers) into the hash chain
+    and write them, ROWS_BATCH at a time."""
     head, seq = GENESIS, 0
     counts: Counter = Counter()
     by_channel: dict[str, list[dict]] = {}
@@ -371,12 +372,14 @@ def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
         batch: list[Row] = list(itertools.islice(rows, ROWS_BATCH))
         if not batch:
             break
-        decisions = [(run_id, seq + k, *row.fields) for k, row in enumerate(batch)]
-        payloads = [row.payload.decode("utf-8") for row in batch]
-        links = seal(decisions, payloads, head)
-        writer.decisions_and_traces(decisions, [(run_id, seq + k, payload, prev, digest) for k, (payload, (prev, digest))
-                                                in enumerate(zip(payloads, links))])
+        decisions, traces = [], []
         for row in batch:
+            if row.seq != seq:
+                raise RuntimeError(f"row {row.msisdn}/{row.service} came as record {row.seq} where {seq} was due")
+            digest = link_bytes(head, row.head, row.payload)
+            decisions.append((run_id, seq, *row.fields))
+            traces.append((run_id, seq, row.payload.decode("utf-8"), head, digest))
+            head, seq = digest, seq + 1
             msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = row.fields
             counts[decision] += 1
             if decision == TREAT:
@@ -384,7 +387,7 @@ def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
                 by_channel.setdefault(channel, []).append(
                     {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
                      **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
-        head, seq = links[-1][1], seq + len(batch)
+        writer.decisions_and_traces(decisions, traces)
     return Sealed(seq, head, counts, by_channel)
 
 

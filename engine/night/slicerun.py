@@ -37,6 +37,7 @@ class SlicesDecided:
     funnel: Counter  # (pack, decision, reason, channel) -> facts
     contacts: dict  # msisdn -> contacts_30d, for the candidates' subscribers
     facts: int  # facts of the worker's slices, in scope or not
+    sizes: dict  # slice -> its facts in some pack's scope (its rows in the chain)
     out_of_scope: Counter  # segment -> facts in the scope of no pack
 
 
@@ -51,6 +52,7 @@ class SliceRunner:
         self.decider = DeciderAdapter(content, ctx, compiled)  # one Decider (durable_rules engine) per worker
         self.parts: dict[int, Partition] = {}
         self.verdicts: dict = {}
+        self.starts: dict = {}
         self.outside: dict[int, list[tuple]] = {}  # slice -> its out-of-scope rows, while its rows are out
 
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -70,7 +72,7 @@ class SliceRunner:
 
     # -- phase 1 ----------------------------------------------------------------------------
     def decide(self) -> SlicesDecided:
-        result = SlicesDecided([], Counter(), {}, 0, Counter())
+        result = SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
         for k in self.ks:
             inside, extras, outside = self._frame(k)
             part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider)
@@ -82,15 +84,17 @@ class SliceRunner:
                 contacts = dict(zip(inside["msisdn"], inside["contacts_30d"].astype(int)))
                 result.contacts.update({m: contacts[m] for m in people})
             result.facts += len(inside) + len(outside)
+            result.sizes[k] = len(inside)
             result.out_of_scope.update(outside["segment"].value_counts().to_dict())
             part.release()
             self.parts[k] = part
         return result
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def start_rows(self, verdicts: dict) -> None:
-        """The arbitration verdicts of this worker's candidates (see Partition.start_rows)."""
-        self.verdicts = verdicts
+    def start_rows(self, verdicts: dict, starts: dict) -> None:
+        """The arbitration verdicts of this worker's candidates (see Partition.start_rows) and the
+        chain position of each slice's first row."""
+        self.verdicts, self.starts = verdicts, starts
 
     def open_slice(self, k: int) -> None:
         """Rebuild slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
@@ -98,7 +102,7 @@ class SliceRunner:
             return
         inside, extras, outside = self._frame(k)
         self.parts[k].reattach(inside, extras)
-        self.parts[k].start_rows(self.verdicts)
+        self.parts[k].start_rows(self.verdicts, self.starts[k])
         self.outside[k] = list(zip(outside["msisdn"], outside["service"], outside["segment"]))
 
     def next_rows(self, k: int, limit: int) -> list[Row]:

@@ -32,6 +32,20 @@ def record_bytes(row: Sequence[Any], payload: str) -> bytes:
     return (canonical(list(row)) + "\n" + payload).encode("utf-8")
 
 
+def record_head(row: Sequence[Any]) -> bytes:
+    """The bytes of a record before its payload: the decision fields' canonical JSON and a newline
+    (a worker builds them, so the parent only hashes: `link_bytes`)."""
+    return (canonical(list(row)) + "\n").encode("utf-8")
+
+
+def link_bytes(prev_hash: str, head: bytes, payload: bytes) -> str:
+    """hash_n from hash_(n-1), `record_head(row)` and the payload's UTF-8 bytes: the same as `link`."""
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(head)
+    digest.update(payload)
+    return digest.hexdigest()
+
+
 def link(prev_hash: str, row: Sequence[Any], payload: str) -> str:
     """hash_n from hash_(n-1) and record n."""
     return hashlib.sha256(prev_hash.encode("ascii") + record_bytes(row, payload)).hexdigest()

@@ -23,6 +23,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.holdout import UNIVERSAL, fraction
 from engine.night.partition import HOLDOUT_REASON, UNIVERSAL_REASON, Decided, Row
+from engine.store.chain import record_bytes
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
 
 
@@ -81,14 +82,15 @@ class ReferencePartition:
         ev = expected_value(propensity, record.get("value", 0.0) or 0.0, info.cost if info else 0.0, self.ctx.value_scale)
         return Option(strategy, channel, round(ev, 9))
 
-    def start_rows(self, verdicts: dict) -> None:
-        self.verdicts = verdicts
+    def start_rows(self, verdicts: dict, start: int = 0) -> None:
+        self.verdicts, self.seq = verdicts, start
 
     def next_rows(self, limit: int) -> list[Row]:
         order, self.order = self.order[:limit], self.order[limit:]
         return [self._row(i) for i in order]
 
     def _row(self, i: int) -> Row:
+        seq, self.seq = self.seq, self.seq + 1
         record = self.records[i]
         msisdn, service = record["msisdn"], record["service"]
         manager = self.managers[i]
@@ -116,7 +118,10 @@ class ReferencePartition:
             decision=dict(decision=decision, pack=pack, reason=reason, arbitration=arbitration,
                           strategy=strategy, channel=channel, message=message, contact=contact))
         fields = (msisdn, service, pack, decision, reason, arbitration, strategy, channel, message)
-        return Row(msisdn, service, fields, payload_text(payload).encode("utf-8"), facts.get("city") or "", manager)
+        text = payload_text(payload)
+        record = record_bytes((self.ctx.run_id, seq, *fields), text)
+        head = record[:len(record) - len(text.encode("utf-8"))]
+        return Row(msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager, seq, head)
 
     @staticmethod
     def _arbitration_entry(state: dict, verdict: tuple | None) -> dict:

@@ -87,7 +87,7 @@ def _signatures(compiled):
 
 
 def _rows(part, verdicts):
-    part.start_rows(verdicts)
+    part.start_rows(verdicts, 1000)
     out = []
     while batch := part.next_rows(97):  # an odd batch size: rows cross batch borders
         out.extend(batch)
