@@ -34,6 +34,16 @@ def factorise(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes, _ = pd.factorize(values.astype(np.float64).view(np.int64))
     elif values.dtype.kind in "biu":
         codes, _ = pd.factorize(values)
+    elif pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # text and missing only: equality cannot merge values of different types; every kind of
+        # missing (None, NaN, NA) keeps its own code, as the records may tell them apart
+        missing = pd.isna(values)
+        codes, _ = pd.factorize(np.where(missing, None, values).astype(object), use_na_sentinel=True)
+        if missing.any():
+            kinds = [type(v).__name__ for v in values[missing].tolist()]
+            extra, _ = pd.factorize(np.asarray(kinds, dtype=object))
+            codes = np.asarray(codes, dtype=np.int64)
+            codes[missing] = codes.max(initial=-1) + 1 + extra
     else:
         keyed = [(type(v).__name__, v if v == v else "nan") if v is not None else ("None", "") for v in values]
         codes, _ = pd.factorize(pd.Series(keyed, dtype=object))
@@ -89,7 +99,12 @@ def _normalised_kind(name: str) -> str | None:
 
 
 def _number_texts(values: np.ndarray, missing: np.ndarray, present: Callable[[Any], str], absent: str) -> list[str]:
-    texts = [present(v) for v in values.tolist()]
+    """`present(v)` per value (`absent` where missing), converted once per distinct value."""
+    key = values.astype(np.float64).view(np.int64) if values.dtype.kind == "f" else values
+    codes, _ = pd.factorize(key)
+    _, first = np.unique(codes, return_index=True)
+    table = [present(v) for v in values[first].tolist()]
+    texts = [table[c] for c in codes.tolist()]
     for i in np.flatnonzero(missing).tolist():
         texts[i] = absent
     return texts

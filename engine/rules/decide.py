@@ -88,7 +88,7 @@ def _scope_value_mask(column: pd.Series, value: Any) -> pd.Series:
         return equal & column.map(is_number)
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         return pd.Series(False, index=column.index)
-    return equal & column.map(lambda x: isinstance(x, str))
+    return equal  # only a text equals a text: no cell of another type can be == value
 
 
 def scope_mask(frame: pd.DataFrame, scope: dict) -> pd.Series:
