@@ -43,7 +43,7 @@ def expected_value(propensity: float, value: float, cost: float, value_scale: fl
     return float(propensity) * float(value) * float(value_scale) - float(cost)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     """One way to treat a candidate: a strategy on its channel, with its expected value."""
 
@@ -52,7 +52,7 @@ class Option:
     ev: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A (msisdn, service, pack) the pack decided to treat, with its options in pack order."""
 
@@ -72,7 +72,7 @@ class Candidate:
         return (self.priority, -first.ev, self.service, first.strategy, self.pack)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The contact policy's limits: caps per subscriber and capacities per channel (None = no limit)."""
 
@@ -81,7 +81,7 @@ class Policy:
     capacities: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """What arbitration did with one candidate."""
 
