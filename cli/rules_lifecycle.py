@@ -12,7 +12,6 @@ from typing import Annotated, Optional, TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
 from cli.common import DbOption, fail
@@ -49,6 +48,8 @@ def print_result(result: lifecycle.LifecycleResult) -> None:
 
 def print_view(view: lifecycle.ContentView) -> None:
     """The file (syntax-highlighted), its status, whether its content is approved, the history."""
+    from rich.syntax import Syntax  # here: it loads pygments, which no other command needs
+
     from engine.content.approvals import format_time
     from engine.content import lifecycle
 

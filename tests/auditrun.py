@@ -1,9 +1,12 @@
 """One stored nightly run for the explain / audit / report tests, made once per backend per session.
 
-Uses the shared generated snapshot and stability model (tests/nightly_inputs.py) and copies of
-the shipped rules/ and strategies/ (so tests may edit packs without touching the project's).
-The run goes into its own SQLite file, or its own schema on the session's PostgreSQL server;
-tests that tamper with rows work on a copy (`copy_db`) and change it with `execute`.
+`build_audit_run` makes it from the shared generated snapshot and stability model
+(tests/nightly_inputs.py) and copies of the shipped rules/ and strategies/; tests get it from
+the session fixtures `stored_run_sqlite` / `stored_run_postgresql`, or `run` (parametrised over
+both), in tests/conftest.py. The run goes into its own SQLite file, or its own schema on the
+session's PostgreSQL server. It is shared read-only: tests that tamper with rows work on a copy
+(`copy_db`) and change it with `execute`; tests that edit packs copy `run.rules` first. The
+session checks after every test that the shared run is unchanged (tests/shared.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from nightly_inputs import RULES, STRATEGIES, NightInputs, night_inputs
+from nightly_inputs import RULES, STRATEGIES, NightInputs
 
 
 # The keys of each fact in `rekindle explain --json` (the documented shape, issue 6).
@@ -34,37 +37,33 @@ class AuditRun:
     backend: str = "sqlite"
     server: "PgServer | None" = None  # the PostgreSQL test server holding the run
     schema: str = ""  # ... in this schema of TEST_DATABASE
+    out: Path | None = None  # the run's channel files
+    result: object = None  # what run_night returned (engine.night.run.RunResult)
 
 
-_cache: dict[str, AuditRun] = {}
+def build_audit_run(base: Path, inputs: NightInputs, backend: str = "sqlite", server=None) -> AuditRun:
+    """Run a night of `inputs` into a new database of `backend` (PostgreSQL: schema `auditrun` of
+    the session's server), with copies of the shipped content under `base`."""
+    from pgserver import TEST_DATABASE
+    from engine.outputs.reports.run_report import run_report
+    from engine.night.run import RunOptions, run_night
 
-
-def audit_run(tmp_path_factory, backend: str = "sqlite", server=None) -> AuditRun:
-    """The shared run of `backend` (made on first use; PostgreSQL needs the session's server)."""
-    if backend not in _cache:
-        from pgserver import TEST_DATABASE
-        from engine.outputs.reports.run_report import run_report
-        from engine.night.run import RunOptions, run_night
-
-        inputs = night_inputs(tmp_path_factory)
-        base = tmp_path_factory.mktemp("auditrun")
-        rules, strategies = base / "content" / "rules", base / "content" / "strategies"
-        shutil.copytree(RULES, rules)
-        shutil.copytree(STRATEGIES, strategies)
-        db_path, schema = None, ""
-        if backend == "sqlite":
-            db_path = base / "audit.db"
-            db_url = f"sqlite:///{db_path}"
-        else:
-            schema = "auditrun"
-            db_url = server.create_schema(TEST_DATABASE, schema)
-        options = RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=db_url, out=base / "out",
-                             rules_dir=rules, strategies_dir=strategies, models_dir=inputs.models)
-        result = run_night(options)
-        examples = run_report(result.run_id, options.db_url)["examples"]
-        _cache[backend] = AuditRun(inputs, db_path, rules, strategies, result.run_id, examples, db_url, backend,
-                                   server, schema)
-    return _cache[backend]
+    rules, strategies = base / "content" / "rules", base / "content" / "strategies"
+    shutil.copytree(RULES, rules)
+    shutil.copytree(STRATEGIES, strategies)
+    db_path, schema = None, ""
+    if backend == "sqlite":
+        db_path = base / "audit.db"
+        db_url = f"sqlite:///{db_path}"
+    else:
+        schema = "auditrun"
+        db_url = server.create_schema(TEST_DATABASE, schema)
+    options = RunOptions(data=inputs.data, as_of=inputs.as_of, db_url=db_url, out=base / "out",
+                         rules_dir=rules, strategies_dir=strategies, models_dir=inputs.models)
+    result = run_night(options)
+    examples = run_report(result.run_id, options.db_url)["examples"]
+    return AuditRun(inputs, db_path, rules, strategies, result.run_id, examples, db_url, backend, server, schema,
+                    options.out, result)
 
 
 def copy_db(run: AuditRun, target: Path) -> str:

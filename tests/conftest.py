@@ -17,8 +17,17 @@ Databases — every test that touches the store should run on both SQLite and Po
   and stopped at the end of the session. If it cannot start (initdb missing, no `postgres` user,
   ...), the whole session stops with one message saying why: nothing is silently skipped.
   REKINDLE_TEST_PG_URL=postgresql+psycopg://USER@HOST/postgres uses an existing server instead.
-- `run`: the stored nightly run shared by the explain / audit / report tests (tests/auditrun.py),
-  built once per backend per session; parametrised like `db_url`.
+
+The expensive inputs, each built once per session on first use and shared read-only (a test
+that needs to change one copies it first; after every test the session checks that the shared
+inputs are unchanged and fails the test that changed one — tests/shared.py):
+
+- `night_inputs`: the generated ~3k-subscriber snapshot and the stability model trained on it
+  (tests/nightly_inputs.py).
+- `stored_run_sqlite`, `stored_run_postgresql`: a finished night of those inputs, stored on
+  SQLite / on PostgreSQL (tests/auditrun.py), for the explain / audit / report / console tests.
+- `run`: the one of the two stored runs of the test's backend, with REKINDLE_HOME in a fresh
+  folder; parametrised like `db_url`. Tamper with a copy (`auditrun.copy_db`).
 
 Run only one backend with `-k sqlite` or `-k postgresql`.
 """
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import pytest
 
+import shared
 from snapshots import write_handmade
 
 from pgserver import TEST_DATABASE, next_schema
@@ -156,14 +166,77 @@ def db_url(new_db_url) -> str:
     return new_db_url("test")
 
 
+@pytest.fixture(autouse=True)
+def shared_inputs_unchanged(request):
+    """Fail the test that changed a shared input (see the module docstring and tests/shared.py)."""
+    yield
+    changed = shared.changed_by(request.fixturenames)
+    if changed:
+        pytest.fail(f"{request.node.nodeid} changed what other tests share:\n" + "\n".join(changed), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def night_inputs(tmp_path_factory):
+    """The shared generated snapshot and stability model (tests/nightly_inputs.py), read-only."""
+    from nightly_inputs import build_night_inputs
+
+    inputs = build_night_inputs(tmp_path_factory.mktemp("night"))
+    for what, folder in (("snapshot", inputs.data), ("models folder", inputs.models)):
+        shared.register(f"the shared {what} {folder}", lambda folder=folder: shared.folder_fingerprint(folder),
+                        "copy it (shutil.copytree) and change the copy")
+    return inputs
+
+
+def _stored_run(backend: str, base, inputs, server):
+    """Build a shared run (tests/auditrun.py) and register its fingerprints."""
+    import os
+
+    from auditrun import build_audit_run
+    from engine.store.database import dispose_all
+
+    saved = os.environ.get("REKINDLE_HOME")
+    os.environ["REKINDLE_HOME"] = str(base / "home")  # the run's staging journal, not the caller's test's
+    try:
+        made = build_audit_run(base, inputs, backend, server)
+    finally:
+        if saved is None:
+            os.environ.pop("REKINDLE_HOME", None)
+        else:
+            os.environ["REKINDLE_HOME"] = saved
+    dispose_all()  # pooled connections closed: the SQLite log is checkpointed before the fingerprint
+    for name in ("content", "out"):
+        shared.register(f"the shared {backend} run's {name} folder {base / name}",
+                        lambda folder=base / name: shared.folder_fingerprint(folder),
+                        "copy it (shutil.copytree) and change the copy")
+    advice = "tamper with a copy: auditrun.copy_db(run, tmp_path / 'x.db')"
+    if backend == "sqlite":
+        shared.register(f"the shared sqlite run's database {made.db_path}",
+                        lambda: shared.sqlite_fingerprint(made.db_path), advice)
+    else:
+        shared.register(f"the shared postgresql run's schema {made.schema}",
+                        lambda: shared.postgres_fingerprint(server, TEST_DATABASE, made.schema), advice,
+                        fixtures=frozenset({"stored_run_postgresql"}))
+    return made
+
+
+@pytest.fixture(scope="session")
+def stored_run_sqlite(tmp_path_factory, night_inputs):
+    """The shared stored run on SQLite (tests/auditrun.py), read-only."""
+    return _stored_run("sqlite", tmp_path_factory.mktemp("auditrun"), night_inputs, None)
+
+
+@pytest.fixture(scope="session")
+def stored_run_postgresql(tmp_path_factory, night_inputs, pg_server):
+    """The shared stored run on the session's PostgreSQL (tests/auditrun.py), read-only."""
+    return _stored_run("postgresql", tmp_path_factory.mktemp("auditrun"), night_inputs, pg_server)
+
+
 @pytest.fixture
-def run(backend, request, tmp_path_factory, tmp_path, monkeypatch):
-    """The stored nightly run shared by the explain / audit / report tests (tests/auditrun.py),
-    one per backend, with REKINDLE_HOME in a fresh folder; database connections closed afterwards."""
-    from auditrun import audit_run
+def run(backend, request, tmp_path, monkeypatch):
+    """The shared stored run of the test's backend, with REKINDLE_HOME in a fresh folder;
+    database connections closed afterwards."""
     from engine.store.database import dispose_all
 
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
-    server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
-    yield audit_run(tmp_path_factory, backend, server)
+    yield request.getfixturevalue(f"stored_run_{backend}")
     dispose_all()

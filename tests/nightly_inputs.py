@@ -1,7 +1,10 @@
 """Inputs for nightly-run tests: one generated ~3k-subscriber snapshot and a stability model.
 
-Built once per test session (generation and training take a few seconds) and shared by
-tests/engine/night/test_run.py, tests/engine/outputs/test_export.py and tests/cli/test_run_cli.py.
+`build_night_inputs` makes them; tests get them from the session fixture `night_inputs`
+(tests/conftest.py), built once per session (generation and training take a few seconds) and
+shared read-only by the night, export, rules-diff, loop and CLI tests: a test that needs to
+change the snapshot or the models works on its own copy (the session checks after every test
+that the shared files are unchanged; see tests/shared.py).
 """
 
 from __future__ import annotations
@@ -23,18 +26,12 @@ class NightInputs:
     as_of: date = AS_OF
 
 
-_cache: dict[str, NightInputs] = {}
+def build_night_inputs(base: Path) -> NightInputs:
+    """Generate the snapshot (seed 11) and train the stability model into `base`."""
+    from engine.generator import generate
+    from engine.scoring.training import train_stability_from_snapshot
 
-
-def night_inputs(tmp_path_factory) -> NightInputs:
-    """The shared snapshot and models folder (generated on first use in the session)."""
-    if "inputs" not in _cache:
-        from engine.generator import generate
-        from engine.scoring.training import train_stability_from_snapshot
-
-        base = tmp_path_factory.mktemp("night")
-        data, models = base / "snapshot", base / "models"
-        generate(data, SUBSCRIBERS, 11, AS_OF)
-        train_stability_from_snapshot(data, AS_OF, models_dir=models, hgb_candidates=2)
-        _cache["inputs"] = NightInputs(data, models)
-    return _cache["inputs"]
+    data, models = base / "snapshot", base / "models"
+    generate(data, SUBSCRIBERS, 11, AS_OF)
+    train_stability_from_snapshot(data, AS_OF, models_dir=models, hgb_candidates=2)
+    return NightInputs(data, models)

@@ -2,7 +2,8 @@
 
 A fact's outcome in one pack is one of PACK_OUTCOMES; a stored decision is one of DECISIONS
 (`lost`: a candidate that arbitration gave to another pack or that a full channel dropped).
-A run row's status is SUCCEEDED or FAILED.
+A run row's status is SUCCEEDED or FAILED. A content file's approval history
+(engine.store.approval, engine.content.approvals) records ACTIONS on CONTENT_KINDS.
 """
 
 TREAT = "treat"
@@ -17,3 +18,12 @@ DECISIONS = (TREAT, EXCLUDED, HELD_OUT, NOT_SELECTED, LOST)
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
+
+# What an approval row can record about one content hash (engine.store.approval).
+SUBMITTED = "submitted"
+APPROVED = "approved"
+REVOKED = "revoked"
+ACTIONS = (SUBMITTED, APPROVED, REVOKED)
+
+# Kinds of content that go through the draft → review → approved lifecycle.
+CONTENT_KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity")

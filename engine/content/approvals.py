@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
-from sqlmodel import select
-
 from engine.base.jsonfile import utc_now
-from engine.store.approval import APPROVED, KINDS, REVOKED, Approval
-from engine.store.database import session
+from engine.base.vocabulary import APPROVED, REVOKED
+from engine.base.vocabulary import CONTENT_KINDS as KINDS
 
 if TYPE_CHECKING:
     from engine.content.document import Content
+    from engine.store.approval import Approval
 
 # Kinds a production run requires approved (the service catalogue is reference data, not
 # decision logic, so it is approvable but not required).
@@ -89,8 +88,9 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown content kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-def _event(row: Approval) -> ApprovalEvent:
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=timezone.utc)
+def _event(row: "Approval") -> ApprovalEvent:
+    at = row.at if isinstance(row.at, datetime) else datetime.fromisoformat(row.at)  # SQLite keeps text
+    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     return ApprovalEvent(row.kind, row.name, row.sha256, row.action, row.actor, at, row.note or "")
 
 
@@ -105,6 +105,9 @@ def record_event(
     at: datetime | None = None,
 ) -> ApprovalEvent:
     """Append one lifecycle event (submitted, approved, revoked) to the `approval` table."""
+    from engine.store.approval import Approval
+    from engine.store.database import session
+
     _check_kind(kind)
     at = (at or utc_now()).astimezone(timezone.utc)
     row = Approval(
@@ -119,15 +122,19 @@ def record_event(
 
 
 def history(kind: str, name: str, db_url: str | None = None) -> list[ApprovalEvent]:
-    """Every recorded event for one piece of content, oldest first."""
+    """Every recorded event for one piece of content, oldest first.
+
+    Plain SQL through the read side's engine (engine.store.lite): `explain` asks this for every
+    content version a run used, and must not pay for importing SQLAlchemy's ORM to do it.
+    """
+    from engine.store.lite import get_engine, text
+
     _check_kind(kind)
-    with session(db_url) as s:
-        rows = s.exec(
-            select(Approval)
-            .where(Approval.kind == kind, Approval.name == name)
-            .order_by(Approval.at, Approval.id)
-        ).all()
-        return [_event(r) for r in rows]
+    with get_engine(db_url).connect() as conn:
+        rows = conn.execute(text("SELECT kind, name, sha256, action, actor, at, note FROM approval "
+                                 "WHERE kind = :kind AND name = :name ORDER BY at, id"),
+                            {"kind": kind, "name": name}).all()
+    return [_event(r) for r in rows]
 
 
 def state_from_history(events: Iterable[ApprovalEvent], sha256: str) -> ApprovalState:

@@ -11,14 +11,11 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-# What a row can record about one content hash.
-SUBMITTED = "submitted"
-APPROVED = "approved"
-REVOKED = "revoked"
-ACTIONS = (SUBMITTED, APPROVED, REVOKED)
-
-# Kinds of content that go through the draft → review → approved lifecycle.
-KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity")
+# What a row can record about one content hash (ACTIONS), and the kinds of content that go
+# through the draft → review → approved lifecycle (KINDS): defined in engine.base.vocabulary,
+# so readers (explain) have them without importing SQLModel.
+from engine.base.vocabulary import ACTIONS, APPROVED, REVOKED, SUBMITTED  # noqa: F401
+from engine.base.vocabulary import CONTENT_KINDS as KINDS
 
 
 class Approval(SQLModel, table=True):

@@ -17,8 +17,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import text
-
 from engine.base.jsonfile import canonical
 
 GENESIS = "0" * 64
@@ -78,6 +76,8 @@ def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
     Detects a changed field or payload, a deleted, inserted or reordered record, and a
     truncated chain (head and count are kept on the run row).
     """
+    from sqlalchemy import text  # here, not at the top: readers of DECISION_FIELDS (explain) skip SQLAlchemy
+
     from engine.store.database import get_engine
 
     engine = get_engine(db_url)

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-from sqlalchemy import text
+# SQLAlchemy's text() once SQLAlchemy is loaded (engine/store/lite.py); pandas, numpy and the
+# SQLAlchemy engine are imported by the functions that use them: `prior_contacts` serves
+# `rekindle explain`, which needs none of them.
+from engine.store.lite import get_engine as read_engine, text
 
-from engine.store.database import get_engine
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONTACT_COLUMNS = ("msisdn", "service", "pack", "strategy", "channel", "contacted_on", "responded", "converted")
 LIST_COLUMNS = ("msisdn", "list", "since")
@@ -69,6 +72,8 @@ def _latest_runs(conn, as_of: date) -> dict[str, str]:
 
 
 def _treated(conn, runs: dict[str, str]) -> pd.DataFrame:
+    import pandas as pd
+
     columns = ["run_id", "seq", "msisdn", "service", "pack", "strategy", "channel"]
     frames = []
     for run_id in sorted(runs):
@@ -81,6 +86,8 @@ def _treated(conn, runs: dict[str, str]) -> pd.DataFrame:
 
 def _outcomes(conn, runs: dict[str, str]) -> pd.DataFrame:
     """Per (run_id, seq): responded / converted flags from the loaded feedback."""
+    import pandas as pd
+
     frames = []
     for run_id in sorted(runs):
         rows = conn.execute(text("SELECT run_id, seq, event FROM feedback_event WHERE run_id = :r "
@@ -102,6 +109,11 @@ def written_back(db_url: str | None, as_of: date, contact_history: pd.DataFrame 
 
     `contact_history` (the snapshot's own table) is used to drop contacts it already holds.
     """
+    import numpy as np
+    import pandas as pd
+
+    from engine.store.database import get_engine
+
     with get_engine(db_url).connect() as conn:
         runs = _latest_runs(conn, as_of)
         treated = _treated(conn, runs)
@@ -134,6 +146,8 @@ def merge_written_back(snapshot, written: WrittenBack) -> None:
     The snapshot's own rows come first and keep their order; dtypes stay those of the
     contract (ARCHITECTURE §1), so the fact build reads the merged tables like any input.
     """
+    import pandas as pd
+
     tables = snapshot.tables
     for name, extra, columns in (("contact_history", written.contacts, CONTACT_COLUMNS),
                                  ("lists", written.lists, LIST_COLUMNS)):
@@ -149,7 +163,7 @@ def prior_contacts(db_url: str | None, msisdn: str, as_of: str, days: int = RECE
     """The written-back contacts of one subscriber in the `days` before `as_of` (newest first):
     run id, decision seq, as-of, pack, strategy, channel, service — what `explain` names."""
     day = date.fromisoformat(as_of)
-    with get_engine(db_url).connect() as conn:
+    with read_engine(db_url).connect() as conn:
         runs = {r: d for r, d in _latest_runs(conn, day).items()
                 if date.fromisoformat(d) > day - timedelta(days=days)}
         out = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.store.chain import DECISION_FIELDS
-from engine.store.database import get_engine
+# The read side's engine: stdlib sqlite3 for an existing SQLite store, SQLAlchemy otherwise
+# (engine/store/lite.py: `rekindle explain` must not pay for importing SQLAlchemy).
+from engine.store.lite import get_engine, text
 
 LATEST = "latest"
 NO_RUN = "RN101"

@@ -16,7 +16,7 @@ from auditrun import copy_db
 from cli.main import app
 from engine.base import exitcodes
 from engine.store.database import dispose_all
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +81,8 @@ def test_a_read_only_database_can_be_verified_and_explained(run, tmp_path):
 
 # SQLite only: the subject is a read-only SQLite *file* ("readonly database"); PostgreSQL has no such thing.
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_running_into_a_read_only_database_is_an_environment_error(run, tmp_path, tmp_path_factory):
-    inputs = night_inputs(tmp_path_factory)
+def test_running_into_a_read_only_database_is_an_environment_error(run, tmp_path, night_inputs):
+    inputs = night_inputs
     db = read_only_copy(run, tmp_path)
     try:
         result = runner.invoke(app, ["run", "--data", str(inputs.data), "--as-of", "2026-12-01", "--db", db,
@@ -96,7 +96,7 @@ def test_running_into_a_read_only_database_is_an_environment_error(run, tmp_path
         (tmp_path / "ro").chmod(0o755)
 
 
-def test_disk_full_is_reported_as_disk_full_without_subscriber_data(tmp_path, tmp_path_factory, monkeypatch):
+def test_disk_full_is_reported_as_disk_full_without_subscriber_data(tmp_path, night_inputs, monkeypatch):
     """Issue 11: "the disk-full message prints trace payloads with msisdns"; disk full exited 1."""
     import engine.store.write as run_store
     from sqlalchemy.exc import OperationalError
@@ -105,7 +105,7 @@ def test_disk_full_is_reported_as_disk_full_without_subscriber_data(tmp_path, tm
         raise OperationalError(f"INSERT INTO {table} ...", [tuple(r) for r in batch[:3]],
                                sqlite3.OperationalError("database or disk is full"))
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "models").symlink_to(inputs.models)  # the run scores with this stability model

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 runner = CliRunner()
 AS_OF = date(2026, 11, 20)
@@ -24,11 +24,11 @@ def git(cwd, *args):
 
 
 @pytest.fixture
-def repo(tmp_path, tmp_path_factory, monkeypatch):
+def repo(tmp_path, night_inputs, monkeypatch):
     """A git checkout of the shipped content, a 400-subscriber snapshot, and the shared model."""
     from engine.generator import generate
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     os.symlink(inputs.models, tmp_path / "home" / "models")  # diff scores like a run: latest model

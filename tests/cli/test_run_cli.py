@@ -13,15 +13,15 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from engine.store.database import dispose_all, get_engine
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch, tmp_path_factory, db_url):
+def setup(tmp_path, monkeypatch, night_inputs, db_url):
     """Inputs, the test folder and a fresh database: conftest's db_url, SQLite and PostgreSQL."""
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     # the run scores with the latest stability model under REKINDLE_HOME/models
     (tmp_path / "home").mkdir()

@@ -13,7 +13,7 @@ from engine.content.checks_models import sensitivity_config
 from engine.content.documents import load_content
 from engine.content.validate import validate_paths
 from engine.night.context import content_hashes
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 GOOD = (RULES / "sensitivity.yaml").read_text(encoding="utf-8")
 
@@ -72,11 +72,11 @@ def test_its_hash_is_in_the_content_hashes_of_every_trace():
     assert content_hashes(content)["sensitivity/sensitivity"] == content.sensitivity.sha256
 
 
-def test_a_run_scores_with_the_file(tmp_path, tmp_path_factory):
+def test_a_run_scores_with_the_file(tmp_path, night_inputs):
     from engine.night.prepare import prepare_frame
     from engine.snapshot.loader import load_snapshot
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     snapshot = load_snapshot(inputs.data)
     shares = {}
     for share in ("0.2", "0.5"):

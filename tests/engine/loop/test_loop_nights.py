@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 OFFSETS = (0, 31, 62)
 BUDGET = 0.3
@@ -27,13 +27,13 @@ MIN_CONTROL = 10  # rows with fewer control (or treated) units are not checked: 
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory):
+def loop(tmp_path_factory, night_inputs):
     from engine.generator.feedback import simulate_feedback
     from engine.loop.feedback import load_feedback
     from engine.night.run import RunOptions, run_night
     from engine.store.database import dispose_all
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     base = tmp_path_factory.mktemp("loop")
     models = base / "models"
     shutil.copytree(inputs.models, models)  # the response model trained here must not reach other tests

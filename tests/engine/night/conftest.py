@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from engine.store.database import dispose_all
-from nightly_inputs import night_inputs
 
 
 @pytest.fixture
-def inputs(tmp_path_factory):
-    return night_inputs(tmp_path_factory)
+def inputs(night_inputs):
+    """The session's shared snapshot and models (tests/conftest.py), read-only."""
+    return night_inputs
 
 
 @pytest.fixture

@@ -51,11 +51,11 @@ def _kill_at(opts, stage: str) -> int:
 
 
 @pytest.fixture
-def reference(inputs, home):
-    """An undisturbed run into its own database: what every rerun must equal."""
-    opts = options(inputs, home, f"sqlite:///{home / 'reference.db'}", "reference")
-    result = run_night(opts)
-    return decisions(opts.db_url, result.run_id), payloads(opts.db_url, result.run_id), opts.out
+def reference(stored_run_sqlite):
+    """An undisturbed run, what every rerun must equal: the session's shared stored run on SQLite
+    (tests/auditrun.py: the same inputs and shipped content, default options), read only."""
+    run = stored_run_sqlite
+    return decisions(run.db_url, run.run_id), payloads(run.db_url, run.run_id), run.out, run.db_url
 
 
 @pytest.mark.parametrize("stage", ["decide", "rows", "files", "store"])
@@ -73,10 +73,10 @@ def test_kill_9_at_a_stage_leaves_nothing_and_the_rerun_is_identical(inputs, hom
     result = run_night(opts)
     assert not [p.name for p in home.iterdir() if p.name.startswith(".run")]  # the killed run's staging is gone
     assert not (home / "night.db-journal").exists()
-    ref_decisions, ref_payloads, ref_out = reference
+    ref_decisions, ref_payloads, ref_out, ref_db = reference
     assert decisions(db, result.run_id) == ref_decisions
     strip = lambda texts, run_id: [t.replace(run_id, "RUN") for t in texts]  # noqa: E731
-    ref_id = resolve_run("latest", f"sqlite:///{home / 'reference.db'}").id
+    ref_id = resolve_run("latest", ref_db).id
     assert strip(payloads(db, result.run_id), result.run_id) == strip(ref_payloads, ref_id)
     # The channel files are byte-identical; the folder's ownership marker (engine/night/outdir.py)
     # names the run that wrote it, so it holds each run's own id.

@@ -1,5 +1,6 @@
 """The nightly run end to end on a generated ~3k-subscriber snapshot with the shipped content,
-into SQLite and into PostgreSQL (the conftest's `db_url`, one fresh database per test)."""
+into SQLite and into PostgreSQL (the conftest's `db_url`, one fresh database per test; the
+plain night is the session's shared stored run, `run`)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,10 @@ def payloads(db_url, run_id):
             rows(db_url, "SELECT payload FROM trace WHERE run_id = :r ORDER BY seq", r=run_id)]
 
 
-def test_a_night_is_stored_chained_and_written(inputs, home, db_url):
-    opts = options(inputs, home, db_url)
-    result = run_night(opts)
-    db = opts.db_url
+def test_a_night_is_stored_chained_and_written(run):
+    # The session's shared stored run (tests/auditrun.py) is this night: the shared inputs, the
+    # shipped content, default options, on SQLite and on PostgreSQL; this test only reads it.
+    result, db, out = run.result, run.db_url, run.out
     found = decisions(db, result.run_id)
     outside = rows(db, "SELECT count(*) FROM out_of_scope WHERE run_id = :r", r=result.run_id)[0][0]
     assert len(found) == result.decisions > 0
@@ -67,9 +68,9 @@ def test_a_night_is_stored_chained_and_written(inputs, home, db_url):
 
     # channel files: all five, header first, sorted, exactly the treated decisions, no run id;
     # beside them only the marker that says Rekindle made the folder (engine/night/outdir.py)
-    assert sorted(p.name for p in opts.out.iterdir()) == sorted([f"{c}.csv" for c in CHANNELS] + [".rekindle-run"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{c}.csv" for c in CHANNELS] + [".rekindle-run"])
     for channel in CHANNELS:
-        body = (opts.out / f"{channel}.csv").read_text(encoding="utf-8")
+        body = (out / f"{channel}.csv").read_text(encoding="utf-8")
         assert result.run_id not in body
         lines = body.splitlines()
         assert lines[0].startswith("msisdn,service,strategy,message")

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.store.database import dispose_all, get_engine
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -57,8 +57,8 @@ def wait_for(predicate, seconds: float) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_a_signalled_run_leaves_no_workers_lock_or_temp(tmp_path, tmp_path_factory, signum):
-    inputs = night_inputs(tmp_path_factory)
+def test_a_signalled_run_leaves_no_workers_lock_or_temp(tmp_path, night_inputs, signum):
+    inputs = night_inputs
     home = tmp_path / "home"
     home.mkdir()
     os.symlink(inputs.models, home / "models")

@@ -8,7 +8,7 @@ import pytest
 
 from engine.base.diagnostics import DiagnosticError
 from engine.outputs.rules_diff import rules_diff
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 
 GATE = "  data_sensitive: {eq: true}"  # long_term_silent's require (top 20%, rules/sensitivity.yaml)
@@ -26,9 +26,9 @@ def edited_rules(target, old=GATE, new=GATE + "\n  sensitivity_pct: {gte: 95}"):
 
 
 @pytest.fixture(scope="module")
-def raised(tmp_path_factory):
+def raised(tmp_path_factory, night_inputs):
     """Diff of the shipped packs (base) against a copy with the cut-off raised from 80 to 95."""
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     rules = edited_rules(tmp_path_factory.mktemp("diff") / "rules")
     return rules_diff(str(RULES), inputs.data, inputs.as_of, rules_dir=rules, strategies_dir=STRATEGIES,
                       models_dir=inputs.models)
@@ -68,15 +68,14 @@ def test_counts_and_headline_agree_with_the_facts(raised):
     assert doc["changed_facts"] == len(raised.changed) and doc["changed_subscribers"] <= doc["changed_facts"]
 
 
-def test_the_base_side_decides_as_the_nightly_run_did(raised, tmp_path_factory):
+def test_the_base_side_decides_as_the_nightly_run_did(raised, stored_run_sqlite):
     # The shared stored run used the same snapshot and the shipped content: every fact it did not
     # make a candidate (excluded / not selected) must have the same outcome on the diff's base side.
     from sqlalchemy import text
 
-    from auditrun import audit_run
     from engine.store.database import get_engine
 
-    run = audit_run(tmp_path_factory)
+    run = stored_run_sqlite
     with get_engine(run.db_url).connect() as conn:
         stored = conn.execute(text("SELECT msisdn, service, decision, pack, reason FROM decision WHERE run_id = :r "
                                    "AND decision IN ('excluded', 'not_selected')"), {"r": run.run_id}).all()
@@ -101,8 +100,8 @@ def _candidates(run) -> int:
                                  "('treat', 'held_out', 'lost')"), {"r": run.run_id}).scalar()
 
 
-def test_an_unknown_revision_is_a_clear_error(tmp_path_factory, tmp_path):
-    inputs = night_inputs(tmp_path_factory)
+def test_an_unknown_revision_is_a_clear_error(night_inputs, tmp_path):
+    inputs = night_inputs
     rules = edited_rules(tmp_path / "rules")  # outside any git repository
     with pytest.raises(DiagnosticError, match="not inside a git repository"):
         rules_diff("HEAD~3", inputs.data, inputs.as_of, rules_dir=rules, strategies_dir=STRATEGIES,

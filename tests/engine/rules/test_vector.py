@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.rules.vector import NotVectorisable, condition_mask, segment_frame
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 
 @pytest.fixture
@@ -59,13 +59,13 @@ def test_first_matching_rule_gives_the_segment_every_match_gives_a_reason(frame)
     assert out["segment_rules"].tolist() == ["r2", "r1", "r1|r2"]
 
 
-def test_vectorised_segmentation_equals_the_rule_engine(tmp_path_factory):
+def test_vectorised_segmentation_equals_the_rule_engine(night_inputs):
     from engine.facts.build import build_facts, fact_records
     from engine.snapshot.loader import load_snapshot
     from engine.content.documents import load_content
     from engine.rules.decide import Decider
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     content, _ = load_content(RULES, STRATEGIES)
     facts = build_facts(load_snapshot(inputs.data), inputs.as_of)
     ours = segment_frame(facts, content.segments.data)
@@ -75,7 +75,7 @@ def test_vectorised_segmentation_equals_the_rule_engine(tmp_path_factory):
     assert ours["reasons"].tolist() == ["|".join(sorted(t[1])) for t in theirs]
 
 
-def test_vectorised_scopes_equal_the_deciders_scope_masks(tmp_path_factory):
+def test_vectorised_scopes_equal_the_deciders_scope_masks(night_inputs):
     from engine.facts.build import build_facts
     from engine.snapshot.loader import load_snapshot
     from engine.content.documents import load_content
@@ -83,7 +83,7 @@ def test_vectorised_scopes_equal_the_deciders_scope_masks(tmp_path_factory):
     from engine.night.context import build_context
     from engine.night.prepare import scope_masks
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     content, _ = load_content(RULES, STRATEGIES)
     facts = build_facts(load_snapshot(inputs.data), inputs.as_of)
     facts = pd.concat([facts, segment_frame(facts, content.segments.data)[["segment", "reasons"]]], axis=1)
