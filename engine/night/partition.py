@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from engine.night.arbitrate import WON, Candidate, Option, expected_value
+from engine.night.arbitrate import WON, Candidate, Option, option_value
 from engine.night.channels import CHANNEL_EXTRAS
 from engine.facts.build import fact_records
 from engine.night.holdout import UNIVERSAL, fraction
@@ -146,11 +146,9 @@ class Partition:
 
     def _option(self, record: dict, strategy: str, channel: str) -> Option:
         info = self.ctx.strategies.get(strategy)
-        cost = info.cost if info else 0.0
-        propensity = (record.get("propensity") or {}).get(strategy)
-        if propensity is None:
-            propensity = info.base_response if info else 0.0
-        ev = expected_value(propensity, record.get("value", 0.0) or 0.0, cost, self.ctx.value_scale)
+        # EV = uplift (else base_response) × value × value_scale − cost: engine/night/arbitrate.py
+        ev = option_value(record, strategy, info.cost if info else 0.0, info.base_response if info else 0.0,
+                          self.ctx.value_scale)
         return Option(strategy, channel, round(ev, 9))  # rounded: identical across platforms' float noise
 
     # -- phase 2 ----------------------------------------------------------------------------
