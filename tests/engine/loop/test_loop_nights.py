@@ -159,3 +159,23 @@ def test_write_back_and_the_learned_model_in_the_next_night(loop):
     fact = next(f for f in explain(run_id, candidate, db_url=db)["facts"] if f["decision"] in ("treat", "held_out"))
     assert fact["model_versions"]["response"] == meta["version"]
     assert fact["scores"]["propensity"]
+    # arbitration valued the options with the model's uplift (not its propensity), recorded in the trace
+    import json
+
+    from engine.night.arbitrate import option_value
+    from engine.scoring.response_training import base_responses
+
+    costs = {p.stem: float(p.read_text().split("\ncost: ")[1].split()[0]) for p in STRATEGIES.glob("*.yaml")}
+    base = base_responses(STRATEGIES)
+    conn = sqlite3.connect(db.removeprefix("sqlite:///"))
+    payloads = [json.loads(p) for (p,) in conn.execute(
+        "SELECT t.payload FROM trace t JOIN decision d ON d.run_id = t.run_id AND d.seq = t.seq "
+        "WHERE t.run_id = ? AND d.decision IN ('treat', 'held_out', 'lost')", (run_id,))]
+    conn.close()
+    assert {p["models"].get("response") for p in payloads} == {meta["version"]}
+    options = [(p["fact"], o) for p in payloads for a in p["arbitration"] for o in a["options"]]
+    learned = [(f, o) for f, o in options if o["strategy"] in (f.get("uplift") or {})]
+    assert learned and set(meta["uplift"]) >= {o["strategy"] for _, o in learned}
+    for f, o in options:
+        assert o["ev"] == round(option_value(f, o["strategy"], costs[o["strategy"]], base[o["strategy"]]), 9)
+    assert any(f["uplift"][o["strategy"]] != f["propensity"][o["strategy"]] for f, o in learned)
