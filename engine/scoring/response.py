@@ -46,6 +46,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 MODEL_NAME = "response"
 PROPENSITY_PREFIX = "propensity."
@@ -134,7 +135,19 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
     def fit(self, facts: pd.DataFrame, strategies, treated, y, packs=None) -> "ResponseModel":
         """`facts`: one row per decision (fact fields); `strategies`: the strategy treated with
         (or that the control would have got); `treated`: bool; `y`: responded (bool); `packs`:
-        the deciding pack (its holdout is the strategy's control; None: one pooled control)."""
+        the deciding pack (its holdout is the strategy's control; None: one pooled control).
+
+        Single-threaded, as engine/scoring/stability.py: on the shared 2-core machine OpenMP
+        threads spinning against each other made these small fits ~10x slower; results do not
+        depend on the thread count."""
+        with threadpool_limits(limits=1):
+            return self._fit(facts, strategies, treated, y, packs)
+
+    def _predict(self, model, matrix: np.ndarray) -> np.ndarray:
+        with threadpool_limits(limits=1):  # see fit
+            return model.predict_proba(matrix)[:, 1]
+
+    def _fit(self, facts: pd.DataFrame, strategies, treated, y, packs) -> "ResponseModel":
         strategies = np.asarray(strategies, dtype=object)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(y, dtype=bool)
@@ -172,7 +185,7 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
             return np.full(len(facts), np.nan)
         if not len(facts):
             return np.zeros(0)
-        return self.treated_model_.predict_proba(self._matrix(facts, strategy))[:, 1]
+        return self._predict(self.treated_model_, self._matrix(facts, strategy))
 
     def responses(self, facts: pd.DataFrame) -> dict[str, np.ndarray]:
         """`response` for every strategy the model knows, from one feature matrix and one
@@ -184,14 +197,14 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         base = self._matrix(facts, self.strategies_[0])
         stacked = np.tile(base, (k, 1))
         stacked[:, -1] = np.repeat(np.arange(k, dtype=float), n)
-        p = self.treated_model_.predict_proba(stacked)[:, 1]
+        p = self._predict(self.treated_model_, stacked)
         return {s: p[i * n:(i + 1) * n] for i, s in enumerate(self.strategies_)}
 
     def control_response(self, facts: pd.DataFrame) -> np.ndarray:
         """P(respond | held out): the control model, or the smoothed segment rate."""
         check_is_fitted(self, "treated_model_")
         if self.control_model_ is not None and len(facts):
-            return self.control_model_.predict_proba(self._matrix(facts))[:, 1]
+            return self._predict(self.control_model_, self._matrix(facts))
         segments = facts["segment"] if "segment" in facts.columns else pd.Series(MISSING, index=facts.index)
         return segments.astype(object).map(self.control_segment_rates_).fillna(self.control_rate_).to_numpy(dtype=float)
 
