@@ -5,8 +5,9 @@ Nights: D, D+31, D+62 (monthly waves, so each finds subscribers whose 30-day win
 passed and a freshly drawn holdout), then the response model is trained on that history, and
 night D+63 runs with it. Checked: write-back exclusions (nobody treated on D+62 is treated on
 D+63; explain names the earlier run and decision; held-out subscribers are not contacts), the
-campaign report's 95% intervals cover the simulator's true uplift, and at the same budget the
-learned propensity captures more of the oracle's true uplift than the constant base_response.
+campaign report's 95% intervals cover the simulator's true uplift, at the same budget
+arbitration's learned uplift captures more of the oracle's true uplift than the constant
+base_response, and the night with the model valued every option with it (the trace's `uplift`).
 """
 
 from __future__ import annotations
