@@ -251,3 +251,7 @@ def train_response_command(
                f"control {m['control']:,} ({m['responses_control']:,} responded; control read by {m['control_model']})")
     typer.echo(f"held-out history: ROC AUC {m['roc_auc']} vs base_response {m['roc_auc_base_response']}; "
                f"uplift overall {m['uplift_overall']}, at k " + ", ".join(f"{k}: {v}" for k, v in m["uplift_at_k"].items()))
+    for label, key in (("T-learner", ""), ("arbitration (uplift.<s>)", "_arbitration"), ("base_response", "_base_response")):
+        typer.echo(f"  ranked by {label}: uplift at k " + ", ".join(f"{k}: {v}" for k, v in m[f"uplift_at_k{key}"].items())
+                   + f"; Qini {m[f'qini{key}']}")
+    typer.echo(f"arbitration ranks on uplift.<s> for {len(meta['uplift'])} strategies (others: base_response)")

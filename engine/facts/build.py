@@ -38,9 +38,11 @@ import pandas as pd
 
 from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
 from engine.facts import derived
-from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET
+from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET, UPLIFT_PREFIX
 from engine.facts.keys import month_labels
 from engine.snapshot.loader import Snapshot
+
+NESTED_PREFIXES = (PROPENSITY_PREFIX, UPLIFT_PREFIX)  # per-strategy columns a fact holds as one map each
 
 MONTHS_BACK = 12  # how far months_silent looks back
 FACT_GROUPS = ("usage", "subscription", "subscriber", "events and lists")
@@ -283,11 +285,12 @@ def _column_values(name: str, series: pd.Series) -> tuple[list, np.ndarray | Non
 
 def fact_records(frame: pd.DataFrame) -> list[dict]:
     """Rows as the plain dicts rules see: SET fields as sorted lists, missing values dropped,
-    Python scalars, and `propensity.<s>` columns nested as `{"propensity": {s: p}}`.
+    Python scalars, and `propensity.<s>` / `uplift.<s>` columns nested as `{"propensity": {s: p}}`
+    and `{"uplift": {s: u}}` (the response model's outputs, engine/scoring/response.py).
 
     Treat the records as read-only: equal SET values share one list object.
     """
-    plain = [c for c in frame.columns if not str(c).startswith(PROPENSITY_PREFIX)]
+    plain = [c for c in frame.columns if not str(c).startswith(NESTED_PREFIXES)]
     columns, gaps = [], []
     for name in plain:
         values, missing = _column_values(name, frame[name])
@@ -309,11 +312,13 @@ def fact_records(frame: pd.DataFrame) -> list[dict]:
     for name, rows in gaps:  # only the missing cells are touched
         for i in rows.tolist():
             del records[i][name]
-    propensity = [c for c in frame.columns if str(c).startswith(PROPENSITY_PREFIX)]
-    if propensity:
-        values = {c[len(PROPENSITY_PREFIX):]: frame[c].to_numpy(dtype=float) for c in propensity}
+    for prefix in NESTED_PREFIXES:
+        per_strategy = [c for c in frame.columns if str(c).startswith(prefix)]
+        if not per_strategy:
+            continue
+        values = {c[len(prefix):]: frame[c].to_numpy(dtype=float) for c in per_strategy}
         for i, record in enumerate(records):
             nested = {s: float(v[i]) for s, v in values.items() if not np.isnan(v[i])}
             if nested:
-                record["propensity"] = nested
+                record[prefix[:-1]] = nested
     return records

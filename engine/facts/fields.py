@@ -110,6 +110,9 @@ FIELDS: dict[str, Field] = {
 }
 
 PROPENSITY_PREFIX = "propensity."  # `propensity.<strategy>`: 0..1, where a response model exists
+# `uplift.<strategy>`: the response model's incremental response, what arbitration's EV uses; in
+# the fact (and its trace) as a map, not a field rules may test (not in `lookup`)
+UPLIFT_PREFIX = "uplift."
 # The model scores merged into every fact, in catalogue order (engine.scoring.scoring computes them).
 SCORE_COLUMNS = tuple(name for name, spec in FIELDS.items() if spec.group == "scores")
 

@@ -22,13 +22,22 @@ The order, documented for planners and auditors:
    same fact both could win, the better-ranked one does and the other loses with
    `lost_priority`.
 
-Expected value EV = propensity × value × value_scale − cost (see `expected_value`).
+Expected value EV = incremental response × value × value_scale − cost (see `expected_value`):
+the incremental response (uplift: what contacting adds to the chance the subscriber responds
+anyway) is the fact's `uplift.<strategy>` from the response model when one is stored and knows
+the strategy, else the strategy's `base_response` — the planner's estimate, read as the
+response the contact brings about (`option_value`, `option_values`). Not the response
+propensity: ranking on it would put first the subscribers who respond without contact
+(docs/LOOP.md §5).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
+
+import numpy as np
 
 WON = "won"
 LOST_PRIORITY = "lost_priority"
@@ -38,9 +47,44 @@ LOST_CAPACITY = "lost_capacity"
 DEFAULT_VALUE_SCALE = 100.0  # yuan: a subscriber of value 1.0 is worth 100 yuan to a campaign
 
 
-def expected_value(propensity: float, value: float, cost: float, value_scale: float = DEFAULT_VALUE_SCALE) -> float:
-    """EV in yuan = propensity × (value score × value_scale) − cost of the contact."""
-    return float(propensity) * float(value) * float(value_scale) - float(cost)
+UPLIFT = "uplift"  # the fact's map of the response model's `uplift.<strategy>`
+
+
+def expected_value(incremental: float, value: float, cost: float, value_scale: float = DEFAULT_VALUE_SCALE) -> float:
+    """EV in yuan = incremental response × (value score × value_scale) − cost of the contact."""
+    return float(incremental) * float(value) * float(value_scale) - float(cost)
+
+
+def incremental_response(fact: Mapping, strategy: str, base_response: float) -> tuple[float, str]:
+    """(the incremental response an option of `strategy` is valued with, its source): the fact's
+    `uplift` map entry (source "uplift") or the strategy's `base_response` ("base_response")."""
+    learned = (fact.get(UPLIFT) or {}).get(strategy)
+    if learned is None or (isinstance(learned, float) and math.isnan(learned)):
+        return float(base_response), "base_response"
+    return float(learned), UPLIFT
+
+
+def option_value(fact: Mapping, strategy: str, cost: float, base_response: float,
+                 value_scale: float = DEFAULT_VALUE_SCALE) -> float:
+    """EV of treating one fact (a record as rules see it) with `strategy` (module docstring)."""
+    incremental, _source = incremental_response(fact, strategy, base_response)
+    return expected_value(incremental, fact.get("value", 0.0) or 0.0, cost, value_scale)
+
+
+def option_values(columns: Mapping[str, np.ndarray], strategy: str, cost: float, base_response: float,
+                  value_scale: float = DEFAULT_VALUE_SCALE) -> np.ndarray:
+    """`option_value` for a column of facts at once, from the fact frame's columns (`value` and,
+    when the response model gave one, `uplift.<strategy>`; NaN = none): float for float equal to
+    the per-fact function."""
+    value = np.asarray(columns["value"], dtype=float) if "value" in columns else None
+    n = len(value) if value is not None else len(next(iter(columns.values())))
+    value = np.zeros(n) if value is None else np.nan_to_num(value, nan=0.0)
+    learned = columns.get(f"{UPLIFT}.{strategy}")
+    incremental = np.full(n, float(base_response))
+    if learned is not None:
+        learned = np.asarray(learned, dtype=float)
+        incremental = np.where(np.isnan(learned), incremental, learned)
+    return incremental * value * float(value_scale) - float(cost)
 
 
 @dataclass(frozen=True, slots=True)

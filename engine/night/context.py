@@ -6,9 +6,9 @@ message rendering need, with the defaults documented here:
 - pack `fallback` (default true): a candidate whose channel is full may move to its next
   matching treat entry on another channel;
 - policy `value_scale` (default 100 yuan): value score 1.0 is worth this much to a campaign,
-  so EV = propensity × value × value_scale − cost is in yuan;
-- strategy `cost` (default 0) and `base_response` (default 0): used when no response model
-  gives `propensity.<strategy>` for the fact.
+  so EV = uplift × value × value_scale − cost is in yuan (engine/night/arbitrate.py);
+- strategy `cost` (default 0) and `base_response` (default 0): the incremental response used
+  when no response model gives `uplift.<strategy>` for the fact.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import pandas as pd
 
 from engine.base.jsonfile import canonical
 from engine.facts.build import fact_records
+from engine.facts.build import NESTED_PREFIXES
 from engine.facts.fields import FIELDS, FLOAT, INT, PROPENSITY_PREFIX, SET
 from engine.rules.conditions import lookup, normalise_fact
 
@@ -131,8 +132,7 @@ def fact_texts(frame: pd.DataFrame) -> list[str]:
     n = len(frame)
     if n == 0:
         return []
-    plain = [c for c in frame.columns if not str(c).startswith(PROPENSITY_PREFIX)]
-    propensity = sorted(c for c in frame.columns if str(c).startswith(PROPENSITY_PREFIX))
+    plain = [c for c in frame.columns if not str(c).startswith(NESTED_PREFIXES)]
     keyed: list[tuple[str, list[str]]] = []  # (record key, ",key:value" per row or "" when missing)
     for name in plain:
         head = "," + canonical(str(name)) + ":"
@@ -152,24 +152,26 @@ def fact_texts(frame: pd.DataFrame) -> list[str]:
             return head + canonical(record[name]) if name in record else ""
 
         keyed.append((str(name), per_distinct(frame, name, piece)))
-    if propensity:
-        keyed.append(("propensity", _propensity_pieces(frame, propensity)))
+    for prefix in NESTED_PREFIXES:
+        nested = sorted(c for c in frame.columns if str(c).startswith(prefix))
+        if nested:
+            keyed.append((prefix[:-1], _nested_pieces(frame, prefix, nested)))
     keyed.sort(key=lambda item: item[0])
     joined = map("".join, zip(*(pieces for _key, pieces in keyed)))
     return ["{" + text[1:] + "}" for text in joined]
 
 
-def _propensity_pieces(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """',"propensity":{...}' per row (strategies with a value, sorted), or '' when it has none."""
+def _nested_pieces(frame: pd.DataFrame, prefix: str, columns: list[str]) -> list[str]:
+    """',"propensity":{...}' (or uplift, ...) per row: the strategies with a value, sorted; '' when none."""
     cells = []
     for column in columns:
         values = frame[column].to_numpy(dtype=float)
-        head = canonical(column[len(PROPENSITY_PREFIX):]) + ":"
+        head = canonical(column[len(prefix):]) + ":"
         cells.append([("," + head + float.__repr__(v)) if v == v else "" for v in values.tolist()])
     out = []
     for parts in zip(*cells):
         body = "".join(parts)
-        out.append(',"propensity":{' + body[1:] + "}" if body else "")
+        out.append("," + canonical(prefix[:-1]) + ":{" + body[1:] + "}" if body else "")
     return out
 
 

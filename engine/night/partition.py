@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from engine.night.arbitrate import WON, Candidate, Option, expected_value
+from engine.night.arbitrate import WON, Candidate, Option, option_values
 from engine.night.channels import CHANNEL_EXTRAS
 from engine.facts.build import fact_records
 from engine.night.holdout import UNIVERSAL, fraction
@@ -41,7 +41,7 @@ from engine.night.fragments import Template, distinct, fact_texts, field_value_t
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical
 from engine.store.chain import record_head
-from engine.facts.fields import PROPENSITY_PREFIX
+from engine.facts.fields import UPLIFT_PREFIX
 from engine.rules.conditions import lookup, normalise_fact
 from engine.content.messages import render
 from engine.base.vocabulary import HELD_OUT, LOST, TREAT
@@ -189,8 +189,6 @@ class Partition:
     def _candidates(self, funnel: Counter) -> list[Candidate]:
         """Candidates of every treat outcome, their options' expected values and holdouts."""
         ctx, frame = self.ctx, self.frame
-        value = frame["value"].to_numpy(dtype=float) if "value" in frame.columns else np.zeros(len(frame))
-        value = np.where(np.isnan(value), 0.0, value)
         universal_cache: dict[str, bool] = {}
         candidates: list[Candidate] = []
         for k, name in enumerate(self.pack_order):
@@ -201,7 +199,7 @@ class Partition:
                 if entry["decision"] != TREAT:
                     continue
                 rows = np.flatnonzero(column == t)
-                evs = [self._evs(strategy, rows, value) for strategy, _channel in entry["options"]]
+                evs = [self._evs(strategy, rows) for strategy, _channel in entry["options"]]
                 for n, i in enumerate(rows.tolist()):
                     msisdn, service = self.msisdns[i], self.services[i]
                     options = tuple(Option(strategy, channel, ev[n])
@@ -220,18 +218,17 @@ class Partition:
                         candidates.append(cand)
         return candidates
 
-    def _evs(self, strategy: str, rows: np.ndarray, value: np.ndarray) -> list[float]:
-        """Expected value of `strategy` for the facts `rows` (arbitrate.expected_value): the fact's propensity.<strategy> where the response model gave one, else base_response."""
+    def _evs(self, strategy: str, rows: np.ndarray) -> list[float]:
+        """Expected value of `strategy` for the facts `rows`: arbitrate.option_values (uplift, else
+        base_response, × value × value_scale − cost) on the frame's columns."""
         info = self.ctx.strategies.get(strategy)
-        cost = info.cost if info else 0.0
-        base = info.base_response if info else 0.0
-        column = PROPENSITY_PREFIX + strategy
-        propensity = (self.frame[column].to_numpy(dtype=float)[rows] if column in self.frame.columns
-                      else np.full(len(rows), np.nan))
-        propensity = np.where(np.isnan(propensity), float(base), propensity)
-        scale = self.ctx.value_scale
-        # rounded: identical across platforms' float noise
-        return [round(expected_value(p, v, cost, scale), 9) for p, v in zip(propensity.tolist(), value[rows].tolist())]
+        columns = {name: self.frame[name].to_numpy(dtype=float)[rows]
+                   for name in ("value", UPLIFT_PREFIX + strategy) if name in self.frame.columns}
+        if not columns:
+            columns = {"value": np.zeros(len(rows))}
+        ev = option_values(columns, strategy, info.cost if info else 0.0, info.base_response if info else 0.0,
+                           self.ctx.value_scale)
+        return [round(x, 9) for x in ev.tolist()]  # Python's round: identical across platforms' float noise
 
     # -- phase 2 ----------------------------------------------------------------------------
     def start_rows(self, verdicts: dict[tuple[str, str, str], tuple], start: int = 0) -> None:

@@ -1,21 +1,35 @@
-"""The response model: `propensity.<strategy>` (SPEC §3–4, docs/LOOP.md §5).
+"""The response model: `propensity.<strategy>` and `uplift.<strategy>` (SPEC §3–4, docs/LOOP.md §5).
 
 `ResponseModel` learns, from the stored decisions of earlier runs and the feedback loaded for
-them (engine/scoring/response_training.py), the chance that a fact responds
+them (engine/scoring/response_training.py):
 
-- when treated with strategy s — `response(facts, s)`, which the night publishes as the fact
-  field `propensity.<s>` and arbitration uses in EV = propensity × value × value_scale − cost
-  (a strategy the model has not seen keeps its `base_response`);
-- when held out — `control_response(facts)`, from the holdout (the control group), so that
-  `uplift(facts, s)` = response − control response estimates what the contact *adds*.
+- the chance that a fact responds when treated with strategy s — `response(facts, s)`, which
+  the night publishes as the fact field `propensity.<s>` (a calibrated response model);
+- the chance it responds when held out — `control_response(facts)`, from the holdout, so that
+  `uplift(facts, s)` = response − control response is the per-subscriber two-model (T-learner)
+  estimate of what the contact adds;
+- what arbitration ranks on: the **incremental response** of each strategy,
+  `incremental(facts, s)` — the strategy's treated response rate minus its pack's holdout
+  response rate (`strategy_uplift`), published as `uplift.<s>`; EV = uplift × value ×
+  value_scale − cost (engine/night/arbitrate.py). A strategy with too little history keeps
+  its `base_response`.
+
+Why arbitration ranks on uplift, not on response: a response model ranks sure things first —
+subscribers who come back without contact (the retention_care pack's stable 放心/用心, ~20%
+respond when held out) look like the best targets while the contact adds ~2 points. Why the
+per-strategy difference and not the T-learner's per-subscriber difference: measured on the
+sample operator's loop (three nights, 5.5k decisions, ~800 of them held out; docs/LOOP.md §5),
+the T-learner's uplift captured 0.53 of the oracle's true uplift at a 30% budget (mean of 10
+subscriber splits) against 0.83 for the constant base_response: its control model learns from
+a few hundred held-out rows and its noise swamps the ranking. The per-strategy difference
+pools every treated and held-out row of a strategy and its pack and captured 0.84 (0.77 vs 0.70
+without the care rows). The per-subscriber models stay (propensity, the trace, the evaluation)
+for when the history is large enough for them to win.
 
 Two models, not class transformation. The class-transformation trick (Z = Y·T + (1−Y)(1−T))
 needs one known treatment probability; here the control share differs by pack (5%, 10%) and
 the universal 2%, so it would need per-row reweighting with a control of a few percent, and
-it gives no response probability, which arbitration needs in any case. The two-model design
-keeps the calibrated response model arbitration uses and adds a control model for the uplift;
-its known weakness (two models' errors add up in the difference) is what the evaluation
-against the holdout measures (uplift at k on held-out history, response_training.py).
+it gives no response probability.
 
 Each model is a HistGradientBoostingClassifier on the fact fields the rules saw (the trace's
 `fact`), with the strategy as a categorical feature for the treated model, calibrated by
@@ -32,9 +46,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 MODEL_NAME = "response"
 PROPENSITY_PREFIX = "propensity."
+UPLIFT_PREFIX = "uplift."
 NUMERIC = ("uses_m0", "uses_m1", "uses_m2", "uses_m3", "months_silent", "traffic_mb_3m", "paid_3m", "tenure_days",
            "ordered_days", "arpu", "arpu_trend", "contract_months_left", "handset_changed_days", "days_since_contact",
            "contacts_30d", "sensitivity", "sensitivity_pct", "churn_risk", "value")
@@ -45,6 +61,8 @@ MISSING = "<missing>"
 MIN_CONTROL_ROWS = 200
 MIN_POSITIVES = 20
 SMOOTHING = 20.0  # pseudo-rows pulling a segment's control rate towards the overall rate
+MIN_CELL_TREATED = 30  # a strategy's uplift needs this many treated decisions ...
+MIN_CELL_CONTROL = 30  # ... and this many held-out ones in its pack; else base_response applies
 
 
 def _tags(value) -> list[str]:
@@ -114,9 +132,22 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         return CalibratedClassifierCV(hgb, method="sigmoid", cv=self.calibration_folds, ensemble=False)
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, facts: pd.DataFrame, strategies, treated, y) -> "ResponseModel":
+    def fit(self, facts: pd.DataFrame, strategies, treated, y, packs=None) -> "ResponseModel":
         """`facts`: one row per decision (fact fields); `strategies`: the strategy treated with
-        (or that the control would have got); `treated`: bool; `y`: responded (bool)."""
+        (or that the control would have got); `treated`: bool; `y`: responded (bool); `packs`:
+        the deciding pack (its holdout is the strategy's control; None: one pooled control).
+
+        Single-threaded, as engine/scoring/stability.py: on the shared 2-core machine OpenMP
+        threads spinning against each other made these small fits ~10x slower; results do not
+        depend on the thread count."""
+        with threadpool_limits(limits=1):
+            return self._fit(facts, strategies, treated, y, packs)
+
+    def _predict(self, model, matrix: np.ndarray) -> np.ndarray:
+        with threadpool_limits(limits=1):  # see fit
+            return model.predict_proba(matrix)[:, 1]
+
+    def _fit(self, facts: pd.DataFrame, strategies, treated, y, packs) -> "ResponseModel":
         strategies = np.asarray(strategies, dtype=object)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(y, dtype=bool)
@@ -143,6 +174,7 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         big = big and (control.sum() - y[control].sum()) >= MIN_POSITIVES
         self.control_model_ = self._classifier(False).fit(self._matrix(facts[control]), y[control]) if big else None
         self.n_treated_, self.n_control_ = int(treated.sum()), int(control.sum())
+        self.uplift_table_ = strategy_uplift(strategies, treated, y, packs)
         return self
 
     # -- predictions -------------------------------------------------------------------------
@@ -153,7 +185,7 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
             return np.full(len(facts), np.nan)
         if not len(facts):
             return np.zeros(0)
-        return self.treated_model_.predict_proba(self._matrix(facts, strategy))[:, 1]
+        return self._predict(self.treated_model_, self._matrix(facts, strategy))
 
     def responses(self, facts: pd.DataFrame) -> dict[str, np.ndarray]:
         """`response` for every strategy the model knows, from one feature matrix and one
@@ -165,14 +197,14 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         base = self._matrix(facts, self.strategies_[0])
         stacked = np.tile(base, (k, 1))
         stacked[:, -1] = np.repeat(np.arange(k, dtype=float), n)
-        p = self.treated_model_.predict_proba(stacked)[:, 1]
+        p = self._predict(self.treated_model_, stacked)
         return {s: p[i * n:(i + 1) * n] for i, s in enumerate(self.strategies_)}
 
     def control_response(self, facts: pd.DataFrame) -> np.ndarray:
         """P(respond | held out): the control model, or the smoothed segment rate."""
         check_is_fitted(self, "treated_model_")
         if self.control_model_ is not None and len(facts):
-            return self.control_model_.predict_proba(self._matrix(facts))[:, 1]
+            return self._predict(self.control_model_, self._matrix(facts))
         segments = facts["segment"] if "segment" in facts.columns else pd.Series(MISSING, index=facts.index)
         return segments.astype(object).map(self.control_segment_rates_).fillna(self.control_rate_).to_numpy(dtype=float)
 
@@ -180,9 +212,53 @@ class ResponseModel(ClassifierMixin, BaseEstimator):
         """Estimated incremental response of treating with `strategy` (two-model difference)."""
         return self.response(facts, strategy) - self.control_response(facts)
 
+    def incremental(self, facts: pd.DataFrame, strategy: str) -> np.ndarray:
+        """What arbitration ranks on: the strategy's incremental response (uplift) measured
+        against its pack's holdout (`strategy_uplift`), per fact; NaN when the history holds too
+        little of the strategy or its control (base_response applies then)."""
+        cell = getattr(self, "uplift_table_", {}).get(strategy)
+        return np.full(len(facts), np.nan if cell is None else cell["uplift"])
+
+    def incrementals(self, facts: pd.DataFrame) -> dict[str, np.ndarray]:
+        """`incremental` for every strategy with an estimate (what the night calls)."""
+        return {s: self.incremental(facts, s) for s in sorted(getattr(self, "uplift_table_", {}))}
+
     def predict_proba(self, facts: pd.DataFrame, strategy: str) -> np.ndarray:
         p = self.response(facts, strategy)
         return np.column_stack([1 - p, p])
+
+
+def strategy_uplift(strategies, treated, y, packs=None) -> dict[str, dict]:
+    """Per strategy: its treated response rate minus the response rate of its pack's holdout.
+
+    The holdout is drawn by hash among the pack's candidates, so within a pack the difference
+    of the two arms' rates is an unbiased estimate of what the contact adds (the same estimate
+    `rekindle report campaign` shows). Rates carry half a pseudo-response (Jeffreys) so that an
+    arm without responders is not read as exactly 0. A strategy with fewer than
+    MIN_CELL_TREATED treated rows, or whose pack's control has fewer than MIN_CELL_CONTROL, gets
+    no entry (its `base_response` applies). Plain floats and ints: the artefact stays within
+    the skops allow-list.
+    """
+    strategies = np.asarray(strategies, dtype=object)
+    treated = np.asarray(treated, dtype=bool)
+    y = np.asarray(y, dtype=bool)
+    packs = np.full(len(strategies), "", dtype=object) if packs is None else np.asarray(packs, dtype=object)
+    arms = pd.DataFrame({"strategy": strategies.astype(str), "pack": packs.astype(str), "treated": treated, "y": y})
+    control = arms[~arms["treated"]].groupby("pack")["y"].agg(["sum", "count"])
+    table = {}
+    for (strategy, pack), cell in arms[arms["treated"]].groupby(["strategy", "pack"], sort=True)["y"].agg(
+            ["sum", "count"]).iterrows():
+        if (strategy in table and table[strategy]["treated"] >= int(cell["count"])) or pack not in control.index:
+            continue  # (a strategy listed by two packs: the pack with more treated rows)
+        n_t, k_t = int(cell["count"]), int(cell["sum"])
+        n_c, k_c = int(control.loc[pack, "count"]), int(control.loc[pack, "sum"])
+        if n_t < MIN_CELL_TREATED or n_c < MIN_CELL_CONTROL:
+            continue
+        p_t, p_c = (k_t + 0.5) / (n_t + 1.0), (k_c + 0.5) / (n_c + 1.0)
+        se = float(np.sqrt(p_t * (1 - p_t) / (n_t + 1.0) + p_c * (1 - p_c) / (n_c + 1.0)))
+        table[str(strategy)] = {"uplift": round(float(p_t - p_c), 6), "se": round(se, 6), "pack": str(pack),
+                                "treated": n_t, "treated_responses": k_t, "control": n_c, "control_responses": k_c}
+    return table
 
 
 def latest_response(models_dir=None) -> tuple[ResponseModel | None, dict | None]:
@@ -198,12 +274,15 @@ def latest_response(models_dir=None) -> tuple[ResponseModel | None, dict | None]
 
 
 def add_propensity(frame: pd.DataFrame, models_dir=None) -> str | None:
-    """Add `propensity.<s>` for every strategy of the latest response model to the fact frame
-    (in place) and return the model's version; None (frame untouched) when no model is stored,
-    so arbitration falls back to each strategy's `base_response`."""
+    """Add `propensity.<s>` (response when treated) and `uplift.<s>` (the incremental response
+    arbitration ranks on) for every strategy of the latest response model to the fact frame (in
+    place) and return the model's version; None (frame untouched) when no model is stored, so
+    arbitration falls back to each strategy's `base_response`."""
     model, meta = latest_response(models_dir)
     if model is None:
         return None
     for strategy, values in model.responses(frame).items():
         frame[f"{PROPENSITY_PREFIX}{strategy}"] = np.round(values, 6)
+    for strategy, values in model.incrementals(frame).items():
+        frame[f"{UPLIFT_PREFIX}{strategy}"] = np.round(values, 6)
     return meta["version"]

@@ -8,9 +8,11 @@ event in a run that has feedback counts as a non-response.
 
 Evaluation on held-out history (a seeded 25% split, by subscriber so one person is never on
 both sides): ROC AUC of the treated model against the constant per-strategy `base_response`
-baseline (a constant ranks nobody above anybody: AUC 0.5 within a strategy), and uplift at k:
-the observed treated-minus-control response rate among the top k% by estimated uplift,
-against the overall uplift (what a constant score gets at any k). The final model is refit
+baseline (a constant ranks nobody above anybody: AUC 0.5 within a strategy), and uplift at k
+and the Qini coefficient: the observed treated-minus-control response among the top k% — by
+the T-learner's per-subscriber uplift, by what arbitration ranks on (`uplift.<s>`, else
+base_response) and by the constant base_response — against the overall uplift (what a
+random order gets at any k). The final model is refit
 on all rows and stored as a versioned artefact (engine/scoring/artefacts.py) with these
 metrics, the rows' fingerprint and the runs it learned from.
 """
@@ -61,7 +63,8 @@ def response_history(db_url: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
                                r.seq in responded))
     label_frame = pd.DataFrame(labels, columns=["run_id", "seq", "msisdn", "pack", "strategy", "channel", "treated",
                                                 "responded"])
-    fact_frame = pd.DataFrame(facts).drop(columns=["propensity"], errors="ignore")
+    # the earlier model's outputs are not inputs of the next one
+    fact_frame = pd.DataFrame(facts).drop(columns=["propensity", "uplift"], errors="ignore")
     return fact_frame, label_frame
 
 
@@ -84,6 +87,35 @@ def uplift_at_k(score: np.ndarray, treated: np.ndarray, y: np.ndarray, share: fl
     return float(y[top][t].mean() - y[top][c].mean())
 
 
+def qini(score: np.ndarray, treated: np.ndarray, y: np.ndarray, points: int = 10) -> float:
+    """Qini coefficient: the mean, over the top 10%, 20%, … 100% by `score`, of the incremental
+    responses found there (treated responders − control responders × treated/control) above
+    what a random targeting of that share finds, per row of the whole set. 0 for a random or
+    constant score; higher is better. NaN without both arms."""
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    t, yy = treated[order], y[order]
+    n_t, n_c = np.cumsum(t), np.cumsum(~t)
+    r_t, r_c = np.cumsum(yy & t), np.cumsum(yy & ~t)
+    if not n_t[-1] or not n_c[-1]:
+        return float("nan")
+    gain = r_t - np.divide(r_c * n_t, n_c, out=np.zeros(len(order)), where=n_c > 0)
+    at = np.maximum(1, np.round(np.linspace(0.1, 1.0, points) * len(order)).astype(int)) - 1
+    random = gain[-1] * (at + 1) / len(order)
+    return float(np.mean(gain[at] - random) / len(order))
+
+
+def arbitration_scores(model: ResponseModel, facts: pd.DataFrame, strategies: np.ndarray,
+                       base: dict[str, float]) -> np.ndarray:
+    """Per row, the incremental response arbitration values the row's strategy with:
+    `uplift.<s>` of the model, else the strategy's base_response (engine/night/arbitrate.py)."""
+    out = np.array([base.get(s, 0.0) for s in strategies], dtype=float)
+    for s in sorted(set(strategies)):
+        rows = strategies == s
+        learned = model.incremental(facts[rows], s)
+        out[rows] = np.where(np.isnan(learned), out[rows], learned)
+    return out
+
+
 def evaluate(model: ResponseModel, facts: pd.DataFrame, labels: pd.DataFrame, base: dict[str, float]) -> dict:
     """Metrics of a model on rows it did not see (module docstring)."""
     treated = labels["treated"].to_numpy(dtype=bool)
@@ -95,6 +127,8 @@ def evaluate(model: ResponseModel, facts: pd.DataFrame, labels: pd.DataFrame, ba
         rows = strategies == s
         response[rows] = model.response(facts[rows], s)
         uplift[rows] = model.uplift(facts[rows], s)
+    ranking = arbitration_scores(model, facts, strategies, base)
+    constant = np.array([base.get(s, 0.0) for s in strategies], dtype=float)
     known = ~np.isnan(response)
     out = {"test_rows": int(len(labels)), "test_treated": int(treated.sum()), "test_responses": int(y[treated].sum())}
     sel = treated & known
@@ -105,10 +139,17 @@ def evaluate(model: ResponseModel, facts: pd.DataFrame, labels: pd.DataFrame, ba
     ok = known
     overall = uplift_at_k(np.zeros(ok.sum()), treated[ok], y[ok], 1.0)
     out["uplift_overall"] = None if np.isnan(overall) else round(overall, 4)
-    out["uplift_at_k"] = {}
-    for share in K_SHARES:
-        value = uplift_at_k(uplift[ok], treated[ok], y[ok], share)
-        out["uplift_at_k"][f"{share:.0%}"] = None if np.isnan(value) else round(value, 4)
+    # by the per-subscriber T-learner, by what arbitration ranks on, by the constant baseline
+    for key, score, rows in (("uplift_at_k", uplift, ok), ("uplift_at_k_arbitration", ranking, slice(None)),
+                             ("uplift_at_k_base_response", constant, slice(None))):
+        out[key] = {}
+        for share in K_SHARES:
+            value = uplift_at_k(score[rows], treated[rows], y[rows], share)
+            out[key][f"{share:.0%}"] = None if np.isnan(value) else round(value, 4)
+    for key, score, rows in (("qini", uplift, ok), ("qini_arbitration", ranking, slice(None)),
+                             ("qini_base_response", constant, slice(None))):
+        value = qini(score[rows], treated[rows], y[rows])
+        out[key] = None if np.isnan(value) else round(value, 5)
     return out
 
 
@@ -139,18 +180,19 @@ def train_response(db_url: str | None = None, models_dir=None, seed: int = 0, st
             hint="run nights and load their feedback (`rekindle feedback load FILE`) first")])
     test = _split(labels, seed)
     model = ResponseModel(random_state=seed).fit(facts[~test].reset_index(drop=True), labels["strategy"][~test],
-                                                 treated[~test], y[~test])
+                                                 treated[~test], y[~test], labels["pack"][~test])
     metrics = evaluate(model, facts[test].reset_index(drop=True), labels[test].reset_index(drop=True),
                        base_response or {})
-    final = ResponseModel(random_state=seed).fit(facts, labels["strategy"], treated, y)
+    final = ResponseModel(random_state=seed).fit(facts, labels["strategy"], treated, y, labels["pack"])
     metrics.update(train_rows=int(len(labels)), treated=int(treated.sum()), control=int((~treated).sum()),
                    responses_treated=int(y[treated].sum()), responses_control=int(y[~treated].sum()),
                    control_model="model" if final.control_model_ is not None else "segment rates")
     fingerprint = data_fingerprint(facts.astype(str), labels["responded"])
     meta = {
         "kind": "response", "method": "two-model (T-learner): calibrated HistGradientBoosting for treated "
-        "(strategy as a feature) and for the holdout control",
-        "metrics": metrics, "strategies": list(final.strategies_), "runs": sorted(set(labels["run_id"])),
+        "(strategy as a feature) and for the holdout control; arbitration's uplift per strategy: treated response "
+        "rate minus its pack's holdout response rate",
+        "metrics": metrics, "uplift": final.uplift_table_, "strategies": list(final.strategies_), "runs": sorted(set(labels["run_id"])),
         "training_fingerprint": fingerprint, "params": final.get_params(),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -79,6 +79,14 @@ def test_fact_records_nests_propensity_and_drops_missing():
     assert type(fact_records(frame)[1]["contract_months_left"]) is int
 
 
+def test_fact_records_nests_uplift_next_to_propensity():
+    frame = pd.DataFrame({"msisdn": ["1", "2"], "propensity.sms_tips": [0.25, 0.3], "uplift.sms_tips": [0.02, np.nan]})
+    assert fact_records(frame) == [
+        {"msisdn": "1", "propensity": {"sms_tips": 0.25}, "uplift": {"sms_tips": 0.02}},
+        {"msisdn": "2", "propensity": {"sms_tips": 0.3}},
+    ]
+
+
 @pytest.mark.parametrize("as_of, end, expected", [
     (date(2026, 11, 15), "2027-02-14", 2),   # one day short of three months
     (date(2026, 11, 15), "2027-02-15", 3),

@@ -17,7 +17,7 @@ import pandas as pd
 from engine.content.messages import render
 from engine.base.vocabulary import HELD_OUT, LOST, TREAT
 from engine.facts.build import fact_records
-from engine.night.arbitrate import WON, Candidate, Option, expected_value
+from engine.night.arbitrate import WON, Candidate, Option, option_value
 from engine.night.channels import CHANNEL_EXTRAS
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
@@ -76,10 +76,8 @@ class ReferencePartition:
 
     def _option(self, record: dict, strategy: str, channel: str) -> Option:
         info = self.ctx.strategies.get(strategy)
-        propensity = (record.get("propensity") or {}).get(strategy)
-        if propensity is None:
-            propensity = info.base_response if info else 0.0
-        ev = expected_value(propensity, record.get("value", 0.0) or 0.0, info.cost if info else 0.0, self.ctx.value_scale)
+        ev = option_value(record, strategy, info.cost if info else 0.0, info.base_response if info else 0.0,
+                          self.ctx.value_scale)
         return Option(strategy, channel, round(ev, 9))
 
     def start_rows(self, verdicts: dict, start: int = 0) -> None:

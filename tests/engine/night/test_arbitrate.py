@@ -25,7 +25,7 @@ def by_key(results):
     return {r.candidate.key: r for r in results}
 
 
-def test_expected_value_is_propensity_times_scaled_value_minus_cost():
+def test_expected_value_is_incremental_response_times_scaled_value_minus_cost():
     assert expected_value(0.1, 0.5, 2.0, value_scale=100) == 0.1 * 50 - 2.0
 
 
@@ -37,6 +37,27 @@ def test_lower_priority_number_wins_and_the_loser_records_lost_priority():
     assert results[("1", "gprs", "retention")].outcome == WON
     loser = results[("1", "reading", "low")]
     assert loser.outcome == LOST_PRIORITY and loser.beaten_by == ("1", "gprs", "retention")
+
+
+def test_options_are_valued_with_the_facts_uplift_else_base_response():
+    import numpy as np
+
+    from engine.night.arbitrate import incremental_response, option_value, option_values
+
+    fact = {"value": 0.5, "propensity": {"sms": 0.4, "call": 0.3}, "uplift": {"sms": 0.02}}
+    # the learned uplift, not the response propensity (0.4: mostly people who respond anyway)
+    assert incremental_response(fact, "sms", 0.05) == (0.02, "uplift")
+    assert option_value(fact, "sms", 0.05, 0.05, 100) == expected_value(0.02, 0.5, 0.05, 100)
+    # a strategy the model gives no uplift for, or no model at all: base_response
+    assert incremental_response(fact, "call", 0.08) == (0.08, "base_response")
+    assert option_value({"value": 0.5}, "sms", 0.05, 0.03, 100) == expected_value(0.03, 0.5, 0.05, 100)
+    # the vectorised form (from the fact frame's columns) gives the same floats
+    columns = {"value": np.array([0.5, 0.25, np.nan]), "uplift.sms": np.array([0.02, np.nan, 0.1])}
+    records = [{"value": 0.5, "uplift": {"sms": 0.02}}, {"value": 0.25}, {"uplift": {"sms": 0.1}}]
+    assert option_values(columns, "sms", 0.05, 0.03, 100).tolist() == [
+        option_value(r, "sms", 0.05, 0.03, 100) for r in records]
+    assert option_values({"value": np.array([0.5])}, "call", 2.0, 0.08).tolist() == [
+        option_value({"value": 0.5}, "call", 2.0, 0.08)]
 
 
 def test_same_priority_higher_expected_value_wins():

@@ -51,3 +51,51 @@ def test_stored_model_loads_under_the_allow_list_and_fills_propensity(tmp_path):
     assert add_propensity(frame, tmp_path) == first["version"]
     assert sorted(c for c in frame if c.startswith("propensity.")) == ["propensity.call_offer", "propensity.sms_tips"]
     assert frame["propensity.call_offer"].between(0, 1).all()
+
+
+def _sure_things(n: int = 6000, seed: int = 0):
+    """Two strategies: `care` reaches people who mostly respond anyway (high response, little
+    uplift), `winback` people who rarely come back alone (lower response, larger uplift)."""
+    rng = np.random.default_rng(seed)
+    pack = rng.choice(["care_pack", "winback_pack"], n)
+    strategy = np.where(pack == "care_pack", "care", "winback")
+    treated = rng.random(n) < 0.9
+    p0 = np.where(pack == "care_pack", 0.30, 0.01)
+    p1 = np.where(pack == "care_pack", 0.32, 0.09)
+    y = rng.random(n) < np.where(treated, p1, p0)
+    facts = pd.DataFrame({"uses_m1": rng.integers(0, 5, n), "segment": np.where(pack == "care_pack", "放心", "操心")})
+    return facts, strategy, treated, y, pack
+
+
+def test_incremental_response_is_the_treated_rate_minus_the_pack_holdout_rate_and_ranks_sure_things_last():
+    facts, strategy, treated, y, pack = _sure_things()
+    model = ResponseModel().fit(facts, strategy, treated, y, pack)
+    for s, p in (("care", "care_pack"), ("winback", "winback_pack")):
+        t, c = treated & (strategy == s), ~treated & (pack == p)
+        cell = model.uplift_table_[s]
+        assert (cell["treated"], cell["control"], cell["pack"]) == (int(t.sum()), int(c.sum()), p)
+        assert abs(cell["uplift"] - (y[t].mean() - y[c].mean())) < 0.005  # up to the half pseudo-responses
+    care, winback = model.incremental(facts.head(3), "care"), model.incremental(facts.head(3), "winback")
+    assert (winback > care).all() and abs(winback[0] - 0.08) < 0.03 and abs(care[0] - 0.02) < 0.04
+    # a response ranking puts the sure things first: the reason arbitration does not use it
+    on_care = (pack == "care_pack")
+    assert model.response(facts[on_care], "care").mean() > model.response(facts[~on_care], "winback").mean() + 0.15
+    assert np.isnan(model.incremental(facts.head(3), "unknown_strategy")).all()
+
+
+def test_too_little_history_gives_no_uplift_so_base_response_applies():
+    facts, strategy, treated, y, pack = _sure_things(1000)
+    few = (pack == "care_pack") | (treated & (np.arange(len(pack)) % 20 == 0))  # winback: 20-odd treated, no control
+    model = ResponseModel().fit(facts[few].reset_index(drop=True), strategy[few], treated[few], y[few], pack[few])
+    assert "care" in model.uplift_table_ and "winback" not in model.uplift_table_
+    assert sorted(model.incrementals(facts.head(2))) == ["care"]
+
+
+def test_stored_model_fills_uplift_next_to_propensity(tmp_path):
+    facts, strategy, treated, y, pack = _sure_things(3000)
+    save_model(MODEL_NAME, ResponseModel().fit(facts, strategy, treated, y, pack), {"kind": "response"}, tmp_path)
+    frame = facts.head(10).copy()
+    assert add_propensity(frame, tmp_path)
+    assert sorted(c for c in frame if c.startswith("uplift.")) == ["uplift.care", "uplift.winback"]
+    loaded = load_model(find_model(None, MODEL_NAME, tmp_path), tmp_path)
+    assert frame["uplift.winback"].iloc[0] == round(loaded.uplift_table_["winback"]["uplift"], 6)
