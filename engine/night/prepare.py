@@ -54,7 +54,7 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
     name (for messages and the account-manager list) and the segmentation rules that matched.
     """
-    from engine.content.checks_models import data_services, sensitivity_config
+    from engine.content.checks_models import data_services, sensitivity_config, value_stability_config
     from engine.facts.build import build_facts
     from engine.scoring.response import add_propensity
     from engine.scoring.scoring import score_snapshot
@@ -64,7 +64,8 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     facts = build_facts(snapshot, as_of, data_services=data_services(content))
     stage("score")
     scores, versions = score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
-                                      sensitivity_config=sensitivity_config(content))
+                                      sensitivity_config=sensitivity_config(content),
+                                      value_stability=value_stability_config(content))
     frame = _merge_scores(facts, scores)
     stage("segment")
     try:

@@ -18,7 +18,7 @@ REVOKED = "revoked"
 ACTIONS = (SUBMITTED, APPROVED, REVOKED)
 
 # Kinds of content that go through the draft → review → approved lifecycle.
-KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity")
+KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity", "value_stability")
 
 
 class Approval(SQLModel, table=True):
