@@ -14,7 +14,7 @@ trouble). These columns make part of it visible, the way the operator saw it in 
 - fewer payments in six months, more suspensions and arrears where it is high;
 - handset brand tilts with it (苹果 and 华为 users stay longer, the long tail of other makers
   less), within what the handset's OS allows (ios → 苹果, harmony → 华为, feature → 诺基亚/其他).
-Each column reads a *different* noisy view of the hidden term (correlation 0.35–0.6), so
+Each column reads a *different* noisy view of the hidden term (correlation 0.5–0.8), so
 together they reveal part of it and no single one gives it away. Churn labels and every other
 table are unchanged by this stage (it has its own random stream and only reads `hidden`).
 
@@ -98,18 +98,18 @@ def build_social(pop: Population, arpu: np.ndarray, hidden: np.ndarray, rng: np.
         * brand_size * pop.engagement ** 0.25
     then = np.maximum(1, np.round(base)).astype(np.int64)
     # Trend: a shrinking circle where the pressure is high (ratio ~0.6 at +2 sd, ~1.05 at −2 sd).
-    shrink = _view(e, 0.6, rng)
-    now = np.maximum(0, np.round(then * np.exp(-0.02 - 0.14 * shrink + 0.08 * rng.standard_normal(n)))).astype(np.int64)
+    shrink = _view(e, 0.8, rng)
+    now = np.maximum(0, np.round(then * np.exp(-0.02 - 0.14 * shrink + 0.05 * rng.standard_normal(n)))).astype(np.int64)
     # Calls per contact: mostly 2–5 a month, a minority of small, busy circles (family, elders).
     per_contact = np.exp(np.log(3.0) + 0.45 * rng.standard_normal(n)) * np.where(rng.random(n) < 0.12, 3.0, 1.0)
     calls = np.round(np.maximum(now, 1) * per_contact * np.where(now == 0, 0.2, 1.0), 1)
     # On-net share: V网 / family-number users keep their calls on the network and stay.
-    on_net = 1.0 / (1.0 + np.exp(-(0.9 - 0.55 * _view(e, 0.5, rng))))
+    on_net = 1.0 / (1.0 + np.exp(-(0.9 - 0.55 * _view(e, 0.6, rng))))
     on_net = np.round(np.clip(on_net, 0.0, 1.0), 3)
     # Payments: fewer top-ups/bill payments when the subscriber is drifting away.
-    payments = rng.poisson(5.0 * np.exp(-0.3 * _view(e, 0.45, rng))).clip(0, 30)
+    payments = rng.poisson(5.0 * np.exp(-0.3 * _view(e, 0.6, rng))).clip(0, 30)
     # Credit risk: suspensions and arrears; also the share of the bill never collected.
-    credit = _view(e, 0.35, rng)
+    credit = _view(e, 0.5, rng)
     suspensions = rng.poisson(0.12 * np.exp(0.9 * credit)).clip(0, 6)
     arrears = rng.poisson(0.18 * np.exp(0.9 * credit)).clip(0, 6)
     bad_debt = np.clip(0.03 * np.exp(1.1 * credit), 0.0, 0.6)

@@ -6,7 +6,7 @@ containing `as_of`, M1..M3 the three complete months before it.
 
 The optional value × stability columns of `subscribers` (seed 000's stability indicators:
 calling circle and its trend, on-net share, suspensions, arrears, payments, handset brand)
-add OPTIONAL_FEATURES — only those whose columns the snapshot has, so a snapshot without them
+add OPTIONAL_FEATURES — only those whose columns the snapshot has (and fills), so a snapshot without them
 gives exactly the frame it gave before (and a model trained on it scores it as before):
 `circle_size`, `circle_trend` (circle_size / circle_size_6m_ago, missing when that is 0 or
 unknown), `calls_per_contact` (calls_monthly / circle_size), `on_net_share`, `suspensions_6m`,
@@ -51,6 +51,12 @@ def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
         return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
 
 
+def has_column(subs: pd.DataFrame, name: str) -> bool:
+    """The snapshot carries this optional column: present with at least one filled cell (a column
+    left empty in every row says nothing and counts as absent)."""
+    return name in subs.columns and bool(subs[name].notna().any())
+
+
 def optional_features(subs: pd.DataFrame) -> dict[str, np.ndarray]:
     """The OPTIONAL_FEATURES the subscribers table has columns for, in OPTIONAL_FEATURES order."""
     def num(name: str) -> np.ndarray:
@@ -58,7 +64,7 @@ def optional_features(subs: pd.DataFrame) -> dict[str, np.ndarray]:
 
     out = {}
     for feature, needs in OPTIONAL_FEATURES.items():
-        if not all(c in subs.columns for c in needs):
+        if not all(has_column(subs, c) for c in needs):
             continue
         if feature == "circle_trend":
             out[feature] = _ratio(num("circle_size"), num("circle_size_6m_ago"))

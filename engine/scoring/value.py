@@ -17,7 +17,7 @@ the snapshot has them:
 Weights are relative: value = Σ wᵢ·pctᵢ / Σ wᵢ over the indicators the snapshot carries, each
 pctᵢ the indicator's mean percentile rank in the base (0..1; reversed for suspensions and
 arrears; an empty cell — unknown — counts as the middle, 0.5). So an indicator whose column a
-snapshot leaves out drops out and the rest keep their proportions: an old snapshot gets exactly
+snapshot leaves out (or leaves empty in every row) drops out and the rest keep their proportions: an old snapshot gets exactly
 the value it got before these indicators existed. The defaults are a Delphi-style expert
 consensus set by the project: the five core weights (DEFAULT_VALUE_WEIGHTS, sum 1; what
 `ValueConfig()` uses, as before) and OPTIONAL_VALUE_WEIGHTS on the same scale for the four new
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from engine.facts.build import contract_months_left
-from engine.scoring.features import services_used
+from engine.scoring.features import has_column, services_used
 from engine.facts.keys import SnapshotKeys, snapshot_keys
 
 DEFAULT_VALUE_WEIGHTS = {
@@ -114,8 +114,8 @@ def value_indicators(tables: dict[str, pd.DataFrame], as_of: date, keys: Snapsho
         "contract": np.nan_to_num(months_left, nan=0.0),
         "usage_breadth": breadth,
     }, index=index)
-    for name, column in OPTIONAL_COLUMNS.items():  # only the optional columns the snapshot has
-        if column in subs.columns:
+    for name, column in OPTIONAL_COLUMNS.items():  # only the optional columns the snapshot fills
+        if has_column(subs, column):
             out[name] = pd.to_numeric(subs[column], errors="coerce").to_numpy(dtype=float)
     return out
 
