@@ -61,10 +61,12 @@ class Table:
     key: tuple[str, ...] = ()
     optional: bool = False
     doc: str = ""
-    column_names: tuple[str, ...] = field(init=False)
+    column_names: tuple[str, ...] = field(init=False)  # every column, optional ones included
+    required_names: tuple[str, ...] = field(init=False)  # the columns every file must have
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        object.__setattr__(self, "required_names", tuple(c.name for c in self.columns if not c.optional))
 
     def present_in(self, header) -> "Table":
         """This table with only the columns a file has, when every missing one is optional
