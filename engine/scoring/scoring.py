@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
-from engine.scoring.features import subscriber_features
+from engine.scoring.features import OPTIONAL_FEATURES, subscriber_features
+
+CATEGORICAL_OPTIONAL = frozenset({"handset_brand"})
 from engine.facts.keys import snapshot_keys
 from engine.scoring.retention import RetentionConfig, retention_group
 from engine.scoring.sensitivity import SensitivityConfig, compute_sensitivity
@@ -97,6 +99,11 @@ def _stability_tiers(model, risk, value_stability: ValueStabilityConfig | None):
 def _model_input(model, meta: dict, features: pd.DataFrame) -> pd.DataFrame:
     """The feature columns the stability model was trained on; a clear error if any is missing."""
     needed = [str(c) for c in model.feature_names_in_]
+    # An optional column the snapshot leaves out is unknown in every row (the contract's reading
+    # of an empty cell): the model scores with those features missing, as it does for empty cells.
+    absent = [c for c in needed if c not in features.columns and c in OPTIONAL_FEATURES]
+    if absent:
+        features = features.assign(**{c: (None if c in CATEGORICAL_OPTIONAL else np.nan) for c in absent})
     missing = [c for c in needed if c not in features.columns]
     if missing:
         raise DiagnosticError([Diagnostic(

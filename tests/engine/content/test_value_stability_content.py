@@ -172,3 +172,15 @@ def test_a_snapshot_without_the_optional_columns_scores_exactly_as_without_the_f
     b, vb = score_snapshot(old, inputs.as_of, models)
     pd.testing.assert_frame_equal(a, b)
     assert va == vb and va["value"] == ValueConfig().version()
+
+
+def test_a_model_trained_with_the_optional_columns_scores_a_snapshot_without_them(tmp_path, tmp_path_factory):
+    """Absent optional columns are unknown in every row: the model scores with them missing."""
+    from engine.scoring.scoring import score_snapshot
+    from engine.snapshot.loader import load_snapshot
+
+    inputs = night_inputs(tmp_path_factory)
+    old = load_snapshot(_old_snapshot(tmp_path, inputs.data))
+    scores, _ = score_snapshot(old, inputs.as_of, inputs.models)
+    assert scores["churn_risk"].between(0, 1).all()
+    assert set(scores["stability"]) <= {"high", "mid", "low"}
