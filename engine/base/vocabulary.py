@@ -26,4 +26,4 @@ REVOKED = "revoked"
 ACTIONS = (SUBMITTED, APPROVED, REVOKED)
 
 # Kinds of content that go through the draft → review → approved lifecycle.
-CONTENT_KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity")
+CONTENT_KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "sensitivity", "value_stability")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # Kinds a production run requires approved (the service catalogue is reference data, not
 # decision logic, so it is approvable but not required).
-PRODUCTION_KINDS = ("pack", "contact_policy", "segments", "strategy", "sensitivity")
+PRODUCTION_KINDS = ("pack", "contact_policy", "segments", "strategy", "sensitivity", "value_stability")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from engine.facts import fields as catalogue
 from engine.base.diagnostics import WARNING, Diagnostic, did_you_mean
 from engine.content.messages import template_problems
 from engine.content.checks_conditions import ConditionChecker
-from engine.content.checks_models import check_sensitivity
+from engine.content.checks_models import check_sensitivity, check_value_stability
 from engine.content.document import Content, Document
 
 DUPLICATE_ID = "RP030"
@@ -286,7 +286,7 @@ def check_priorities(content: Content) -> list[Diagnostic]:
 
 _BY_KIND = {"pack": check_pack, "strategy": check_strategy, "contact_policy": check_policy,
             "segments": check_segments, "services": check_services, "cases": check_cases_file,
-            "sensitivity": check_sensitivity}
+            "sensitivity": check_sensitivity, "value_stability": check_value_stability}
 
 
 def check_all(content: Content) -> list[Diagnostic]:

@@ -1,4 +1,5 @@
-"""The operator's model files as content: `rules/sensitivity.yaml` (数据业务敏感度 weights).
+"""The operator's model files as content: `rules/sensitivity.yaml` (数据业务敏感度 weights) and
+`rules/value_stability.yaml` (客户价值-稳定度: value weights and tiers, stability cut-offs, the grid).
 
 Like packs and segments, the file is planners' content: JSON Schema (engine/content/schemas/
 sensitivity.schema.json) for its shape, the checks here for what a schema cannot say (known
@@ -7,6 +8,7 @@ offending line; the draft → review → approved lifecycle and a `--production`
 check (engine.content.approvals); its sha256 in every trace (engine.night.context.content_hashes
 lists every loaded document). `sensitivity_config` turns the loaded document into the
 SensitivityConfig a run scores with; without the file the defaults (the Shaanxi table) apply.
+`value_stability_config` does the same for rules/value_stability.yaml (engine.scoring.value_stability).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from engine.content.document import Content, Document
 
 if TYPE_CHECKING:
     from engine.scoring.sensitivity import SensitivityConfig
+    from engine.scoring.value_stability import ValueStabilityConfig
 
 
 def _yaml_doc(doc: Document) -> YamlDoc:
@@ -43,6 +46,26 @@ def sensitivity_config(content: Content) -> SensitivityConfig | None:
     if content.sensitivity is None:
         return None
     return sensitivity_from_doc(_yaml_doc(content.sensitivity))
+
+
+def check_value_stability(_ctx, doc: Document) -> list[Diagnostic]:
+    """Indicator names, weights, tier shares, cut-off order and grid tiers of the value × stability file."""
+    from engine.scoring.value_stability import value_stability_from_doc
+
+    try:
+        value_stability_from_doc(_yaml_doc(doc))
+    except DiagnosticError as error:
+        return list(error.diagnostics)
+    return []
+
+
+def value_stability_config(content: Content) -> ValueStabilityConfig | None:
+    """The settings a run uses: from rules/value_stability.yaml, None (the defaults) without it."""
+    from engine.scoring.value_stability import value_stability_from_doc
+
+    if content.value_stability is None:
+        return None
+    return value_stability_from_doc(_yaml_doc(content.value_stability))
 
 
 def data_services(content: Content) -> frozenset[str] | None:

@@ -31,7 +31,7 @@ WRONG_TYPE = "RP013"
 NOT_ALLOWED = "RP014"
 OUT_OF_RANGE = "RP015"
 
-KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "cases", "sensitivity")
+KINDS = ("pack", "contact_policy", "segments", "services", "strategy", "cases", "sensitivity", "value_stability")
 
 # Paths (as tuples, "*" = any list index) whose subtree is checked by hand in checks_conditions.
 _HAND_CHECKED: dict[str, tuple[tuple[Any, ...], ...]] = {

@@ -15,7 +15,7 @@ from typing import Any
 class Document:
     """One loaded content file: plain data plus the position of every key and value."""
 
-    kind: str  # "pack" | "contact_policy" | "segments" | "services" | "strategy" | "cases" | "sensitivity"
+    kind: str  # "pack" | "contact_policy" | "segments" | "services" | "strategy" | "cases" | "sensitivity" | "value_stability"
     name: str  # pack / strategy id, or the file stem
     path: Path
     data: Any  # plain Python as safe-loaded from YAML (dates stay datetime.date)
@@ -56,6 +56,7 @@ class Content:
     segments: Document | None = None
     services: Document | None = None
     sensitivity: Document | None = None  # rules/sensitivity.yaml: the operator's weights (defaults without it)
+    value_stability: Document | None = None  # rules/value_stability.yaml: value weights, tiers (defaults without it)
     strategies: dict[str, Document] = field(default_factory=dict)
     cases: dict[str, Document] = field(default_factory=dict)  # case files (top-level `cases:`), by stem
     strategies_known: bool = True  # False: no strategies folder was found, so references are not checked
@@ -64,5 +65,6 @@ class Content:
     def documents(self) -> list[Document]:
         """All documents, in a stable order (by path)."""
         docs = [*self.packs.values(), *self.strategies.values(), *self.cases.values()]
-        docs += [d for d in (self.policy, self.segments, self.services, self.sensitivity) if d is not None]
+        docs += [d for d in (self.policy, self.segments, self.services, self.sensitivity,
+                                   self.value_stability) if d is not None]
         return sorted(docs, key=lambda d: str(d.path))

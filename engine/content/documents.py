@@ -25,9 +25,9 @@ NO_STRATEGIES = "RP041"
 # Top-level key that identifies each kind, tried in this order (`services` is also a strategy key).
 _KIND_KEYS = (("pack", "pack"), ("policy", "contact_policy"), ("strategy", "strategy"),
               ("cases", "cases"), ("segments", "segments"), ("services", "services"),
-              ("sensitivity", "sensitivity"))
+              ("sensitivity", "sensitivity"), ("value_stability", "value_stability"))
 _KIND_STEMS = {"contact_policy": "contact_policy", "segments": "segments", "services": "services",
-               "sensitivity": "sensitivity"}
+               "sensitivity": "sensitivity", "value_stability": "value_stability"}
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -110,7 +110,7 @@ def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[Diagnost
 def _add(content: Content, doc: Document) -> list[Diagnostic]:
     """File a document under its kind; a second definition of the same thing is an error."""
     single = {"contact_policy": "policy", "segments": "segments", "services": "services",
-              "sensitivity": "sensitivity"}
+              "sensitivity": "sensitivity", "value_stability": "value_stability"}
     if doc.kind in single:
         earlier = getattr(content, single[doc.kind])
         if earlier is None:

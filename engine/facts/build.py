@@ -38,6 +38,7 @@ import pandas as pd
 
 from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
 from engine.facts import derived
+from engine.facts.circle import circle_fields
 from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET, UPLIFT_PREFIX
 from engine.facts.keys import month_labels
 from engine.snapshot.loader import Snapshot
@@ -254,6 +255,7 @@ def build_facts(snapshot: Snapshot, as_of: date, data_services=None) -> pd.DataF
         "device_os": person["device_os"].to_numpy(),
         "account_manager": (manager.notna() & (manager.fillna("") != "")).to_numpy(),
         "preferences": _normalise_tags(person["preferences"]),
+        **circle_fields(person),  # the optional calling-circle columns (NaN without them)
         **{name: events[name].to_numpy() for name in events.columns},
     }
     columns["fee_share"] = derived.fee_share(columns["paid_3m"], arpu)

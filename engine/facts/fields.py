@@ -79,6 +79,10 @@ FIELDS: dict[str, Field] = {
             Field("device_os", ENUM, "handset operating system", OS_VALUES),
             Field("account_manager", BOOL, "the subscriber has an account manager (客户经理)"),
             Field("preferences", SET, "content preference tags"),
+            # from the optional subscribers columns (engine.facts.circle); missing without them
+            Field("circle_size", INT, "交往圈 calling circle: distinct numbers called or calling, last 3 months; missing if the snapshot has no circle_size", nullable=True),
+            Field("circle_trend", FLOAT, "circle_size / circle_size_6m_ago (< 1: the circle is shrinking, a churn signal); missing without those columns or when the older count is 0", nullable=True),
+            Field("calls_per_contact", FLOAT, "voice calls per month per circle member (calls_monthly / circle_size): how busy the circle is; missing without those columns", nullable=True),
         ),
         *_group(
             "events and lists",
@@ -136,7 +140,7 @@ NEUTRAL_DEFAULTS: dict[str, object] = {
     "tenure_days": 730, "ordered_days": 365,
     "city": "", "brand": "", "plan": "", "arpu": 50.0, "arpu_trend": 1.0,
     "contract_months_left": None, "device_os": "android", "account_manager": False,
-    "preferences": [],
+    "preferences": [], "circle_size": None, "circle_trend": None, "calls_per_contact": None,
     "handset_changed_days": None, "os_changed": False, "to_smartphone": False,
     "on_list": [], "days_since_contact": None, "contacts_30d": 0,
     "sensitivity": 0.5, "sensitivity_pct": 50.0, "data_sensitive": False, "churn_risk": 0.1, "stability": "mid",

@@ -27,6 +27,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def churn_score(pop: Population, subs: Subscriptions, usage: Usage, arpu: np.ndarray,
                 arpu_then: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Logit of churn without the intercept, per subscriber."""
+    observed, hidden = churn_parts(pop, subs, usage, arpu, arpu_then, rng)
+    return observed + hidden
+
+
+def churn_parts(pop: Population, subs: Subscriptions, usage: Usage, arpu: np.ndarray,
+                arpu_then: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(the part of the churn logit the core columns show, the hidden part), per subscriber.
+
+    `hidden` is what no core column shows; the optional value × stability columns reveal
+    some of it (engine/generator/social.py). observed + hidden is the logit without intercept."""
     n = pop.n
     trend = arpu / np.maximum(arpu_then, 0.01)
     g = subs.service == GPRS
@@ -49,9 +59,9 @@ def churn_score(pop: Population, subs: Subscriptions, usage: Usage, arpu: np.nda
         + 1.5 * shrink
         - 0.5 * pop.account_manager
         + 0.6 * pop.lists["dual_sim"]
-        + rng.normal(0.0, UNOBSERVED_SD, n)
     )
-    return z
+    hidden = rng.normal(0.0, UNOBSERVED_SD, n)
+    return z, hidden
 
 
 def churn_probability(z: np.ndarray, rate: float = CHURN_RATE) -> np.ndarray:

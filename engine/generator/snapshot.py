@@ -17,21 +17,25 @@ import pyarrow as pa
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.generator import catalogue as cat
 from engine.generator.campaigns import CHANNELS, contact_history, response_truth
-from engine.generator.churn import HORIZON_DAYS, churn_probability, churn_score, draw_churn
+from engine.generator.churn import HORIZON_DAYS, churn_parts, churn_probability, draw_churn
 from engine.generator.content import content_table
 from engine.generator.feedback import uplift_truth
 from engine.generator.events import handset_changes, handset_table, lists_table
 from engine.generator.population import Population, build_population, preference_text
 from engine.generator.revenue import revenue
+from engine.generator.social import Social, build_social, social_columns, value_truth
 from engine.generator.subscriptions import Subscriptions, build_subscriptions, subscriptions_table
 from engine.generator.usage import build_usage, usage_table
 from engine.generator.writer import FORMATS, check_contract, check_target, coded, staging, write_all
 
 EPOCH = date(1970, 1, 1)
-STAGES = ("population", "handsets", "subscriptions", "usage", "revenue", "churn", "response", "contacts", "lists", "content")
+# New stages go at the end: each stage's stream is the seed's child at its position, so the
+# streams of the earlier stages (and their tables) stay the same.
+STAGES = ("population", "handsets", "subscriptions", "usage", "revenue", "churn", "response", "contacts", "lists", "content",
+          "social")
 
 
-def _subscribers_table(pop: Population, arpu: np.ndarray, arpu_then: np.ndarray) -> pa.Table:
+def _subscribers_table(pop: Population, arpu: np.ndarray, arpu_then: np.ndarray, social: Social) -> pa.Table:
     return pa.table({
         "msisdn": pop.msisdn,
         "city": coded(pop.city, pa.array(cat.CITIES)),
@@ -44,6 +48,7 @@ def _subscribers_table(pop: Population, arpu: np.ndarray, arpu_then: np.ndarray)
         "device_os": coded(pop.os_now, pa.array(cat.OS)),
         "account_manager": coded(np.where(pop.account_manager, pop.am_code, -1), pop.am_names),
         "preferences": preference_text(pop.preferences),
+        **social_columns(social),  # the optional value × stability columns
     })
 
 
@@ -85,15 +90,17 @@ def build_tables(subscribers: int, seed: int, as_of: date) -> tuple[dict[str, pa
     subs = build_subscriptions(pop, events, rngs["subscriptions"])
     usage = build_usage(pop, subs, as_of, rngs["usage"])
     arpu, arpu_then = revenue(pop, subs, usage, rngs["revenue"])
-    p_churn = churn_probability(churn_score(pop, subs, usage, arpu, arpu_then, rngs["churn"]))
+    observed, hidden = churn_parts(pop, subs, usage, arpu, arpu_then, rngs["churn"])
+    p_churn = churn_probability(observed + hidden)
     churned = draw_churn(p_churn, rngs["churn"])
     month_start = usage.month_start
     usage_rows = usage_table(pop, subs, usage)
     del usage  # the month matrices are the largest objects; free them before the rest is built
     truth = response_truth(pop, subs, p_churn, rngs["response"])
+    social = build_social(pop, arpu, hidden, rngs["social"])
 
     tables = {
-        "subscribers": _subscribers_table(pop, arpu, arpu_then),
+        "subscribers": _subscribers_table(pop, arpu, arpu_then, social),
         "subscriptions": subscriptions_table(pop, subs),
         "usage_monthly": usage_rows,
         "handset_changes": handset_table(pop, events),
@@ -108,7 +115,9 @@ def build_tables(subscribers: int, seed: int, as_of: date) -> tuple[dict[str, pa
     }
     for name, table in tables.items():
         check_contract(name, table)
-    return tables, _truth_tables(pop, subs, p_churn, truth)
+    truth_tables = _truth_tables(pop, subs, p_churn, truth)
+    truth_tables["value"] = value_truth(pop, social)
+    return tables, truth_tables
 
 
 def generate(out_dir: Path, subscribers: int, seed: int, as_of: date, fmt: str = "csv") -> dict[str, int]:

@@ -50,11 +50,12 @@ def score_base(snapshot, as_of: date, content, models_dir=None,
                require_stability: bool = True) -> tuple[pd.DataFrame, dict]:
     """(scores indexed by msisdn, model versions) of the whole base: the scores' percentile ranks
     and quantile tiers are base-wide, so they are computed once, before the base is sliced."""
-    from engine.content.checks_models import sensitivity_config
+    from engine.content.checks_models import sensitivity_config, value_stability_config
     from engine.scoring.scoring import score_snapshot
 
     return score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
-                          sensitivity_config=sensitivity_config(content))
+                          sensitivity_config=sensitivity_config(content),
+                          value_stability=value_stability_config(content))
 
 
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,

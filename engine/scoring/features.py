@@ -3,6 +3,14 @@
 One row per subscriber (index `msisdn`). Numeric features are float64 (missing = NaN), the
 categorical ones (`CATEGORICAL_FEATURES`) object strings. Months follow SPEC §2: M0 is the month
 containing `as_of`, M1..M3 the three complete months before it.
+
+The optional value × stability columns of `subscribers` (seed 000's stability indicators:
+calling circle and its trend, on-net share, suspensions, arrears, payments, handset brand)
+add OPTIONAL_FEATURES — only those whose columns the snapshot has (and fills), so a snapshot without them
+gives exactly the frame it gave before (and a model trained on it scores it as before):
+`circle_size`, `circle_trend` (circle_size / circle_size_6m_ago, missing when that is 0 or
+unknown), `calls_per_contact` (calls_monthly / circle_size), `on_net_share`, `suspensions_6m`,
+`arrears_6m`, `payments_6m` and the categorical `handset_brand`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,49 @@ NUMERIC_FEATURES = (
     "contacts_90d", "responded_90d", "lists", "on_dual_sim",
 )
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+# feature -> the optional subscribers columns it needs (engine.snapshot.contract.SUBSCRIBER_OPTIONAL)
+OPTIONAL_FEATURES = {
+    "circle_size": ("circle_size",),
+    "circle_trend": ("circle_size", "circle_size_6m_ago"),
+    "calls_per_contact": ("calls_monthly", "circle_size"),
+    "on_net_share": ("on_net_share",),
+    "suspensions_6m": ("suspensions_6m",),
+    "arrears_6m": ("arrears_6m",),
+    "payments_6m": ("payments_6m",),
+    "handset_brand": ("handset_brand",),
+}
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
+
+
+def has_column(subs: pd.DataFrame, name: str) -> bool:
+    """The snapshot carries this optional column: present with at least one filled cell (a column
+    left empty in every row says nothing and counts as absent)."""
+    return name in subs.columns and bool(subs[name].notna().any())
+
+
+def optional_features(subs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The OPTIONAL_FEATURES the subscribers table has columns for, in OPTIONAL_FEATURES order."""
+    def num(name: str) -> np.ndarray:
+        return pd.to_numeric(subs[name], errors="coerce").to_numpy(dtype=float)
+
+    out = {}
+    for feature, needs in OPTIONAL_FEATURES.items():
+        if not all(has_column(subs, c) for c in needs):
+            continue
+        if feature == "circle_trend":
+            out[feature] = _ratio(num("circle_size"), num("circle_size_6m_ago"))
+        elif feature == "calls_per_contact":
+            out[feature] = _ratio(num("calls_monthly"), num("circle_size"))
+        elif feature == "handset_brand":
+            col = subs["handset_brand"]
+            out[feature] = col.astype(object).where(col.notna(), None).to_numpy()
+        else:
+            out[feature] = num(needs[0])
+    return out
 
 
 def _count(codes: np.ndarray, n: int, mask=None) -> np.ndarray:
@@ -123,7 +174,10 @@ def subscriber_features(tables: dict[str, pd.DataFrame], as_of: date, keys: Snap
 
     for column in CATEGORICAL_FEATURES:
         out[column] = subs[column].astype(object).where(subs[column].notna(), None).to_numpy()
-    return out[list(FEATURES)]
+    extra = optional_features(subs)
+    for name, values in extra.items():
+        out[name] = values
+    return out[list(FEATURES) + list(extra)]
 
 
 def churn_training_frame(tables: dict[str, pd.DataFrame], as_of: date) -> tuple[pd.DataFrame, pd.Series]:

@@ -51,6 +51,7 @@ class Column:
     nullable: bool = False  # may the cell be empty?
     values: tuple[str, ...] = ()  # allowed values for ENUM
     doc: str = ""
+    optional: bool = False  # may the whole column be absent? (old snapshots load without it)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,19 @@ class Table:
     key: tuple[str, ...] = ()
     optional: bool = False
     doc: str = ""
-    column_names: tuple[str, ...] = field(init=False)
+    column_names: tuple[str, ...] = field(init=False)  # every column, optional ones included
+    required_names: tuple[str, ...] = field(init=False)  # the columns every file must have
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        object.__setattr__(self, "required_names", tuple(c.name for c in self.columns if not c.optional))
+
+    def present_in(self, header) -> "Table":
+        """This table with only the columns a file has, when every missing one is optional
+        (a missing required column stays, so the reader reports it)."""
+        have = set(header)
+        keep = tuple(c for c in self.columns if not c.optional or c.name in have)
+        return self if len(keep) == len(self.columns) else Table(self.name, keep, self.key, self.optional, self.doc)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -72,8 +82,29 @@ class Table:
         raise KeyError(name)
 
 
-def _c(name: str, kind: str = STRING, *, nullable: bool = False, values=(), doc: str = "") -> Column:
-    return Column(name, kind, nullable, tuple(values), doc)
+def _c(name: str, kind: str = STRING, *, nullable: bool = False, values=(), doc: str = "",
+       optional: bool = False) -> Column:
+    return Column(name, kind, nullable, tuple(values), doc, optional)
+
+
+# Optional `subscribers` columns of the value × stability model (客户价值-稳定度, seed 000;
+# issue 10 §3). A snapshot may leave any of them out (old snapshots load and run as before);
+# an empty cell means unknown for that subscriber. The models use the ones present
+# (docs/MODELS.md). Counts are over the last six months up to --as-of unless said otherwise.
+SUBSCRIBER_OPTIONAL = (
+    _c("circle_size", INT, nullable=True, optional=True,
+       doc="交往圈 calling circle: distinct numbers the subscriber called or was called by, last 3 months"),
+    _c("circle_size_6m_ago", INT, nullable=True, optional=True,
+       doc="the same count for the 3 months ending six months earlier (circle trend = circle_size / this)"),
+    _c("calls_monthly", FLOAT, nullable=True, optional=True,
+       doc="voice calls per month, last 3 months (with circle_size: how busy the circle is)"),
+    _c("on_net_share", FLOAT, nullable=True, optional=True,
+       doc="本网通话占比 share of voice calls with numbers on this network, last 3 months, 0..1"),
+    _c("suspensions_6m", INT, nullable=True, optional=True, doc="停机 times the line was suspended, last 6 months"),
+    _c("arrears_6m", INT, nullable=True, optional=True, doc="欠费 months the bill was in arrears, last 6 months"),
+    _c("payments_6m", INT, nullable=True, optional=True, doc="缴费次数 payments (top-ups, bill payments), last 6 months"),
+    _c("handset_brand", nullable=True, optional=True, doc="终端品牌 handset maker, e.g. 苹果, 华为, 小米 (free text)"),
+)
 
 
 TABLES: dict[str, Table] = {
@@ -93,6 +124,7 @@ TABLES: dict[str, Table] = {
                 _c("device_os", ENUM, values=OS_VALUES),
                 _c("account_manager", nullable=True, doc="empty = none"),
                 _c("preferences", TAGS, nullable=True),
+                *SUBSCRIBER_OPTIONAL,
             ),
             key=("msisdn",),
         ),

@@ -163,7 +163,7 @@ def _missing_columns(path: Path, table: Table, header: list[str]) -> list[Diagno
     return [
         Diagnostic("DC003", f"required column '{name}' is missing", file=str(path), line=1, column=1,
                    path=name, hint=f"the header needs: {', '.join(table.column_names)}")
-        for name in table.column_names if name not in header
+        for name in table.column_names if name not in header and not table.column(name).optional
     ]
 
 
@@ -202,6 +202,7 @@ def _read_csv(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
         return None, [Diagnostic("DC005", "the file has no header row", file=str(path), line=1,
                                  hint=f"first line must name the columns: {', '.join(table.column_names)}")]
     header = next(csv.reader(io.StringIO(first)))
+    table = table.present_in(header)  # optional columns the file leaves out (contract.Column.optional)
     missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
     if missing:
         return None, missing
@@ -311,6 +312,7 @@ def _read_parquet(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnosti
         return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
                                  hint="write it with pyarrow or pandas .to_parquet()")]
     header = list(schema.names)
+    table = table.present_in(header)  # optional columns the file leaves out (contract.Column.optional)
     missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
     if missing:
         return None, missing
@@ -337,6 +339,8 @@ def _typed(table: Table, raw: _Raw) -> tuple[pd.DataFrame | None, list[Diagnosti
     problems = _Problems(raw)
     series = {}
     for column in table.columns:
+        if column.name not in raw.columns:  # an optional column the file leaves out
+            continue
         values = raw.columns[column.name]
         bad = rules.check_cells(column, values)  # input rules on the text (engine.snapshot.rules)
         result, typing_bad = parse_column(column, values)

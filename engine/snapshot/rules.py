@@ -43,13 +43,18 @@ MAX_LINE_BYTES = 1 << 20  # Arrow's default CSV block size; a longer line cannot
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
 
 # Counts and amounts: a negative value is a broken extract, never a fact about a subscriber.
-NON_NEGATIVE = frozenset({"arpu", "arpu_6m_ago", "uses", "active_days", "traffic_mb", "paid_amount", "hot_rank"})
+NON_NEGATIVE = frozenset({"arpu", "arpu_6m_ago", "uses", "active_days", "traffic_mb", "paid_amount", "hot_rank",
+                          # the optional value × stability columns of subscribers
+                          "circle_size", "circle_size_6m_ago", "calls_monthly", "on_net_share",
+                          "suspensions_6m", "arrears_6m", "payments_6m"})
+SHARES = frozenset({"on_net_share"})  # a share is at most 1 (DC035)
 
 BAD_MSISDN = "DC030"
 CONTROL = "DC031"
 TOO_LONG = "DC032"
 LINE_TOO_LONG = "DC033"
 NEGATIVE = "DC034"
+ABOVE_ONE = "DC035"
 BAD_PATTERN = "DC039"
 DUPLICATE_HEADER = "DC008"
 
@@ -58,6 +63,7 @@ HINTS = {
     CONTROL: "remove control characters (NUL, tab, line breaks) from the cell",
     TOO_LONG: f"a cell holds at most {MAX_CELL_CHARS} characters; check the export that wrote it",
     NEGATIVE: "counts and amounts cannot be negative; check the export that wrote it",
+    ABOVE_ONE: "a share is a fraction between 0 and 1 (0.35, not 35)",
 }
 
 
@@ -108,10 +114,14 @@ def check_values(column: Column, typed: object) -> list[Bad]:
     if column.name not in NON_NEGATIVE or column.kind not in (contract.INT, contract.FLOAT):
         return []
     numbers = np.asarray(typed, dtype=np.float64)
+    bad = []
     negative = numbers < 0
-    if not negative.any():
-        return []
-    return [Bad(np.flatnonzero(negative), "a number of zero or more", NEGATIVE)]
+    if negative.any():
+        bad.append(Bad(np.flatnonzero(negative), "a number of zero or more", NEGATIVE))
+    above = numbers > 1 if column.name in SHARES else None
+    if above is not None and above.any():
+        bad.append(Bad(np.flatnonzero(above), "a share between 0 and 1", ABOVE_ONE))
+    return bad
 
 
 def long_lines(data: bytes, limit: int = MAX_LINE_BYTES) -> list[int]:

@@ -34,7 +34,7 @@ STRATEGY_IDS = {
     "unpaid_low_use": ("ulu_am_contact", "ulu_wap_push_guide", "ulu_sms_guide", "ulu_mms_guide"),
     "paid_low_use": ("plu_sms_free_trial", "plu_call_monthly_upgrade", "plu_wap_prize"),
     "retention": ("ret_call_plan_upgrade", "ret_am_contract_offer", "ret_sms_family_plan", "ret_call_loyalty",
-                  "ret_sms_secondary_card"),
+                  "ret_sms_secondary_card", "ret_sms_vnet"),
     "retention_care": ("care_sms_benefits", "care_wap_usage_tips"),
 }
 

@@ -151,7 +151,7 @@ def test_an_int64_msisdn_column_in_parquet_is_a_diagnostic(tmp_path, table):
     # Issue 11 reproduction: ArrowTypeError traceback.
     write_snapshot(tmp_path, _tables())
     (tmp_path / f"{table}.csv").unlink()
-    columns = {c: pa.array([r[c] for r in HANDMADE[table]]) for c in TABLES[table].column_names}
+    columns = {c: pa.array([r[c] for r in HANDMADE[table]]) for c in TABLES[table].required_names}
     columns["msisdn"] = pa.array([int(r["msisdn"]) for r in HANDMADE[table]], pa.int64())
     pq.write_table(pa.table(columns), tmp_path / f"{table}.parquet")
     found = _errors(tmp_path)
@@ -166,14 +166,14 @@ def test_ordinary_snapshots_still_load(tmp_path):
 
 # --- fuzz: any bytes as a table file --------------------------------------------------------
 
-_HEADER = ",".join(TABLES["subscribers"].column_names).encode()
+_HEADER = ",".join(TABLES["subscribers"].required_names).encode()
 _ROW = b"13800000001,xian,gotone,p58,2020-11-15,80,100,2027-02-14,android,Li Na,sports\n"
 
 
 def _parquet_bytes() -> bytes:
     sink = io.BytesIO()
     pq.write_table(pa.table({c: pa.array([r[c] for r in HANDMADE["subscribers"]])
-                             for c in TABLES["subscribers"].column_names}), sink)
+                             for c in TABLES["subscribers"].required_names}), sink)
     return sink.getvalue()
 
 
