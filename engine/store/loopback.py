@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
+from engine.base.frames import append_rows
 from engine.store.database import get_engine
 
 CONTACT_COLUMNS = ("msisdn", "service", "pack", "strategy", "channel", "contacted_on", "responded", "converted")
@@ -140,8 +141,7 @@ def merge_written_back(snapshot, written: WrittenBack) -> None:
         if not len(extra):
             continue
         own = tables[name]
-        added = extra[list(columns)].astype({c: own[c].dtype for c in columns})
-        tables[name] = pd.concat([own, added], ignore_index=True)
+        tables[name] = append_rows(own, extra[list(columns)])  # keeps the loader's compact dtypes
     snapshot.cache.clear()  # derived lookups (if any) were built from the tables before the merge
 
 
