@@ -131,10 +131,14 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=str(args.code.resolve()))
     for n in args.subscribers:
         data, models = _prepare(args.keep, n)
-        out = subprocess.run([sys.executable, __file__, "--keep", str(args.keep), "--partitions", str(args.partitions),
-                              "--child", str(data), str(models)], cwd=args.code, env=env,
-                             check=True, capture_output=True, text=True).stdout
-        figures = json.loads(out.strip().splitlines()[-1])
+        child = subprocess.run([sys.executable, __file__, "--keep", str(args.keep), "--partitions", str(args.partitions),
+                                "--child", str(data), str(models)], cwd=args.code, env=env,
+                               capture_output=True, text=True)
+        if child.returncode:  # e.g. MemoryError under a `ulimit -v` cap: a figure too
+            lines = child.stderr.strip().splitlines() or [f"exit status {child.returncode}"]
+            figures = {"failed": lines[-1][:200]}
+        else:
+            figures = json.loads(child.stdout.strip().splitlines()[-1])
         print(json.dumps({"subscribers": n, "code": str(args.code), **figures,
                           "load_average_1m": round(os.getloadavg()[0], 2)}))
 
