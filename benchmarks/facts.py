@@ -7,8 +7,9 @@ Each size runs in a fresh child process (so peak figures belong to that size alo
 the snapshot (engine.snapshot.loader.load_snapshot), builds the facts of the whole base
 (engine.facts.build.build_facts), then scores it (engine.scoring.scoring.score_snapshot, with a
 stability model trained once on a 20k snapshot). Printed per stage: wall seconds, the process's
-PSS when the stage ends, and the peak RSS/PSS of the whole child (sampled every 0.05 s from
-/proc/self/smaps_rollup; PSS is what forked workers sharing the pages would count once).
+PSS when the stage ends and its peak during the stage, and the peak RSS/PSS of the whole child
+(sampled every 0.05 s from /proc/self/smaps_rollup; PSS is what forked workers sharing the
+pages would count once).
 `--partitions K` also builds the facts in K subscriber partitions (when the code has them) and
 reports that stage's seconds and peak. `--code DIR` runs another checkout's `engine` (e.g. a
 `git archive main` extracted to DIR) with the same script: the before/after comparison of
@@ -51,22 +52,31 @@ class _Peak(threading.Thread):
         super().__init__(daemon=True)
         self.rss = self.pss = 0.0
         self.stop_flag = threading.Event()
+        self.stage_pss = 0.0  # peak since the last `stage_peak()`
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
             rss, pss = _memory_mb()
-            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+            self.rss, self.pss, self.stage_pss = max(self.rss, rss), max(self.pss, pss), max(self.stage_pss, pss)
             time.sleep(0.05)
+
+    def stage_peak(self) -> float:
+        """The peak PSS since the previous call (the stage that just ended), then start again."""
+        peak, self.stage_pss = max(self.stage_pss, _memory_mb()[1]), 0.0
+        return peak
 
 
 def _child(data: Path, models: Path, partitions: int) -> None:
     peak = _Peak()
     peak.start()
     figures: dict = {"start_pss_mb": round(_memory_mb()[1])}
+    time.sleep(0.1)
+    peak.stage_peak()
 
     def stage(name: str, started: float) -> None:
         figures[f"{name}_s"] = round(time.perf_counter() - started, 2)
         figures[f"{name}_pss_mb"] = round(_memory_mb()[1])
+        figures[f"{name}_peak_pss_mb"] = round(peak.stage_peak())
 
     from engine.facts.build import build_facts
     from engine.scoring.scoring import score_snapshot
