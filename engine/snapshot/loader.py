@@ -160,6 +160,8 @@ def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.Dat
     if not problems.total and table.key:
         _check_keys(table, raw, problems)
     raw.encoded.clear()
+    if compact_dtypes:  # the snapshot keeps only the typed frame; `raw` still names lines and columns
+        raw.columns = {}
     if problems.total:
         return None, problems.diagnostics()
     frame = pd.DataFrame(index=pd.RangeIndex(raw.rows))
