@@ -40,7 +40,7 @@ from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
 from engine.facts import derived
 from engine.facts.circle import circle_fields
 from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET, UPLIFT_PREFIX
-from engine.facts.keys import month_labels
+from engine.facts.keys import join_index, month_labels, positions, subscriber_slices
 from engine.snapshot.loader import Snapshot
 
 NESTED_PREFIXES = (PROPENSITY_PREFIX, UPLIFT_PREFIX)  # per-strategy columns a fact holds as one map each
@@ -59,71 +59,66 @@ def _days(as_of: date, dates: pd.Series) -> np.ndarray:
     return out
 
 
-def _index(values) -> pd.Index:
-    """A hash index over strings kept as Python objects (pandas 3 would otherwise convert
-    them to Arrow strings, which costs seconds per 10M lookups)."""
-    return pd.Index(np.asarray(values, dtype=object), dtype=object)
+def _objects(values: pd.Series) -> np.ndarray:
+    """A text column as the fact frame holds it: numpy object array of str (None when missing).
 
-
-def _objects(values) -> pd.Index:
-    """Lookup targets as an object Index too: a plain array would be re-inferred as Arrow strings."""
-    return _index(values)
-
-
-_SERVICES = _index(SERVICE_IDS)
-
-
-def _service_codes(services) -> np.ndarray:
-    return _SERVICES.get_indexer(_objects(services)).astype(np.int64)
-
-
-def _usage_rows(snapshot: Snapshot, as_of: date, months: int) -> dict[str, np.ndarray]:
-    """Integer codes of the usage rows inside M0..M<months>: subscriber position, service, month k.
-
-    The string lookups here are the expensive part of the fact build, so they run once.
-    """
-    usage = snapshot.tables["usage_monthly"]
-    month = _index(month_labels(as_of, months)).get_indexer(_objects(usage["month"]))
-    window = month >= 0
-    people = _people(snapshot)
-    return {
-        "window": window, "month": month[window],
-        "person": people.get_indexer(_objects(usage["msisdn"].to_numpy()[window])).astype(np.int64),
-        "service": _service_codes(usage["service"].to_numpy()[window]),
-    }
-
-
-def _people(snapshot: Snapshot) -> pd.Index:
-    """The msisdn hash index of `subscribers`, built once per snapshot."""
-    if "msisdn_index" not in snapshot.cache:
-        snapshot.cache["msisdn_index"] = _index(snapshot.tables["subscribers"]["msisdn"])
-    return snapshot.cache["msisdn_index"]
-
-
-def subscriber_positions(snapshot: Snapshot, msisdns) -> np.ndarray:
-    """Row of each msisdn in `subscribers` (-1 when absent), by one hash lookup."""
-    return _people(snapshot).get_indexer(_objects(msisdns))
+    A compact column (categorical) makes one Python str per category, not per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        words = np.append(values.cat.categories.to_numpy(dtype=object), None)
+        return words[values.cat.codes.to_numpy()]
+    return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
 
 
 def service_codes(services) -> np.ndarray:
     """Position of each service id in engine.snapshot.contract.SERVICE_IDS (-1 when unknown)."""
-    return _service_codes(services)
+    return positions(services, SERVICE_IDS)
 
 
-def usage_by_month(snapshot: Snapshot, subscriptions: pd.DataFrame, as_of: date,
-                   months: int = MONTHS_BACK, rows: dict | None = None) -> dict[str, np.ndarray]:
-    """Per row of `subscriptions`, uses / traffic_mb / paid_amount in M0..M<months>.
+class _Part:
+    """The rows of every table that belong to some subscribers (the whole base, or a partition).
+
+    `ranks`: the chosen subscribers' ranks in msisdn order (sorted); a table's rows come with
+    `person`, the position of their subscriber in `ranks` (-1: not a subscriber). The whole base
+    reads the tables as they are; a partition takes only its own rows (engine.facts.keys)."""
+
+    def __init__(self, snapshot: Snapshot, subscribers=None):
+        self.snapshot = snapshot
+        self.join = join_index(snapshot)
+        self.whole = subscribers is None
+        self.ranks = self.join.select(subscribers)
+        self.n = len(self.ranks)
+
+    def table(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        frame = self.snapshot.tables[name]
+        if self.whole:
+            return frame, self.join.ranks(name)
+        rows = self.join.rows(name, self.ranks)
+        rank = self.join.ranks(name, rows)
+        return frame.take(rows).reset_index(drop=True), np.where(rank >= 0, np.searchsorted(self.ranks, rank), -1)
+
+    def people(self) -> pd.DataFrame:
+        """The chosen subscribers' rows of `subscribers`, in rank order."""
+        return self.snapshot.tables["subscribers"].take(self.join.row_of_rank[self.ranks]).reset_index(drop=True)
+
+
+def _usage_rows(usage: pd.DataFrame, person: np.ndarray, as_of: date, months: int) -> dict[str, np.ndarray]:
+    """Integer codes of the usage rows inside M0..M<months>: subscriber, service, month k."""
+    month = positions(usage["month"], month_labels(as_of, months))
+    window = month >= 0
+    return {"window": window, "month": month[window], "person": person[window],
+            "service": service_codes(usage["service"])[window]}
+
+
+def _usage_by_month(usage: pd.DataFrame, rows: dict, fact_person: np.ndarray, fact_service: np.ndarray,
+                    months: int = MONTHS_BACK) -> dict[str, np.ndarray]:
+    """Per fact, uses / traffic_mb / paid_amount in M0..M<months>.
 
     Returns `{"uses": int64[n, months + 1], "traffic_mb": float[n, months + 1],
     "paid_amount": float[n, months + 1]}`; column k is Mk. No usage row = 0.
     """
-    usage = snapshot.tables["usage_monthly"]
-    rows = rows if rows is not None else _usage_rows(snapshot, as_of, months)
-    people = _people(snapshot)
     width = months + 1
-    n = len(subscriptions)
-    fact_key = people.get_indexer(_objects(subscriptions["msisdn"])).astype(np.int64) * _N_SERVICES \
-        + _service_codes(subscriptions["service"])
+    n = len(fact_person)
+    fact_key = fact_person.astype(np.int64) * _N_SERVICES + fact_service
     row = pd.Index(fact_key).get_indexer(rows["person"] * _N_SERVICES + rows["service"])
     hit = (row >= 0) & (rows["month"] < width)
     cell = row[hit] * width + rows["month"][hit]
@@ -133,14 +128,6 @@ def usage_by_month(snapshot: Snapshot, subscriptions: pd.DataFrame, as_of: date,
         out[name] = np.bincount(cell, weights=weights, minlength=n * width).reshape(n, width)
     out["uses"] = out["uses"].round().astype(np.int64)
     return out
-
-
-def _data_spenders(snapshot: Snapshot, rows: dict[str, np.ndarray], data_services=None) -> np.ndarray:
-    """Per subscriber (in subscribers order): paid for a data service or had GPRS traffic in M1..M3."""
-    usage = snapshot.tables["usage_monthly"]
-    return derived.data_spenders(usage["paid_amount"].to_numpy()[rows["window"]],
-                                 usage["traffic_mb"].to_numpy()[rows["window"]], rows["month"], rows["service"],
-                                 rows["person"], len(snapshot.tables["subscribers"]), data_services)
 
 
 def _months_silent(uses: np.ndarray, ordered_on: pd.Series, as_of: date) -> np.ndarray:
@@ -170,39 +157,42 @@ def _normalise_tags(values: pd.Series) -> np.ndarray:
     return clean[codes]
 
 
-def _per_subscriber(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
-    """Events and lists per subscriber, in subscribers order."""
-    people = _people(snapshot)
-    n = len(people)
+def _per_subscriber(part: _Part, as_of: date) -> pd.DataFrame:
+    """Events and lists per chosen subscriber, in rank order."""
+    n = part.n
     stamp = pd.Timestamp(as_of)
 
-    changes = snapshot.tables["handset_changes"]
-    changes = changes[changes["changed_on"] <= stamp].sort_values("changed_on", kind="stable")
-    latest = changes.drop_duplicates("msisdn", keep="last")
-    at = people.get_indexer(_objects(latest["msisdn"]))
+    changes, who = part.table("handset_changes")
+    keep = (changes["changed_on"] <= stamp).to_numpy()
+    changes, who = changes[keep], who[keep]
+    order = np.argsort(changes["changed_on"].to_numpy(), kind="stable")
+    who = who[order]
+    last = np.flatnonzero(~pd.Series(who).duplicated(keep="last").to_numpy())  # the latest change per subscriber
+    latest = changes.iloc[order[last]]
+    at = who[last]
     changed_days = np.full(n, np.nan)
     changed_days[at] = _days(as_of, latest["changed_on"])
-    old, new = latest["old_os"].to_numpy(), latest["new_os"].to_numpy()
+    old, new = _objects(latest["old_os"]), _objects(latest["new_os"])
     os_changed = np.zeros(n, dtype=bool)
     os_changed[at] = old != new
     to_smart = np.zeros(n, dtype=bool)
     to_smart[at] = (old == "feature") & (new != "feature")
 
-    lists = snapshot.tables["lists"]
-    lists = lists[lists["since"] <= stamp]
+    lists, who = part.table("lists")
+    keep = (lists["since"] <= stamp).to_numpy()
+    lists, who = lists[keep], who[keep]
     bits = np.zeros(n, dtype=np.int64)
-    who = people.get_indexer(_objects(lists["msisdn"]))
-    code = pd.Categorical(lists["list"], categories=LIST_VALUES).codes
+    code = positions(lists["list"], LIST_VALUES)
     for i in range(len(LIST_VALUES)):  # a handful of list names, each one vectorised pass
         bits[who[code == i]] |= 1 << i
     names = sorted(LIST_VALUES)
     words = np.array(["|".join(n_ for n_ in names if m & (1 << LIST_VALUES.index(n_)))
                       for m in range(1 << len(LIST_VALUES))], dtype=object)
 
-    contacts = snapshot.tables["contact_history"]
+    contacts, who = part.table("contact_history")
     days = _days(as_of, contacts["contacted_on"])
     past = days >= 0
-    who = people.get_indexer(_objects(contacts["msisdn"].to_numpy()[past]))
+    who = who[past]
     known = who >= 0
     since = np.full(n, np.inf)
     np.minimum.at(since, who[known], days[past][known])
@@ -216,43 +206,59 @@ def _per_subscriber(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
     })
 
 
-def build_facts(snapshot: Snapshot, as_of: date, data_services=None) -> pd.DataFrame:
+def subscriber_partitions(snapshot: Snapshot, parts: int) -> list[slice]:
+    """`parts` contiguous ranges of the msisdn-sorted subscribers, for `build_facts(subscribers=…)`."""
+    return subscriber_slices(join_index(snapshot).size, parts)
+
+
+def build_facts(snapshot: Snapshot, as_of: date, data_services=None, subscribers=None) -> pd.DataFrame:
     """One row per active subscription: `msisdn` + the usage, subscription, subscriber and
     events-and-lists fields of the catalogue (definitions in the module docstring).
 
     `data_services`: the service ids the catalogue flags `data_service` (default: the shipped
-    catalogue's, engine.facts.derived.DEFAULT_DATA_SERVICES)."""
-    subs = snapshot.tables["subscriptions"]
-    subs = subs[subs["status"].to_numpy() == "active"].reset_index(drop=True)
-    people = snapshot.tables["subscribers"]
-    pos = subscriber_positions(snapshot, subs["msisdn"])
-    person = people.take(pos).reset_index(drop=True)  # object columns stay object
-    rows = _usage_rows(snapshot, as_of, MONTHS_BACK)
-    usage = usage_by_month(snapshot, subs, as_of, rows=rows)
+    catalogue's, engine.facts.derived.DEFAULT_DATA_SERVICES).
+
+    `subscribers`: build the facts of some subscribers only — a slice of the msisdn-sorted
+    subscribers (`subscriber_partitions`) or an array of their ranks in that order. Only their
+    rows of every table are read (engine.facts.keys.JoinIndex.rows); the facts of the whole
+    base are exactly the union of any partition's facts (each partition's rows keep the order
+    of `subscriptions`). None (the default) builds the whole base."""
+    part = _Part(snapshot, subscribers)
+    subs, sub_person = part.table("subscriptions")
+    active = (subs["status"] == "active").to_numpy()
+    subs, pos = subs[active].reset_index(drop=True), sub_person[active]
+    person = part.people().take(pos).reset_index(drop=True)
+    usage_table, usage_person = part.table("usage_monthly")
+    rows = _usage_rows(usage_table, usage_person, as_of, MONTHS_BACK)
+    service = service_codes(subs["service"])
+    usage = _usage_by_month(usage_table, rows, pos, service)
     uses, recent = usage["uses"], slice(1, 4)
 
     arpu, before = person["arpu"].to_numpy(), person["arpu_6m_ago"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = np.where(before == 0, np.nan, arpu / np.where(before == 0, 1, before))
     manager = person["account_manager"]
-    events = _per_subscriber(snapshot, as_of).take(pos).reset_index(drop=True)
+    events = _per_subscriber(part, as_of).take(pos).reset_index(drop=True)
+    spenders = derived.data_spenders(usage_table["paid_amount"].to_numpy()[rows["window"]],
+                                     usage_table["traffic_mb"].to_numpy()[rows["window"]], rows["month"],
+                                     rows["service"], rows["person"], part.n, data_services)
 
     columns = {
-        "msisdn": subs["msisdn"].to_numpy(),
+        "msisdn": _objects(subs["msisdn"]),
         "uses_m0": uses[:, 0], "uses_m1": uses[:, 1], "uses_m2": uses[:, 2], "uses_m3": uses[:, 3],
         "months_silent": _months_silent(uses, subs["ordered_on"], as_of),
         "used_in_3m": uses[:, recent].sum(axis=1) > 0,
         "traffic_mb_3m": usage["traffic_mb"][:, recent].sum(axis=1),
         "paid_3m": usage["paid_amount"][:, recent].sum(axis=1),
-        "has_data_spend": _data_spenders(snapshot, rows, data_services)[pos],
-        "service": subs["service"].to_numpy(), "billing": subs["billing"].to_numpy(),
+        "has_data_spend": spenders[pos],
+        "service": _objects(subs["service"]), "billing": _objects(subs["billing"]),
         "bundled": subs["bundled"].to_numpy(dtype=bool),
         "tenure_days": _days(as_of, person["join_date"]).astype(np.int64),
         "ordered_days": _days(as_of, subs["ordered_on"]).astype(np.int64),
-        "city": person["city"].to_numpy(), "brand": person["brand"].to_numpy(), "plan": person["plan"].to_numpy(),
+        "city": _objects(person["city"]), "brand": _objects(person["brand"]), "plan": _objects(person["plan"]),
         "arpu": arpu, "arpu_trend": trend,
         "contract_months_left": contract_months_left(person["contract_end"], as_of),
-        "device_os": person["device_os"].to_numpy(),
+        "device_os": _objects(person["device_os"]),
         "account_manager": (manager.notna() & (manager.fillna("") != "")).to_numpy(),
         "preferences": _normalise_tags(person["preferences"]),
         **circle_fields(person),  # the optional calling-circle columns (NaN without them)

@@ -1,8 +1,25 @@
-"""Row positions for joining snapshot tables to the subscriber index, computed once per score run.
+"""The one join index over msisdn / service / month: facts, model features and views join here.
+
+Every join of the input is "which subscriber (service, month) is this row's": this module
+answers it once per table with integer codes, and nothing else looks strings up.
+
+- `positions(values, universe)`: position of each value in a short list (SERVICE_IDS, the month
+  labels, a set of msisdns), -1 where absent. A compact snapshot column (a pandas categorical,
+  engine.snapshot.compact) is answered by looking up its *categories* only and taking by code
+  (a few hundred lookups for 15M usage rows); other columns by Arrow's `index_in`.
+- `JoinIndex` (`join_index(snapshot)`, cached in `Snapshot.cache`): the subscribers' msisdns
+  sorted, and per table each row's subscriber **rank** (position in that sorted order, -1 for
+  an msisdn not in subscribers). The loader sorts categories, so the subscribers' msisdn codes
+  are already the ranks. Per table it also keeps the rows grouped by subscriber (a stable
+  argsort of the ranks and the offset of each rank; nothing at all when the file is already
+  sorted by msisdn, the usual extract), so the rows of a partition of the base — a range or a
+  set of ranks — are found without reading the other rows (`JoinIndex.rows`).
+- `snapshot_keys(tables, as_of)`: the scoring models' view (positions in the subscribers'
+  file order, usage months M0..M3), built on `positions`.
 
 Looking 18M usage msisdns up in a 1M-subscriber index with pandas' object hash table took 30–50 s
-on the 2-core box; Arrow's `index_in` does it in a few seconds, and months become small ints
-so M1..M3 tests are integer compares instead of string compares.
+on the 2-core box; Arrow's `index_in` does it in a few seconds, a categorical's codes in well
+under one.
 """
 
 from __future__ import annotations
@@ -18,13 +35,18 @@ import pyarrow.compute as pc
 
 def _arrow_strings(values) -> pa.Array:
     if isinstance(values, (pd.Series, pd.Index)):
-        values = values.astype(str) if values.dtype != object else values
-        return pa.array(values.to_numpy(dtype=object) if values.dtype == object else values.array, type=pa.large_string())
+        if values.dtype == object:
+            return pa.array(values.to_numpy(dtype=object), type=pa.large_string())
+        values = values.astype(str) if values.dtype != "str" else values
+        return pc.cast(pa.array(values.array), pa.large_string())
     return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
 
 
 def positions(values, universe) -> np.ndarray:
     """Position of each value in `universe` (first occurrence), -1 where absent; int64."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        of_category = positions(values.cat.categories, universe)
+        return np.append(of_category, -1)[values.cat.codes.to_numpy()]  # code -1 (missing) → -1
     found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(universe))
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -33,6 +55,111 @@ def month_labels(as_of: date, months: int = 3) -> list[str]:
     """`YYYY-MM` of M0, M1, …, M<months> for a run date (M0 = the month containing it)."""
     m0 = pd.Period(pd.Timestamp(as_of), freq="M")
     return [str(m0 - k) for k in range(months + 1)]
+
+
+def subscriber_slices(subscribers: int, parts: int) -> list[slice]:
+    """`parts` contiguous ranges of ranks (of the msisdn-sorted subscribers), sizes differing by at most 1."""
+    bounds = np.linspace(0, subscribers, max(1, parts) + 1).round().astype(np.int64)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@dataclass
+class _Grouped:
+    """One table's rows grouped by subscriber rank: rows of rank r are order[offsets[r]:offsets[r + 1]]
+    (order None: the table is sorted by rank, the rows are offsets[r]..offsets[r + 1] themselves)."""
+
+    frame: pd.DataFrame  # the table this was built from (a replaced table is regrouped)
+    order: np.ndarray | None
+    offsets: np.ndarray
+
+
+@dataclass
+class JoinIndex:
+    """The subscribers in msisdn order and each table's rows by subscriber (module docstring)."""
+
+    msisdns: pd.Index  # the subscribers' msisdns, sorted (str)
+    row_of_rank: np.ndarray  # subscribers' row (file order) of each rank
+    tables: dict[str, pd.DataFrame]
+    _grouped: dict[str, _Grouped] = field(default_factory=dict, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.msisdns)
+
+    def ranks(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Rank of each row's subscriber (-1: not a subscriber), all rows or `rows` only; int64."""
+        msisdn = self.tables[name]["msisdn"]
+        if rows is not None:
+            msisdn = msisdn.take(rows)
+        if name == "subscribers" and isinstance(msisdn.dtype, pd.CategoricalDtype) \
+                and msisdn.cat.categories.equals(self.msisdns):
+            return msisdn.cat.codes.to_numpy().astype(np.int64)
+        return positions(msisdn, self.msisdns)
+
+    def select(self, subscribers=None) -> np.ndarray:
+        """The sorted ranks a `subscribers` argument names: None = all, a slice of ranks, or ranks."""
+        if subscribers is None:
+            return np.arange(self.size, dtype=np.int64)
+        if isinstance(subscribers, slice):
+            return np.arange(self.size, dtype=np.int64)[subscribers]
+        chosen = np.unique(np.asarray(subscribers, dtype=np.int64))
+        if len(chosen) and (chosen[0] < 0 or chosen[-1] >= self.size):
+            raise IndexError(f"subscriber ranks must be within 0..{self.size - 1}")
+        return chosen
+
+    def _group(self, name: str) -> _Grouped:
+        frame = self.tables[name]
+        grouped = self._grouped.get(name)
+        if grouped is None or grouped.frame is not frame:
+            rank = self.ranks(name)
+            counts = np.bincount(rank[rank >= 0], minlength=self.size)
+            unknown = int((rank < 0).sum())  # a stable argsort puts them first
+            offsets = np.concatenate([[0], np.cumsum(counts)]) + unknown
+            in_order = unknown == 0 and bool((rank[1:] >= rank[:-1]).all())
+            order = None if in_order else np.argsort(rank, kind="stable").astype(np.int64)
+            grouped = self._grouped[name] = _Grouped(frame, order, offsets)
+        return grouped
+
+    def rows(self, name: str, ranks: np.ndarray) -> np.ndarray:
+        """Rows of table `name` whose subscriber is one of `ranks` (sorted), in file order.
+
+        Reads only the offsets of those ranks and their rows' positions: a partition's cost is
+        its own rows."""
+        grouped = self._group(name)
+        starts, ends = grouped.offsets[ranks], grouped.offsets[ranks + 1]
+        if len(ranks) and ranks[-1] - ranks[0] + 1 == len(ranks):  # a contiguous range: one slice
+            at = np.arange(starts[0], ends[-1], dtype=np.int64)
+        else:
+            lengths = ends - starts
+            at = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
+                + np.arange(int(lengths.sum()), dtype=np.int64)
+        return at if grouped.order is None else np.sort(grouped.order[at])
+
+
+def join_index(snapshot) -> JoinIndex:
+    """The snapshot's join index, built once and kept in `snapshot.cache` (the loop's write-back
+    clears the cache when it appends rows)."""
+    found = snapshot.cache.get("join_index")
+    if found is None or found.tables is not snapshot.tables:
+        msisdn = snapshot.tables["subscribers"]["msisdn"]
+        if isinstance(msisdn.dtype, pd.CategoricalDtype) and len(msisdn.cat.categories) == len(msisdn):
+            ordered = msisdn.cat.categories  # the loader's sorted categories of a unique column
+            rank = msisdn.cat.codes.to_numpy().astype(np.int64)
+        else:
+            strings = _arrow_strings(msisdn)
+            ordered = pd.Index(pc.take(strings, pc.sort_indices(strings)).to_pylist(), dtype="str")
+            rank = positions(msisdn, ordered)
+        row_of_rank = np.empty(len(rank), dtype=np.int64)
+        row_of_rank[rank] = np.arange(len(rank), dtype=np.int64)
+        found = snapshot.cache["join_index"] = JoinIndex(ordered, row_of_rank, snapshot.tables)
+    return found
+
+
+def subscriber_positions(snapshot, msisdns) -> np.ndarray:
+    """Row of each msisdn in `subscribers` (file order), -1 when absent."""
+    join = join_index(snapshot)
+    rank = positions(msisdns, join.msisdns)
+    return np.where(rank >= 0, join.row_of_rank[np.maximum(rank, 0)], -1)
 
 
 @dataclass

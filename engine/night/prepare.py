@@ -60,9 +60,12 @@ def score_base(snapshot, as_of: date, content, models_dir=None,
 
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,
                   stage: Callable[[str], None] = lambda _name: None,
-                  require_stability: bool = True,
+                  require_stability: bool = True, subscribers=None,
                   scores: tuple[pd.DataFrame, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(facts with scores and segment, extras aligned with it, model versions).
+
+    `subscribers`: the facts of some subscribers only (a slice of the msisdn-sorted
+    subscribers or their ranks, engine.facts.build.build_facts); scores stay base-wide.
 
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
     name (for messages and the account-manager list) and the segmentation rules that matched.
@@ -70,11 +73,12 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     """
     from engine.content.checks_models import data_services
     from engine.facts.build import build_facts
+    from engine.facts.keys import subscriber_positions
     from engine.scoring.response import add_propensity
 
     stage("facts")
     # The catalogue's data_service flags (has_data_spend) and rules/sensitivity.yaml's weights.
-    facts = build_facts(snapshot, as_of, data_services=data_services(content))
+    facts = build_facts(snapshot, as_of, data_services=data_services(content), subscribers=subscribers)
     stage("score")
     scores, versions = scores or score_base(snapshot, as_of, content, models_dir, require_stability)
     versions = dict(versions)
@@ -92,7 +96,7 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
         versions["response"] = response_version
     people = snapshot.tables["subscribers"]
     names = people["account_manager"].fillna("").to_numpy(dtype=object)
-    pos = pd.Index(people["msisdn"]).get_indexer(frame["msisdn"])
+    pos = subscriber_positions(snapshot, frame["msisdn"])  # the one join index (engine.facts.keys)
     extras = pd.DataFrame({"account_manager_name": names.take(pos),
                            "segment_rules": segmented["segment_rules"].to_numpy()})
     return frame, extras, versions

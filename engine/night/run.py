@@ -271,7 +271,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     del response
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),
                         hot_content=hot_content_index(snapshot), model_versions=versions)
-    slices = plan_slices(snapshot.tables, options.slice_size, at_least=options.workers)
+    slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
 
     clock.stage("decide")
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)

@@ -26,7 +26,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.partition import Partition, Row
 from engine.night.prepare import prepare_frame, scope_masks
-from engine.night.slices import Slices, slice_tables
+from engine.night.slices import Slices
 
 
 @dataclass
@@ -57,10 +57,8 @@ class SliceRunner:
 
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
-        from engine.snapshot.loader import Snapshot
-
-        part = Snapshot(self.snapshot.directory, tables=slice_tables(self.snapshot.tables, self.slices, k))
-        frame, extras, _versions = prepare_frame(part, self.as_of, self.content, self.models_dir, scores=self.scores)
+        frame, extras, _versions = prepare_frame(self.snapshot, self.as_of, self.content, self.models_dir,
+                                                 subscribers=self.slices.ranks(k), scores=self.scores)
         masks = scope_masks(frame, self.ctx.packs)
         bits = np.zeros(len(frame), dtype=np.int64)  # bit j: in the scope of pack j (sorted pack names)
         for j, name in enumerate(sorted(masks)):

@@ -106,7 +106,8 @@ def stored_segments(run_id: str, segments, db_url: str | None = None):
 
 def _active_days(snapshot, subs: pd.DataFrame, as_of) -> np.ndarray:
     """active_days of each row of `subs` in M1..M3 (int64[n, 3]); no usage row = 0."""
-    from engine.facts.build import month_labels, service_codes, subscriber_positions
+    from engine.facts.build import service_codes
+    from engine.facts.keys import month_labels, subscriber_positions
 
     usage = snapshot.tables["usage_monthly"]
     month = pd.Index(month_labels(as_of, 3)).get_indexer(usage["month"])

@@ -1,23 +1,23 @@
 """Load and validate an input snapshot (SPEC §2, ARCHITECTURE §1).
 
-`load_snapshot(directory)` reads each contract table from `NAME.csv` or `NAME.parquet`,
-checks every cell against engine.snapshot.contract (types, enums, empty cells, keys, references to
-`subscribers`) and returns typed pandas frames — or raises one DiagnosticError carrying every
-problem found, each naming file, line (CSV physical line, header = 1; for Parquet row + 1,
-so it reads the same), column and the bad value.
+`load_snapshot(directory)` reads each contract table from `NAME.csv` (engine.snapshot.csvfile)
+or `NAME.parquet` (engine.snapshot.parquetfile), checks every cell against
+engine.snapshot.contract (types, enums, empty cells, keys, references to `subscribers`) and
+returns typed pandas frames in compact dtypes without Python objects (engine.snapshot.compact)
+— or raises one DiagnosticError carrying every problem found, each naming file, line (CSV
+physical line, header = 1; for Parquet row + 1, so it reads the same), column and the bad value.
 
 The input rules of engine.snapshot.rules (msisdn format, no control characters, cell and line
 length, non-negative counts and amounts, no duplicate headers) are checked in the same pass.
 
 Validation is columnar: cells stay Arrow strings until a vectorised check (regex, set
 membership, cast) has passed for the whole column, so a 10M-row usage table validates in
-seconds. Line numbers assume one record per physical line (no newlines inside quoted cells).
+seconds; each column's Arrow strings are released once it is typed (key columns after the
+key check). Line numbers assume one record per physical line (no newlines inside quoted cells).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +25,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from engine.snapshot import contract
+from engine.snapshot.compact import compact
 from engine.snapshot.contract import TABLES, Column, Table
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.snapshot import rules
 from engine.snapshot.cells import Bad, mask, parse_column
+from engine.snapshot.csvfile import read_csv
+from engine.snapshot.parquetfile import read_parquet
+from engine.snapshot.raw import MAX_PER_FILE, Raw
 
 # Tables whose msisdn must exist in subscribers (cheap hash lookup, reported with the line).
 REFERENCING = ("subscriptions", "usage_monthly", "handset_changes", "lists")
-MAX_PER_FILE = 50  # problems listed per file; the rest are counted in one line
 
 
 @dataclass
@@ -45,51 +46,21 @@ class Snapshot:
 
     directory: Path
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    # Derived lookups later stages may share (e.g. the msisdn hash index); tables are read-only.
+    # Derived lookups later stages may share (e.g. the join index of engine.facts.keys); tables are read-only.
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
 
-@dataclass
-class _Raw:
-    """One table as read from disk, before typing: Arrow columns plus where they came from."""
-
-    file: str
-    columns: dict[str, pa.ChunkedArray]
-    positions: dict[str, int]  # column name -> 1-based position in the file
-    rows: int
-    line_offset: int  # line of row 0: 2 (CSV header is line 1; Parquet row n is reported as line n + 1)
-    unit: str  # "line" or "row", used in messages
-    source: Path | None = None  # the CSV file, re-read for line numbers only when there is an error
-    _lines: np.ndarray | None = field(default=None, repr=False)
-    encoded: dict[str, pa.DictionaryArray] = field(default_factory=dict)  # cache: column -> codes
-
-    def line(self, row: int) -> int:
-        """The line a person looks at for row `row` (0-based)."""
-        if self.source is None:
-            return int(row) + self.line_offset
-        if self._lines is None:  # the reader skips blank lines, so map rows to physical lines
-            self._lines = _data_lines(self.source.read_bytes())
-        return int(self._lines[row])
-
-
-def _encoded(raw: _Raw, name: str) -> pa.DictionaryArray:
-    """Dictionary codes of a raw column, computed once (shared by key checks and conversion)."""
-    if name not in raw.encoded:
-        raw.encoded[name] = pc.dictionary_encode(raw.columns[name].combine_chunks())
-    return raw.encoded[name]
-
-
-def _to_object(raw: _Raw, name: str, strings: pa.ChunkedArray) -> np.ndarray:
-    """Arrow strings -> numpy object array of str (None for nulls).
+def _to_object(raw: Raw, name: str, strings: pa.ChunkedArray) -> np.ndarray:
+    """Arrow strings -> numpy object array of str (None for nulls), for `load_table_file`.
 
     Going through dictionary codes makes one Python str per distinct value instead of one per
-    row: several times faster for msisdn/service/month columns of 10M rows.
+    row.
     """
     same = strings is raw.columns[name]
-    codes = _encoded(raw, name) if same else pc.dictionary_encode(strings.combine_chunks())
+    codes = raw.dictionary(name) if same else pc.dictionary_encode(strings.combine_chunks())
     words = np.append(codes.dictionary.to_numpy(zero_copy_only=False), None).astype(object)
     index = pc.fill_null(codes.indices, len(words) - 1).to_numpy()
     return words[index]
@@ -111,7 +82,7 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None) -> Sna
         raise DiagnosticError([Diagnostic("DC000", f"snapshot folder '{directory}' does not exist", file=str(directory),
                                           hint="pass the folder holding subscribers.csv, subscriptions.csv, …")])
     snapshot = Snapshot(directory)
-    raws: dict[str, _Raw] = {}
+    raws: dict[str, Raw] = {}
     for name in names:
         table = TABLES[name]
         raw, problems = _read(directory, table)
@@ -119,15 +90,15 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None) -> Sna
         if raw is None:
             continue
         raws[name] = raw
-        frame, problems = _typed(table, raw)
+        frame, problems = _typed(table, raw, compact_dtypes=True)
         diags.extend(problems)
         if frame is not None:
             snapshot.tables[name] = frame
     if "subscribers" in snapshot.tables:  # only typed tables: a wrongly typed msisdn was reported above
-        known = raws["subscribers"].columns["msisdn"]
+        known = snapshot.tables["subscribers"]["msisdn"]
         for name in REFERENCING:
             if name in snapshot.tables:
-                diags.extend(_check_references(raws[name], known))
+                diags.extend(_check_references(raws[name], snapshot.tables[name]["msisdn"], known))
     if diags:
         raise DiagnosticError(diags)
     return snapshot
@@ -139,19 +110,19 @@ def check_snapshot(directory: str | Path) -> dict[str, int]:
     return {name: len(frame) for name, frame in snapshot.tables.items()}
 
 
-# --- reading -------------------------------------------------------------------------------
+# --- table-level checks ------------------------------------------------------------------
 
 
-def _read(directory: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
+def _read(directory: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
     csv_path, pq_path = directory / f"{table.name}.csv", directory / f"{table.name}.parquet"
     if csv_path.exists() and pq_path.exists():
         return None, [Diagnostic(
             "DC001", f"both {csv_path.name} and {pq_path.name} exist", file=str(csv_path),
             hint="keep one file per table")]
     if csv_path.exists():
-        return _read_csv(csv_path, table)
+        return read_csv(csv_path, table)
     if pq_path.exists():
-        return _read_parquet(pq_path, table)
+        return read_parquet(pq_path, table)
     if table.optional:
         return None, []
     return None, [Diagnostic(
@@ -159,183 +130,12 @@ def _read(directory: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]
         hint=f"add {table.name}.csv or {table.name}.parquet to {directory}")]
 
 
-def _missing_columns(path: Path, table: Table, header: list[str]) -> list[Diagnostic]:
-    return [
-        Diagnostic("DC003", f"required column '{name}' is missing", file=str(path), line=1, column=1,
-                   path=name, hint=f"the header needs: {', '.join(table.column_names)}")
-        for name in table.column_names if name not in header and not table.column(name).optional
-    ]
-
-
-def _duplicate_columns(path: Path, header: list[str]) -> list[Diagnostic]:
-    """A column name given twice (input rule DC008): which of the two would be read is a guess."""
-    first: dict[str, int] = {}
-    diags = []
-    for position, name in enumerate(header, start=1):
-        if name in first:
-            diags.append(Diagnostic(rules.DUPLICATE_HEADER, f"column '{name}' appears twice (columns {first[name]} "
-                                    f"and {position})", file=str(path), line=1, column=position, path=name,
-                                    hint="keep one column of each name"))
-        else:
-            first[name] = position
-    return diags
-
-
-def _long_lines(path: Path, data: bytes) -> list[Diagnostic]:
-    """Lines Arrow cannot read because one is longer than its block (input rule DC033)."""
-    lines = rules.long_lines(data)
-    return [Diagnostic(rules.LINE_TOO_LONG, f"line is longer than {rules.MAX_LINE_BYTES:,} bytes", file=str(path),
-                       line=n, column=1, hint=rules.HINTS[rules.TOO_LONG]) for n in lines[:MAX_PER_FILE]]
-
-
-def _read_csv(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # tolerate the BOM spreadsheet tools write
-    end = data.find(b"\n")
-    first_line = data[: end if end >= 0 else len(data)]  # slicing bytes copies: only the header
-    bad_bytes = _utf8_problem(path, first_line)
-    if bad_bytes:
-        return None, bad_bytes
-    first = first_line.decode("utf-8").rstrip("\r")
-    if not first.strip():
-        return None, [Diagnostic("DC005", "the file has no header row", file=str(path), line=1,
-                                 hint=f"first line must name the columns: {', '.join(table.column_names)}")]
-    header = next(csv.reader(io.StringIO(first)))
-    table = table.present_in(header)  # optional columns the file leaves out (contract.Column.optional)
-    missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
-    if missing:
-        return None, missing
-    bad_rows: list[tuple[int | None, str]] = []
-
-    def _invalid(row) -> str:
-        bad_rows.append((row.number, row.text))
-        return "skip"
-
-    try:
-        arrow = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                include_columns=list(table.column_names),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        # Arrow checks UTF-8 while reading but cannot say where; only then is Python asked to find it.
-        bad_bytes = _utf8_problem(path, data) or _long_lines(path, data)
-        if bad_bytes:
-            return None, bad_bytes
-        return None, [Diagnostic("DC006", f"cannot parse CSV: {exc}", file=str(path),
-                                 hint="check quoting and the number of fields per line")]
-    diags = []
-    if len(bad_rows) > MAX_PER_FILE:
-        diags.append(Diagnostic("DC099", f"… {len(bad_rows) - MAX_PER_FILE} more problems in this file",
-                                file=str(path), line=_find_line(data, bad_rows[MAX_PER_FILE - 1][1]), column=1,
-                                hint="fix the problems above and check again"))
-    for _, text in bad_rows[:MAX_PER_FILE]:
-        line = _find_line(data, text)
-        diags.append(Diagnostic(
-            "DC006", f"line has the wrong number of fields: {text[:80]!r}", file=str(path), line=line,
-            hint=f"each line needs {len(header)} comma-separated fields like the header"))
-    if diags:
-        return None, diags
-    return _Raw(
-        file=str(path),
-        columns={name: arrow.column(name) for name in table.column_names},
-        positions={name: header.index(name) + 1 for name in table.column_names},
-        rows=arrow.num_rows, line_offset=2, unit="line", source=path,
-    ), []
-
-
-def _data_lines(data: bytes) -> np.ndarray:
-    """Line numbers of the non-blank lines after the header (the rows Arrow returns)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    text = np.frombuffer(data, dtype=np.uint8)
-    ends = np.append(np.flatnonzero(text == 10), len(text))
-    starts = np.append(0, ends[:-1] + 1)
-    width = ends - starts
-    blank = (width == 0) | ((width == 1) & (text[np.minimum(starts, max(len(text) - 1, 0))] == 13))
-    numbers = np.arange(1, len(ends) + 1)
-    return numbers[1:][~blank[1:]]
-
-
-def _invalid_utf8_columns(path: Path, arrow: pa.Table, header: list[str]) -> list[Diagnostic]:
-    """Parquet string columns whose bytes are not UTF-8 (Parquet writers do not check; Arrow's
-    full validation does, in C, column by column)."""
-    diags = []
-    for name in arrow.column_names:
-        column = arrow.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            continue
-        try:
-            column.validate(full=True)
-        except pa.ArrowInvalid:
-            diags.append(Diagnostic("DC004", f"column '{name}' holds bytes that are not valid UTF-8", file=str(path),
-                                    line=1, column=header.index(name) + 1, path=name,
-                                    hint="write text columns as UTF-8 strings"))
-    return diags
-
-
-def _utf8_problem(path: Path, data: bytes) -> list[Diagnostic]:
-    """A diagnostic naming the line of the first bytes that are not UTF-8 (empty if all are)."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return [Diagnostic("DC004", f"bytes {data[exc.start:exc.end]!r} are not valid UTF-8", file=str(path),
-                           line=line, hint="save the file as UTF-8 (spreadsheets: 'CSV UTF-8')")]
-    return []
-
-
-def _find_line(data: bytes, text: str) -> int | None:
-    """The physical line holding exactly `text` (Arrow's own row numbers are unreliable when
-    parsing in parallel)."""
-    needle = b"\n" + text.encode("utf-8")
-    at = data.find(needle)
-    while at >= 0:
-        end = at + len(needle)
-        if end == len(data) or data[end:end + 1] in (b"\n", b"\r"):
-            return data.count(b"\n", 0, at + 1) + 1
-        at = data.find(needle, at + 1)
-    return None
-
-
-def _read_parquet(path: Path, table: Table) -> tuple[_Raw | None, list[Diagnostic]]:
-    try:
-        schema = pq.read_schema(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: names that are not UTF-8
-        return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
-                                 hint="write it with pyarrow or pandas .to_parquet()")]
-    header = list(schema.names)
-    table = table.present_in(header)  # optional columns the file leaves out (contract.Column.optional)
-    missing = _missing_columns(path, table, header) + _duplicate_columns(path, header)
-    if missing:
-        return None, missing
-    try:
-        arrow = pq.read_table(path, columns=list(table.column_names))
-    except (pa.ArrowException, OSError, ValueError) as exc:  # a valid footer over broken pages
-        return None, [Diagnostic("DC007", f"cannot read Parquet file: {exc}", file=str(path),
-                                 hint="write it with pyarrow or pandas .to_parquet()")]
-    broken = _invalid_utf8_columns(path, arrow, header)
-    if broken:
-        return None, broken
-    return _Raw(
-        file=str(path),
-        columns={name: arrow.column(name) for name in table.column_names},
-        positions={name: header.index(name) + 1 for name in table.column_names},
-        rows=arrow.num_rows, line_offset=2, unit="row",
-    ), []
-
-
 # --- table-level checks ------------------------------------------------------------------
 
 
-def _typed(table: Table, raw: _Raw) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
+def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
+    """Type every column of `raw`; with `compact_dtypes` in the snapshot's compact form
+    (engine.snapshot.compact), releasing each column's Arrow strings once typed."""
     problems = _Problems(raw)
     series = {}
     for column in table.columns:
@@ -349,13 +149,21 @@ def _typed(table: Table, raw: _Raw) -> tuple[pd.DataFrame | None, list[Diagnosti
             bad += rules.check_values(column, result)
         for b in bad:
             problems.add_cells(column, values, b)
-        if result is not None and not bad:
-            if isinstance(result, pa.ChunkedArray):
+        if result is not None and not bad and not problems.total:
+            if compact_dtypes:
+                cached = (lambda name=column.name: raw.dictionary(name)) if result is values else None
+                result = compact(column, result, cached)
+                if column.name not in table.key:
+                    raw.columns[column.name] = None  # typed: its strings are not needed any more
+            elif isinstance(result, pa.ChunkedArray):
                 result = _to_object(raw, column.name, result)
             series[column.name] = pd.Series(result, index=pd.RangeIndex(raw.rows), name=column.name, copy=False,
                                             dtype=object if isinstance(result, np.ndarray) and result.dtype == object else None)
     if not problems.total and table.key:
         _check_keys(table, raw, problems)
+    raw.encoded.clear()
+    if compact_dtypes:  # the snapshot keeps only the typed frame; `raw` still names lines and columns
+        raw.columns = {}
     if problems.total:
         return None, problems.diagnostics()
     frame = pd.DataFrame(index=pd.RangeIndex(raw.rows))
@@ -367,7 +175,7 @@ def _typed(table: Table, raw: _Raw) -> tuple[pd.DataFrame | None, list[Diagnosti
 class _Problems:
     """The problems of one file: the first MAX_PER_FILE by line, and a count of all of them."""
 
-    def __init__(self, raw: _Raw):
+    def __init__(self, raw: Raw):
         self.raw = raw
         self.items: list[Diagnostic] = []
         self.total = 0
@@ -416,14 +224,14 @@ def _hint(column: Column, unit: str) -> str:
     }.get(column.kind, "this column may not be empty; fill in the cell")
 
 
-def _check_keys(table: Table, raw: _Raw, problems: _Problems) -> None:
+def _check_keys(table: Table, raw: Raw, problems: _Problems) -> None:
     """Duplicate keys: a cheap Arrow group-count first; row positions only when there are any."""
     if raw.rows == 0:
         return
     # One int64 per row from the columns' dictionary codes, then a hash-table duplicate check.
     key = np.zeros(raw.rows, dtype=np.int64)
     for name in table.key:
-        codes = _encoded(raw, name)
+        codes = raw.dictionary(name)
         key = key * (len(codes.dictionary) + 1) + pc.fill_null(codes.indices, -1).to_numpy().astype(np.int64)
     ordered = np.sort(key)
     if not (ordered[1:] == ordered[:-1]).any():
@@ -448,24 +256,29 @@ def _check_keys(table: Table, raw: _Raw, problems: _Problems) -> None:
             hint=f"each ({', '.join(table.key)}) may appear only once; remove or merge one of the {unit}s"))
 
 
-def _number(raw: _Raw, row: int) -> int:
+def _number(raw: Raw, row: int) -> int:
     """How a person counts this record: CSV line, or 1-based Parquet row."""
     return raw.line(row) if raw.unit == "line" else int(row) + 1
 
 
-def _check_references(raw: _Raw, known: pa.ChunkedArray) -> list[Diagnostic]:
-    """Rows whose msisdn is not in subscribers (one hash lookup over the column)."""
-    values = raw.columns["msisdn"]
-    missing = np.flatnonzero(~mask(pc.is_in(values, value_set=known.combine_chunks())))
+def _check_references(raw: Raw, msisdn: pd.Series, known: pd.Series) -> list[Diagnostic]:
+    """Rows whose msisdn is not in subscribers: one lookup of the distinct msisdns (the
+    categories of both compact columns), then the rows whose code is unknown."""
+    categories = msisdn.cat.categories
+    absent = ~mask(pc.is_in(pa.array(categories.array), value_set=pa.array(known.cat.categories.array)))
+    if not absent.any():
+        return []
+    codes = msisdn.cat.codes.to_numpy()
+    missing = np.flatnonzero(absent[codes])
     problems = _Problems(raw)
     problems.total = len(missing)
     for row in missing[:MAX_PER_FILE]:
         problems.items.append(Diagnostic(
-            "DC012", f"msisdn {values[int(row)].as_py()!r} ({raw.unit} {_number(raw, row)}) is not in subscribers",
+            "DC012", f"msisdn {categories[codes[row]]!r} ({raw.unit} {_number(raw, row)}) is not in subscribers",
             file=raw.file,
             line=raw.line(row), column=raw.positions["msisdn"], path="msisdn",
             hint="add the subscriber to subscribers or remove this " + raw.unit))
-    return problems.diagnostics() if len(missing) else []
+    return problems.diagnostics()
 
 
 # --- one file against a table contract (used by other files people hand us) -----------------
@@ -476,7 +289,7 @@ class TableFile:
     """One CSV/Parquet file checked against a `Table` contract: typed frame plus where rows are."""
 
     frame: pd.DataFrame
-    raw: _Raw
+    raw: Raw
 
     def line(self, row: int) -> int:
         """The CSV line (or Parquet row + 1) of 0-based row `row`."""
@@ -498,7 +311,7 @@ def load_table_file(path: str | Path, table: Table) -> TableFile:
     if not path.is_file():
         raise DiagnosticError([Diagnostic("DC000", f"file '{path}' does not exist", file=str(path),
                                           hint="pass a .csv or .parquet file")])
-    reader = _read_parquet if path.suffix.lower() == ".parquet" else _read_csv
+    reader = read_parquet if path.suffix.lower() == ".parquet" else read_csv
     raw, problems = reader(path, table)
     if raw is None:
         raise DiagnosticError(problems)

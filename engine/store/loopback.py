@@ -146,7 +146,7 @@ def merge_written_back(snapshot, written: WrittenBack) -> None:
     The snapshot's own rows come first and keep their order; dtypes stay those of the
     contract (ARCHITECTURE §1), so the fact build reads the merged tables like any input.
     """
-    import pandas as pd
+    from engine.base.frames import append_rows
 
     tables = snapshot.tables
     for name, extra, columns in (("contact_history", written.contacts, CONTACT_COLUMNS),
@@ -154,8 +154,7 @@ def merge_written_back(snapshot, written: WrittenBack) -> None:
         if not len(extra):
             continue
         own = tables[name]
-        added = extra[list(columns)].astype({c: own[c].dtype for c in columns})
-        tables[name] = pd.concat([own, added], ignore_index=True)
+        tables[name] = append_rows(own, extra[list(columns)])  # keeps the loader's compact dtypes
     snapshot.cache.clear()  # derived lookups (if any) were built from the tables before the merge
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.snapshot.contract import TABLES
+from engine.snapshot.contract import SERVICE_IDS, TABLES
 from engine.base.diagnostics import DiagnosticError
 from engine.snapshot.loader import MAX_PER_FILE, check_snapshot, load_snapshot
 from snapshots import HANDMADE, write_handmade, write_snapshot, write_table
@@ -36,20 +36,28 @@ def test_handmade_snapshot_loads_with_contract_dtypes(handmade_dir):
     snap = load_snapshot(handmade_dir)
     subs = snap.tables["subscribers"]
     assert list(subs.columns) == list(TABLES["subscribers"].column_names)
-    assert subs["msisdn"].dtype == object and subs["msisdn"].tolist()[0] == "13800000001"
+    # compact dtypes (ARCHITECTURE §1, engine/snapshot/compact.py): no column holds Python objects
+    assert all(str(t) != "object" for frame in snap.tables.values() for t in frame.dtypes)
+    assert isinstance(subs["msisdn"].dtype, pd.CategoricalDtype) and subs["msisdn"].tolist()[0] == "13800000001"
+    assert list(subs["msisdn"].cat.categories) == sorted(subs["msisdn"])  # sorted: codes are msisdn ranks
     assert str(subs["join_date"].dtype) == "datetime64[s]"
     assert subs["contract_end"].isna().tolist() == [False, False, True]
-    assert subs["account_manager"].tolist() == ["Li Na", None, None]
+    assert subs["account_manager"].dtype == "str" and subs["account_manager"].isna().tolist() == [False, True, True]
+    assert subs["account_manager"].tolist()[0] == "Li Na"
     assert subs["preferences"].tolist() == ["sports|news|sports", "", "music"]
     assert snap.tables["subscriptions"]["bundled"].tolist() == [True, False, False, True, False, False]
     assert snap.tables["subscriptions"]["bundled"].dtype == bool
+    service = snap.tables["subscriptions"]["service"]
+    assert list(service.cat.categories) == sorted(SERVICE_IDS)  # every allowed value, same codes in every table
     usage = snap.tables["usage_monthly"]
-    assert usage["uses"].dtype == np.int64 and usage["traffic_mb"].dtype == np.float64
-    assert usage["month"].tolist()[0] == "2026-11"
+    assert usage["uses"].dtype == np.int32 and usage["traffic_mb"].dtype == np.float64
+    assert usage["month"].tolist()[0] == "2026-11" and isinstance(usage["month"].dtype, pd.CategoricalDtype)
     contacts = snap.tables["contact_history"]
     assert str(contacts["responded"].dtype) == "boolean"
     assert contacts["responded"].tolist() == [pd.NA, True, pd.NA, False]
-    assert contacts["service"].tolist() == ["reading", None, "reading", None]
+    assert contacts["service"].dtype == "str"
+    assert contacts["service"].astype(object).where(contacts["service"].notna(), None).tolist() == [
+        "reading", None, "reading", None]
     assert "churn_labels" not in snap.tables  # optional and absent
     assert check_snapshot(handmade_dir)["usage_monthly"] == len(HANDMADE["usage_monthly"])
 
@@ -211,3 +219,21 @@ def test_blank_lines_do_not_shift_line_numbers(tmp_path):
     path.write_text("\n".join(lines[:2] + ["", ""] + lines[2:]) + "\n", encoding="utf-8")
     [d] = _errors(tmp_path)
     assert (d.code, d.line) == ("DC021", 7)
+
+
+def test_byte_order_mark_is_tolerated_and_lines_still_count(tmp_path):
+    """Spreadsheet tools write a UTF-8 BOM; Arrow reads the file from its path and skips it."""
+    write_handmade(tmp_path)
+    for name in ("subscribers", "usage_monthly"):
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    plain = load_snapshot(write_handmade(tmp_path / "plain"))
+    marked = load_snapshot(tmp_path)
+    for name in ("subscribers", "usage_monthly"):
+        pd.testing.assert_frame_equal(marked.tables[name], plain.tables[name])
+    usage = tmp_path / "usage_monthly.csv"
+    lines = usage.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"2026-", b"2026/", 1)  # line 3: a bad month
+    usage.write_bytes(b"\n".join(lines))
+    problems = _errors(tmp_path)
+    assert [(d.code, d.line) for d in problems] == [("DC023", 3)]
