@@ -9,6 +9,10 @@ array of the decision row fields (DECISION_FIELDS order), a newline, and the can
 payload text exactly as stored. The run row keeps the head (last hash) and the count, so
 changing, deleting, inserting or reordering any record — or dropping the tail — is detected
 by `verify_chain`. docs/TRACE.md is the auditor's description of this.
+
+How the records are stored (one row each, or compressed blocks: engine/store/blocks.py) does
+not change the chain: it is computed over the payload texts and decision fields, and
+`verify_chain` recomputes it from what it reads back (engine/store/read.py `stored_traces`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
     Detects a changed field or payload, a deleted, inserted or reordered record, and a
     truncated chain (head and count are kept on the run row).
     """
+    from engine.store.blocks import BlockCorrupt
     from engine.store.database import get_engine
+    from engine.store.read import stored_traces  # read.py imports this module
 
     engine = get_engine(db_url)
     columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
@@ -77,25 +83,33 @@ def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
             return VerifyResult(False, None, f"no run {run_id!r} in this database")
         if run.status != "succeeded":
             return VerifyResult(False, None, f"run {run_id} has status {run.status}: it stored no decisions")
-        traces = conn.execute(text("SELECT seq, payload, prev_hash, hash FROM trace WHERE run_id = :id ORDER BY seq"),
-                              {"id": run_id})
         decisions = conn.execute(text(f"SELECT {columns} FROM decision d WHERE d.run_id = :id ORDER BY d.seq"),
                                  {"id": run_id})
         prev = GENESIS
         expected_seq = 0
-        for trace in traces:
+        traces = stored_traces(conn, run_id)  # both storage formats (engine/store/read.py)
+        while True:
+            try:
+                trace = next(traces, None)
+            except BlockCorrupt as error:
+                seq = getattr(error, "seq", expected_seq)
+                return VerifyResult(False, seq, f"record seq {seq}: stored trace block is damaged ({error})",
+                                    expected_seq)
+            if trace is None:
+                break
+            seq, payload, prev_hash, stored_hash = trace
             decision = decisions.fetchone()
             where = f"record seq {expected_seq}"
-            if trace.seq != expected_seq:
-                return VerifyResult(False, expected_seq, f"{where} is missing (next stored trace is seq {trace.seq})",
+            if seq != expected_seq:
+                return VerifyResult(False, expected_seq, f"{where} is missing (next stored trace is seq {seq})",
                                     expected_seq)
-            if decision is None or decision.seq != trace.seq:
+            if decision is None or decision.seq != seq:
                 return VerifyResult(False, expected_seq, f"{where}: its decision row is missing", expected_seq)
-            if trace.prev_hash != prev:
+            if prev_hash != prev:
                 return VerifyResult(False, expected_seq, f"{where}: prev_hash does not match the previous hash",
                                     expected_seq)
-            digest = link(prev, tuple(decision), trace.payload)
-            if digest != trace.hash:
+            digest = link(prev, tuple(decision), payload)
+            if digest != stored_hash:
                 return VerifyResult(False, expected_seq, f"{where}: content changed (hash mismatch)", expected_seq)
             prev = digest
             expected_seq += 1
