@@ -63,7 +63,9 @@ def edit_block(db_url: str, run_id: str, seq: int, change) -> None:
 def replace_payload(db_url: str, run_id: str, seq: int, new) -> None:
     """Set the payload of record `seq` (a text, or a function of the old text)."""
     def change(payloads, _hashes, i):
-        payloads[i] = new(payloads[i]) if callable(new) else new
+        old = payloads[i]
+        payloads[i] = new(old) if callable(new) else new
+        assert payloads[i] != old, "the tampering changed nothing"
     edit_block(db_url, run_id, seq, change)
 
 
@@ -80,12 +82,22 @@ def set_hash(db_url: str, run_id: str, seq: int, digest: str) -> None:
 
 
 def swap_traces(db_url: str, run_id: str, seq: int) -> None:
-    """Swap the traces of records seq and seq+1 (in one block)."""
-    def change(payloads, hashes, i):
-        assert i + 1 < len(payloads), "records must be in one block"
-        payloads[i], payloads[i + 1] = payloads[i + 1], payloads[i]
-        hashes[i], hashes[i + 1] = hashes[i + 1], hashes[i]
-    edit_block(db_url, run_id, seq, change)
+    """Swap the traces (payload and hash) of records seq and seq+1 (in one block or two)."""
+    taken = {}
+
+    def take(payloads, hashes, i):
+        taken[len(taken)] = (payloads[i], hashes[i])
+
+    edit_block(db_url, run_id, seq, take)
+    edit_block(db_url, run_id, seq + 1, take)
+
+    def put(which):
+        def change(payloads, hashes, i):
+            payloads[i], hashes[i] = taken[which]
+        return change
+
+    edit_block(db_url, run_id, seq, put(1))
+    edit_block(db_url, run_id, seq + 1, put(0))
 
 
 def flip_block_byte(db_url: str, run_id: str, seq: int, column: str = "payloads") -> None:
@@ -121,6 +133,24 @@ def edit_scope(db_url: str, run_id: str, change) -> None:
                           "last_msisdn = :l WHERE run_id = :r AND block = :b"),
                      {"c": len(rows), "v": blocks.encode_scope(rows), "f": rows[0][0], "l": rows[-1][0],
                       "r": run_id, "b": row.block})
+
+
+def to_format1(db_url: str, run_id: str) -> None:
+    """Rewrite a stored run as a release before storage format 2 would have stored it: one
+    `trace` and one `out_of_scope` row each, no blocks, sealed over those rows (the same
+    payloads and chain; the seal is made again as that release made it)."""
+    from engine.store.bulk import insert_rows
+    from engine.store.read import scope_rows, stored_traces
+    from engine.store.signing import sign_run
+
+    with transaction(db_url) as conn:
+        traces = [(run_id, *t) for t in stored_traces(conn, run_id)]
+        outside = [(run_id, *r) for r in scope_rows(conn, run_id)]
+        for table in ("trace_block", "out_of_scope_block", "run_seal"):
+            conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
+        insert_rows(conn, "trace", ("run_id", "seq", "payload", "prev_hash", "hash"), traces)
+        insert_rows(conn, "out_of_scope", ("run_id", "msisdn", "service", "segment"), outside)
+        sign_run(conn, run_id)
 
 
 def store_format1(db_url: str, rows) -> None:

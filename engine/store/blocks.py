@@ -37,6 +37,7 @@ import zstandard
 
 from engine.store.chain import GENESIS
 
+STORAGE_FORMAT = 2  # docs/TRACE.md "Storage formats": 1 = one `trace`/`out_of_scope` row each, 2 = these blocks
 TRACE_BLOCK = 256  # payloads per trace block (docs/SCALE.md: bytes vs explain latency)
 OUT_OF_SCOPE_BLOCK = 4096  # out-of-scope rows per block
 LEVEL = 3  # zstd level (docs/SCALE.md: bytes vs the rows stage's CPU time)
