@@ -106,6 +106,23 @@ def encode_scope(rows: Sequence[tuple[str, str, str]]) -> bytes:
     return _deflate("".join(scope_line(*row) for row in rows).encode("utf-8"))
 
 
+def scope_of(blob: bytes, count: int, msisdn: str) -> list[tuple[str, str, str]]:
+    """The rows of one subscriber in a block (explain): the block's row count is checked, only
+    the subscriber's lines are split."""
+    body = _inflate(blob)
+    if body.count("\n") != count or (body and not body.endswith("\n")):
+        raise BlockCorrupt(f"block holds {body.count(chr(10))} out-of-scope rows, its row says {count}")
+    key, rows, at = "\n" + msisdn + "\t", [], -1
+    body = "\n" + body
+    while (at := body.find(key, at + 1)) >= 0:
+        end = body.index("\n", at + 1)
+        fields = body[at + 1:end].split("\t")
+        if len(fields) != 3:
+            raise BlockCorrupt(f"out-of-scope line {body[at + 1:end]!r} does not have 3 fields")
+        rows.append(tuple(fields))
+    return rows
+
+
 def decode_scope(blob: bytes, count: int) -> list[tuple[str, str, str]]:
     """The `count` (msisdn, service, segment) rows of a block, in stored order."""
     body = _inflate(blob)

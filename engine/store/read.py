@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, text
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
-from engine.store.blocks import BlockCorrupt, decode_hashes, decode_payloads, decode_scope
+from engine.store.blocks import BlockCorrupt, decode_hashes, decode_payloads, decode_scope, scope_of
 from engine.store.chain import DECISION_FIELDS, GENESIS
 from engine.store.database import get_engine
 
@@ -296,7 +296,7 @@ def out_of_scope_records(run_id: str, msisdn: str, db_url: str | None = None) ->
             "SELECT service, segment FROM out_of_scope WHERE run_id = :r AND msisdn = :m"), {"r": run_id, "m": msisdn})]
         for block in conn.execute(text("SELECT count, rows FROM out_of_scope_block WHERE run_id = :r "
                                        "AND first_msisdn <= :m AND last_msisdn >= :m"), {"r": run_id, "m": msisdn}):
-            rows += [(service, segment) for m, service, segment in decode_scope(block.rows, block.count) if m == msisdn]
+            rows += [(service, segment) for _m, service, segment in scope_of(block.rows, block.count, msisdn)]
     return [{"service": service, "segment": segment} for service, segment in sorted(rows)]
 
 

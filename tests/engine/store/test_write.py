@@ -90,3 +90,15 @@ def test_traces_that_do_not_follow_on_the_chain_are_refused(db_url, tmp_path, mo
     with get_engine(db_url).connect() as conn:
         for table in ("decision", "trace_block", "out_of_scope_block", "run"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+def test_one_subscribers_out_of_scope_rows_are_found_in_a_block_as_a_full_decode_finds_them():
+    from engine.store import blocks
+
+    rows = [("13800000001", "music", "a"), ("13800000001", "reading", "b"), ("138000000011", "music", "c"),
+            ("13800000002", "video", "活跃")]
+    blob = blocks.encode_scope(rows)
+    for msisdn in ("13800000001", "138000000011", "13800000002", "1380000000", "3800000001"):
+        assert blocks.scope_of(blob, 4, msisdn) == [r for r in blocks.decode_scope(blob, 4) if r[0] == msisdn]
+    with pytest.raises(blocks.BlockCorrupt):
+        blocks.scope_of(blob, 3, "13800000001")
