@@ -5,7 +5,7 @@ them recomputed the chain and its head, which anyone with write access to the da
 So, in the transaction that stores a run, the run is *sealed*:
 
     fields_digest = sha256(canonical JSON of the run row's SEALED_FIELDS as stored)
-    scope_digest  = sha256 over the run's out_of_scope rows, (msisdn, service) order
+    scope_digest  = sha256 over the run's out-of-scope facts, (msisdn, service) order (either storage format)
     signature     = HMAC-SHA256(key, "rekindle-seal-v1\\n" run_id \\n fields_digest \\n scope_digest)
 
 The run row's fields include `chain_head` and `chain_count`, so the signature covers every
