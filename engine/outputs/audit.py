@@ -1,7 +1,7 @@
 """Audit 审计: find a stored run, verify its hash chain, read its records back.
 
 Finding a run and reading its rows is the store's read side (engine.store.read).
-`verify_run` wraps `engine.store.chain.verify_chain` and names the first record that fails (seq,
+`verify_run` wraps `engine.store.verify.verify_chain` and names the first record that fails (seq,
 msisdn, service) so an auditor knows where to look, then checks the run's signed seal
 (engine.store.signing: the run fields, the out-of-scope rows, the key outside the database and
 the append-only log); `replay` re-decides one subscriber from
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from engine.store.chain import verify_chain
+from engine.store.verify import verify_chain
 from engine.store.signing import verify_seal
 from engine.store.database import get_engine
 from engine.store.blocks import BlockCorrupt

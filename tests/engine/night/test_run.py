@@ -17,7 +17,7 @@ from sqlalchemy import text
 import engine.store.write as run_store
 import tracestore
 from engine.base.jsonfile import canonical
-from engine.store.chain import verify_chain
+from engine.store.verify import verify_chain
 from engine.base.diagnostics import DiagnosticError
 from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night

@@ -12,7 +12,8 @@ from sqlalchemy import text
 import tracestore
 from engine.base.jsonfile import canonical
 from engine.store import blocks
-from engine.store.chain import GENESIS, seal, verify_chain
+from engine.store.chain import GENESIS, seal
+from engine.store.verify import verify_chain
 from engine.store.read import stored_traces
 from engine.store.write import RunRows, store_run
 from engine.store.database import get_engine

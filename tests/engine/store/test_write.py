@@ -44,7 +44,7 @@ def test_blocks_span_the_writers_calls_and_read_back_byte_for_byte(db_url, tmp_p
     from sqlalchemy import text
 
     from engine.store import blocks
-    from engine.store.chain import verify_chain
+    from engine.store.verify import verify_chain
     from engine.store.database import get_engine
     from engine.store.read import scope_rows, stored_traces
     from engine.store.write import RunWriter
