@@ -174,25 +174,54 @@ class TraceBlocks:
         return row
 
 
-def scope_blocks(run_id: str, rows: Iterable[tuple], size: int | None = None) -> list[tuple]:
-    """`out_of_scope_block` rows of a run from (run_id, msisdn, service, segment) rows (any order).
+class ScopeBlocks:
+    """Gathers a run's (run_id, msisdn, service, segment) out-of-scope rows into blocks.
 
-    Rows are sorted by (msisdn, service) (rows that come sorted, as the night's do, are not
-    copied); a repeated (msisdn, service) is refused, as the one-row-per-fact table's primary
-    key refused it.
+    `add` may be called any number of times (a slice of the base at a time); each call's rows
+    are sorted by (msisdn, service), and a call's rows must all come after the previous call's
+    (slices of the base in msisdn order, as the night's rows stage takes them) — otherwise, and
+    for a repeated (msisdn, service), ValueError (the one-row-per-fact table's primary key
+    refused a repeat too). Returns the rows of the blocks it completed; `rest` the last one.
     """
-    rows = rows if isinstance(rows, list) else list(rows)
-    for row in rows:
-        if row[0] != run_id:
-            raise ValueError(f"out-of-scope row of run {row[0]!r} given to run {run_id!r}")
-    if not all(a[1:3] < b[1:3] for a, b in zip(rows, rows[1:])):
-        rows = sorted(rows, key=lambda r: r[1:])
-        for before, after in zip(rows, rows[1:]):
-            if before[1:3] == after[1:3]:
-                raise ValueError(f"out-of-scope fact ({before[1]}, {before[2]}) given twice")
-    out, size = [], size or OUT_OF_SCOPE_BLOCK
-    for block, start in enumerate(range(0, len(rows), size)):
-        chunk = [r[1:] for r in rows[start:start + size]]
-        out.append((run_id, block, chunk[0][0], chunk[-1][0], len(chunk), encode_scope(chunk)))
-    return out
 
+    def __init__(self, run_id: str, size: int | None = None):
+        self.run_id, self.size = run_id, size or OUT_OF_SCOPE_BLOCK
+        self.block, self.last, self.pending = 0, None, []
+
+    def add(self, rows: Iterable[tuple]) -> list[tuple]:
+        rows = rows if isinstance(rows, list) else list(rows)
+        for row in rows:
+            if row[0] != self.run_id:
+                raise ValueError(f"out-of-scope row of run {row[0]!r} given to run {self.run_id!r}")
+        if not all(a[1:3] < b[1:3] for a, b in zip(rows, rows[1:])):  # the night's come sorted: no copy
+            rows = sorted(rows, key=lambda r: r[1:])
+            for before, after in zip(rows, rows[1:]):
+                if before[1:3] == after[1:3]:
+                    raise ValueError(f"out-of-scope fact ({before[1]}, {before[2]}) given twice")
+        if not rows:
+            return []
+        if self.last is not None and tuple(rows[0][1:3]) <= self.last:
+            raise ValueError(f"out-of-scope fact ({rows[0][1]}, {rows[0][2]}) comes after "
+                             f"({self.last[0]}, {self.last[1]}): give them in (msisdn, service) order across calls")
+        self.last = tuple(rows[-1][1:3])
+        out = []
+        for row in rows:
+            self.pending.append(row[1:])
+            if len(self.pending) == self.size:
+                out.append(self._row())
+        return out
+
+    def rest(self) -> list[tuple]:
+        return [self._row()] if self.pending else []
+
+    def _row(self) -> tuple:
+        chunk = self.pending
+        row = (self.run_id, self.block, chunk[0][0], chunk[-1][0], len(chunk), encode_scope(chunk))
+        self.block, self.pending = self.block + 1, []
+        return row
+
+
+def scope_blocks(run_id: str, rows: Iterable[tuple], size: int | None = None) -> list[tuple]:
+    """`out_of_scope_block` rows of a run from (run_id, msisdn, service, segment) rows (any order)."""
+    blocks = ScopeBlocks(run_id, size)
+    return blocks.add(rows) + blocks.rest()

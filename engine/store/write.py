@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.base.diagnostics import Refused
 from engine.base.jsonfile import utc_now
 from engine.base.vocabulary import FAILED, SUCCEEDED
-from engine.store.blocks import TraceBlocks, scope_blocks
+from engine.store.blocks import ScopeBlocks, TraceBlocks
 from engine.store.bulk import insert_rows
 from engine.store.chain import DECISION_FIELDS
 from engine.store.database import get_engine
@@ -155,6 +155,7 @@ class RunWriter:
         self._begin = None
         self.conn: Connection | None = None
         self._blocks: TraceBlocks | None = None
+        self._scope: ScopeBlocks | None = None
 
     def __enter__(self) -> "RunWriter":
         self._begin = self.engine.begin()
@@ -171,14 +172,27 @@ class RunWriter:
                 self._blocks = TraceBlocks(traces[0][0])
             _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, self._blocks.add(traces))
 
+    def out_of_scope(self, rows: Sequence[tuple]) -> None:
+        """(run_id, msisdn, service, segment) rows of facts in no pack's scope, any number of calls,
+        each call's rows after the previous call's in (msisdn, service) order (blocks span calls)."""
+        if len(rows):
+            if self._scope is None:
+                self._scope = ScopeBlocks(rows[0][0])
+            _write_all(self.conn, "out_of_scope_block", OUT_OF_SCOPE_BLOCK_COLUMNS, self._scope.add(rows))
+
     def finish(self, run: dict, out_of_scope: Sequence[tuple], model_versions: dict[str, str]) -> None:
+        """The last blocks, the run row (succeeded), `out_of_scope` rows not given to `out_of_scope`
+        yet (after those, in key order), the model versions and the signed seal."""
+        for buffer in (self._blocks, self._scope):
+            if buffer is not None and buffer.run_id != run["id"]:
+                raise ValueError(f"rows of run {buffer.run_id} given to run {run['id']}")
         if self._blocks is not None:
-            if self._blocks.run_id != run["id"]:
-                raise ValueError(f"traces of run {self._blocks.run_id} given to run {run['id']}")
             _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, self._blocks.rest())
         run = dict(run, status=SUCCEEDED)
         self.conn.execute(Run.__table__.insert(), run)
-        _write_all(self.conn, "out_of_scope_block", OUT_OF_SCOPE_BLOCK_COLUMNS, scope_blocks(run["id"], out_of_scope))
+        self.out_of_scope(out_of_scope)
+        if self._scope is not None:
+            _write_all(self.conn, "out_of_scope_block", OUT_OF_SCOPE_BLOCK_COLUMNS, self._scope.rest())
         _record_models(self.conn, run["id"], model_versions)
         sign_run(self.conn, run["id"])  # the signed seal, in the same transaction (engine/store/signing.py)
 

@@ -102,3 +102,28 @@ def test_one_subscribers_out_of_scope_rows_are_found_in_a_block_as_a_full_decode
         assert blocks.scope_of(blob, 4, msisdn) == [r for r in blocks.decode_scope(blob, 4) if r[0] == msisdn]
     with pytest.raises(blocks.BlockCorrupt):
         blocks.scope_of(blob, 3, "13800000001")
+
+
+def test_out_of_scope_rows_given_a_slice_at_a_time_fill_blocks_across_calls(db_url, tmp_path, monkeypatch):
+    from engine.store import blocks
+    from engine.store.database import get_engine
+    from engine.store.read import scope_rows
+    from engine.store.write import RunWriter
+
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(blocks, "OUT_OF_SCOPE_BLOCK", 3)
+    run, decisions, traces = _run(2)
+    rows = [(run["id"], f"1390000000{i}", service, "active") for i in range(4) for service in ("music", "video")]
+    with RunWriter(db_url) as writer:
+        writer.decisions_and_traces(decisions, traces)
+        writer.out_of_scope(list(reversed(rows[:3])))  # a slice, in any order within it
+        writer.out_of_scope([])
+        writer.out_of_scope(rows[3:7])
+        writer.finish(run, rows[7:], {})
+    with get_engine(db_url).connect() as conn:
+        assert list(scope_rows(conn, run["id"])) == [r[1:] for r in rows]
+    other = [("other-run", *r[1:]) for r in rows]
+    with pytest.raises(ValueError, match="in \\(msisdn, service\\) order across calls"):
+        with RunWriter(db_url) as writer:
+            writer.out_of_scope(other[4:])
+            writer.out_of_scope(other[:4])
