@@ -21,8 +21,15 @@ from engine.store.read import decision_records, out_of_scope_records, scope_rows
 @pytest.fixture
 def both(run, tmp_path, monkeypatch):
     """(format-2 database, format-1 database): copies of the shared run, the second rewritten
-    as a release before format 2 stored it."""
+    as a release before format 2 stored it (re-sealed into a private copy of the audit log, so
+    the session's log keeps one seal per run)."""
+    from engine.store import signing
+
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    private_log = tmp_path / "audit-seals.log"
+    private_log.write_bytes(signing.log_path().read_bytes())
+    private_log.chmod(0o600)
+    monkeypatch.setenv("REKINDLE_AUDIT_LOG", str(private_log))
     new, old = copy_db(run, tmp_path / "new.db"), copy_db(run, tmp_path / "old.db")
     tracestore.to_format1(old, run.run_id)
     yield new, old
