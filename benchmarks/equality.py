@@ -46,7 +46,7 @@ def main() -> None:
     from engine.outputs.explain import explain
     from engine.scoring.training import train_stability_from_snapshot
     from engine.store.database import get_engine
-    from engine.store.read import decision_records
+    from engine.store.read import decision_records, scope_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
@@ -67,9 +67,7 @@ def main() -> None:
                             "funnel " + json.dumps(result.funnel, sort_keys=True, ensure_ascii=False)]
         engine = get_engine(db_url)
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = :r "
-                                     "ORDER BY msisdn, service"), {"r": run_id}).all()
-            lines += [f"oos {tuple(r)}" for r in rows]
+            lines += [f"oos {tuple(r)}" for r in scope_rows(conn, run_id)]  # either storage format
             msisdns = [r[0] for r in conn.execute(text("SELECT DISTINCT msisdn FROM decision WHERE run_id = :r "
                                                        "ORDER BY msisdn"), {"r": run_id})]
         for record in decision_records(run_id, db_url):

@@ -83,7 +83,7 @@ def _readers(db_url: str, run_id: str) -> dict:
     """Seconds (and the process's peak PSS) of `audit verify` over the whole run and of one `explain`."""
     from engine.outputs.explain import explain
     from engine.outputs.reports.run_report import run_report
-    from engine.store.chain import verify_chain
+    from engine.store.verify import verify_chain
     from engine.store.database import dispose_all
 
     msisdn = run_report(run_id, db_url)["examples"]["treat"]

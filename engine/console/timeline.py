@@ -20,6 +20,7 @@ from datetime import date
 from sqlalchemy import text
 
 from engine.store.database import get_engine
+from engine.store.read import out_of_scope_records
 
 MSISDN = re.compile(r"^\+?[0-9]{5,20}$")
 OUT_OF_SCOPE = "out_of_scope"
@@ -56,9 +57,8 @@ def subscriber_timeline(msisdn: str, db_url: str | None = None) -> list[Entry]:
                 "WHERE run_id = :r AND msisdn = :m ORDER BY service"), params).all()
             found = [Entry(run.id, str(run.as_of), r.service, r.decision, r.pack, r.reason, r.strategy or "",
                            r.channel or "") for r in rows]
-            outside = conn.execute(text("SELECT service, segment FROM out_of_scope WHERE run_id = :r AND msisdn = :m "
-                                        "ORDER BY service"), params).all()
-            found += [Entry(run.id, str(run.as_of), r.service, OUT_OF_SCOPE, "", f"segment {r.segment}", "", "")
+            outside = out_of_scope_records(run.id, msisdn, db_url)
+            found += [Entry(run.id, str(run.as_of), r["service"], OUT_OF_SCOPE, "", f"segment {r['segment']}", "", "")
                       for r in outside]
             entries += sorted(found, key=lambda e: e.service)
     return entries

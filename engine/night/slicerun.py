@@ -101,7 +101,8 @@ class SliceRunner:
         inside, extras, outside = self._frame(k)
         self.parts[k].reattach(inside, extras)
         self.parts[k].start_rows(self.verdicts, self.starts[k])
-        self.outside[k] = list(zip(outside["msisdn"], outside["service"], outside["segment"]))
+        self.outside[k] = sorted(zip(outside["msisdn"].astype(str), outside["service"].astype(str),
+                                     outside["segment"].astype(object)))  # key order: the writer's blocks need it
 
     def next_rows(self, k: int, limit: int) -> list[Row]:
         """Slice k's next at most `limit` rows in (msisdn, service) order; [] when all were handed out."""

@@ -1,7 +1,7 @@
 """Audit 审计: find a stored run, verify its hash chain, read its records back.
 
 Finding a run and reading its rows is the store's read side (engine.store.read).
-`verify_run` wraps `engine.store.chain.verify_chain` and names the first record that fails (seq,
+`verify_run` wraps `engine.store.verify.verify_chain` and names the first record that fails (seq,
 msisdn, service) so an auditor knows where to look, then checks the run's signed seal
 (engine.store.signing: the run fields, the out-of-scope rows, the key outside the database and
 the append-only log); `replay` re-decides one subscriber from
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from engine.store.chain import verify_chain
+from engine.store.verify import verify_chain
 from engine.store.signing import verify_seal
 from engine.store.database import get_engine
-from engine.store.read import RunInfo, json_object, resolve_run, subscriber_in_run
+from engine.store.blocks import BlockCorrupt
+from engine.store.read import RunInfo, json_object, payloads_at, resolve_run, subscriber_in_run
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -51,10 +52,12 @@ def _record_at(run_id: str, seq: int, db_url: str | None) -> tuple[str | None, s
                            {"r": run_id, "s": seq}).first()
         if row is not None:
             return row.msisdn, row.service
-        trace = conn.execute(text("SELECT payload FROM trace WHERE run_id = :r AND seq = :s"),
-                             {"r": run_id, "s": seq}).first()
-    if trace is not None:
-        payload = json_object(trace.payload)
+        try:
+            found = payloads_at(conn, run_id, [seq])
+        except BlockCorrupt:
+            found = {}
+    if seq in found:
+        payload = json_object(found[seq])
         return payload.get("msisdn"), payload.get("service")
     return None, None
 

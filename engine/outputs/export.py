@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import text
-
 from engine.base.csvsafe import write_private
 from engine.base.diagnostics import Diagnostic, DiagnosticError, Refused, did_you_mean
 from engine.content.approvals import current_user
 from engine.night.channels import CHANNEL_EXTRAS, CHANNELS, channel_csv
-from engine.store.database import get_engine
-from engine.store.read import resolve_run
+from engine.store.read import decisions_with_payloads, resolve_run
 
 UNKNOWN_CHANNEL = "RN201"
 OUT_IS_FOLDER = "RN202"
@@ -36,17 +33,15 @@ def check_channel(channel: str) -> None:
 
 def stored_rows(run_id: str, channel: str, db_url: str | None = None) -> list[dict]:
     """The treated decisions of one channel of a stored run, with the channel's extra fields."""
-    with get_engine(db_url).connect() as conn:
-        found = conn.execute(text(
-            "SELECT d.msisdn, d.service, d.strategy, d.message, t.payload FROM decision d "
-            "JOIN trace t ON t.run_id = d.run_id AND t.seq = d.seq "
-            "WHERE d.run_id = :run AND d.decision = 'treat' AND d.channel = :channel ORDER BY d.seq"),
-            {"run": run_id, "channel": channel})
-        rows = []
-        for r in found:
-            contact = json.loads(r.payload).get("decision", {}).get("contact", {})
-            rows.append({"msisdn": r.msisdn, "service": r.service, "strategy": r.strategy, "message": r.message,
-                         **{k: contact.get(k, "") for k in CHANNEL_EXTRAS[channel]}})
+    rows = []
+    found = decisions_with_payloads(run_id, db_url, columns=("msisdn", "service", "strategy", "message"),
+                                    where="d.decision = 'treat' AND d.channel = :channel", params={"channel": channel})
+    for r, payload in found:
+        if payload is None:
+            continue  # a treated decision without its trace (as the inner join did): `audit verify` reports it
+        contact = json.loads(payload).get("decision", {}).get("contact", {})
+        rows.append({"msisdn": r["msisdn"], "service": r["service"], "strategy": r["strategy"], "message": r["message"],
+                     **{k: contact.get(k, "") for k in CHANNEL_EXTRAS[channel]}})
     return rows
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import text
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from engine.store.database import get_engine
-from engine.store.read import resolve_run
+from engine.store.read import all_out_of_scope, decisions_with_payloads, resolve_run
 
 VIEWS = {
     "silent": ("silent_long", "silent_short"),
@@ -78,30 +78,31 @@ def stored_segments(run_id: str, segments, db_url: str | None = None):
 
     In-scope facts carry their segment in the trace payload; the others in `out_of_scope`.
     """
-    engine = get_engine(db_url)
     wanted = None if segments is None else set(segments)
-    with engine.connect() as conn:
-        rows = conn.execution_options(stream_results=True).execute(text(
-            "SELECT d.msisdn, d.service, t.payload FROM decision d JOIN trace t ON t.run_id = d.run_id AND t.seq = d.seq "
-            "WHERE d.run_id = :run ORDER BY d.seq"), {"run": run_id})
-        while chunk := rows.fetchmany(CHUNK):
-            out = []
-            for msisdn, service, payload in chunk:
-                # cheap pre-filter on the canonical JSON before parsing it
-                if wanted is not None and not any(f'"{s}"' in payload for s in wanted):
-                    continue
-                segment = (json.loads(payload).get("segment") or {}).get("segment") or ""
-                if wanted is None or segment in wanted:
-                    out.append((msisdn, service, segment))
-            if out:
+    out = []
+    for row, payload in decisions_with_payloads(run_id, db_url, columns=("msisdn", "service"), batch=CHUNK):
+        if payload is None:
+            continue  # a decision without its trace (as the inner join did): `audit verify` reports it
+        # cheap pre-filter on the canonical JSON before parsing it
+        if wanted is not None and not any(f'"{s}"' in payload for s in wanted):
+            continue
+        segment = (json.loads(payload).get("segment") or {}).get("segment") or ""
+        if wanted is None or segment in wanted:
+            out.append((row["msisdn"], row["service"], segment))
+            if len(out) == CHUNK:
                 yield out
-        query = "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = :run"
-        rows = conn.execution_options(stream_results=True).execute(text(query + " ORDER BY msisdn, service"),
-                                                                   {"run": run_id})
-        while chunk := rows.fetchmany(CHUNK):
-            out = [tuple(r) for r in chunk if wanted is None or r[2] in wanted]
-            if out:
+                out = []
+    if out:
+        yield out
+    out = []
+    for msisdn, service, segment in all_out_of_scope(run_id, db_url):
+        if wanted is None or segment in wanted:
+            out.append((msisdn, service, segment))
+            if len(out) == CHUNK:
                 yield out
+                out = []
+    if out:
+        yield out
 
 
 def _active_days(snapshot, subs: pd.DataFrame, as_of) -> np.ndarray:

@@ -31,6 +31,7 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.scoring.artefacts import data_fingerprint, save_model
 from engine.scoring.response import MODEL_NAME, ResponseModel
 from engine.store.database import get_engine
+from engine.store.read import decisions_with_payloads
 
 TOO_LITTLE = "MD050"
 MIN_TREATED = 200
@@ -51,16 +52,17 @@ def response_history(db_url: str | None = None) -> tuple[pd.DataFrame, pd.DataFr
             "r2.as_of = r.as_of ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1) ORDER BY r.as_of"))]
         facts, labels = [], []
         for run_id in runs:
-            rows = conn.execute(text(
-                "SELECT d.seq, d.msisdn, d.pack, d.strategy, d.channel, d.decision, t.payload FROM decision d "
-                "JOIN trace t ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = :r "
-                "AND d.decision IN ('treat', 'held_out') ORDER BY d.seq"), {"r": run_id}).all()
+            rows = decisions_with_payloads(  # traces are stored in blocks: engine/store/read.py reads them
+                run_id, db_url, columns=("msisdn", "pack", "strategy", "channel", "decision"),
+                where="d.decision IN ('treat', 'held_out')")
             responded = {r.seq for r in conn.execute(text(
                 "SELECT DISTINCT seq FROM feedback_event WHERE run_id = :r AND event = 'responded'"), {"r": run_id})}
-            for r in rows:
-                facts.append(json.loads(r.payload).get("fact") or {})
-                labels.append((run_id, r.seq, r.msisdn, r.pack, r.strategy, r.channel, r.decision == "treat",
-                               r.seq in responded))
+            for r, payload in rows:
+                if payload is None:
+                    continue  # a decision without its trace (as the inner join did)
+                facts.append(json.loads(payload).get("fact") or {})
+                labels.append((run_id, r["seq"], r["msisdn"], r["pack"], r["strategy"], r["channel"],
+                               r["decision"] == "treat", r["seq"] in responded))
     label_frame = pd.DataFrame(labels, columns=["run_id", "seq", "msisdn", "pack", "strategy", "channel", "treated",
                                                 "responded"])
     # the earlier model's outputs are not inputs of the next one

@@ -8,7 +8,12 @@ with prev_hash_0 = GENESIS and prev_hash_n = hash_(n-1). `record_bytes` is the c
 array of the decision row fields (DECISION_FIELDS order), a newline, and the canonical JSON
 payload text exactly as stored. The run row keeps the head (last hash) and the count, so
 changing, deleting, inserting or reordering any record — or dropping the tail — is detected
-by `verify_chain`. docs/TRACE.md is the auditor's description of this.
+by `verify_chain` (engine/store/verify.py). docs/TRACE.md is the auditor's description of this.
+
+How the records are stored (one row each, or compressed blocks: engine/store/blocks.py) does
+not change the chain: it is computed over the payload texts and decision fields, and
+`verify_chain` (engine/store/verify.py) recomputes it from what it reads back
+(engine/store/read.py `stored_traces`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Sequence
+
 
 from engine.base.jsonfile import canonical
 
@@ -68,58 +74,3 @@ class VerifyResult:
     first_bad_seq: int | None
     message: str
     count: int = 0
-
-
-def verify_chain(run_id: str, db_url: str | None = None) -> VerifyResult:
-    """Recompute the chain of `run_id` from the stored decisions and traces and compare.
-
-    Detects a changed field or payload, a deleted, inserted or reordered record, and a
-    truncated chain (head and count are kept on the run row).
-    """
-    from sqlalchemy import text  # here, not at the top: readers of DECISION_FIELDS (explain) skip SQLAlchemy
-
-    from engine.store.database import get_engine
-
-    engine = get_engine(db_url)
-    columns = ", ".join(f"d.{f}" for f in DECISION_FIELDS)
-    # Stream both cursors (PostgreSQL: server-side cursors; a client-side result would hold every
-    # payload of the run in memory at once). SQLite reads lazily anyway and ignores the option.
-    with engine.connect().execution_options(stream_results=True, max_row_buffer=5000) as conn:
-        run = conn.execute(text("SELECT status, chain_head, chain_count FROM run WHERE id = :id"),
-                           {"id": run_id}).first()
-        if run is None:
-            return VerifyResult(False, None, f"no run {run_id!r} in this database")
-        if run.status != "succeeded":
-            return VerifyResult(False, None, f"run {run_id} has status {run.status}: it stored no decisions")
-        traces = conn.execute(text("SELECT seq, payload, prev_hash, hash FROM trace WHERE run_id = :id ORDER BY seq"),
-                              {"id": run_id})
-        decisions = conn.execute(text(f"SELECT {columns} FROM decision d WHERE d.run_id = :id ORDER BY d.seq"),
-                                 {"id": run_id})
-        prev = GENESIS
-        expected_seq = 0
-        for trace in traces:
-            decision = decisions.fetchone()
-            where = f"record seq {expected_seq}"
-            if trace.seq != expected_seq:
-                return VerifyResult(False, expected_seq, f"{where} is missing (next stored trace is seq {trace.seq})",
-                                    expected_seq)
-            if decision is None or decision.seq != trace.seq:
-                return VerifyResult(False, expected_seq, f"{where}: its decision row is missing", expected_seq)
-            if trace.prev_hash != prev:
-                return VerifyResult(False, expected_seq, f"{where}: prev_hash does not match the previous hash",
-                                    expected_seq)
-            digest = link(prev, tuple(decision), trace.payload)
-            if digest != trace.hash:
-                return VerifyResult(False, expected_seq, f"{where}: content changed (hash mismatch)", expected_seq)
-            prev = digest
-            expected_seq += 1
-        if decisions.fetchone() is not None:
-            return VerifyResult(False, expected_seq, f"record seq {expected_seq}: decision without a trace",
-                                expected_seq)
-    if expected_seq != run.chain_count:
-        return VerifyResult(False, expected_seq, f"chain has {expected_seq} records, the run row says {run.chain_count}",
-                            expected_seq)
-    if prev != (run.chain_head or GENESIS):
-        return VerifyResult(False, max(expected_seq - 1, 0), "last hash differs from the head stored on the run row",
-                            expected_seq)
-    return VerifyResult(True, None, f"run {run_id}: {expected_seq} records verified", expected_seq)

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 # The tables the read side reads; a file without all of them goes through SQLAlchemy (which
 # creates them, so an empty database reads as "no run" as it always did).
-STORE_TABLES = frozenset({"run", "decision", "trace", "out_of_scope", "approval"})
+STORE_TABLES = frozenset({"run", "decision", "trace", "out_of_scope", "trace_block", "out_of_scope_block", "approval"})
 _PREFIX = "sqlite:///"
 
 

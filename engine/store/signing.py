@@ -5,7 +5,7 @@ them recomputed the chain and its head, which anyone with write access to the da
 So, in the transaction that stores a run, the run is *sealed*:
 
     fields_digest = sha256(canonical JSON of the run row's SEALED_FIELDS as stored)
-    scope_digest  = sha256 over the run's out_of_scope rows, (msisdn, service) order
+    scope_digest  = sha256 over the run's out-of-scope facts, (msisdn, service) order (either storage format)
     signature     = HMAC-SHA256(key, "rekindle-seal-v1\\n" run_id \\n fields_digest \\n scope_digest)
 
 The run row's fields include `chain_head` and `chain_count`, so the signature covers every
@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from engine.base.home import home
+from engine.store.blocks import BlockCorrupt, scope_line
 
 ALGORITHM = "hmac-sha256"
 CONTEXT = b"rekindle-seal-v1"
@@ -111,12 +112,16 @@ def fields_digest(conn: Connection, run_id: str) -> str | None:
 
 
 def scope_digest(conn: Connection, run_id: str) -> str:
-    """sha256 over the run's out_of_scope rows (msisdn, service, segment), in key order."""
+    """sha256 over the run's out-of-scope rows (msisdn, service, segment), in key order.
+
+    Both storage formats (engine/store/read.py `scope_rows`): the lines hashed are the same,
+    so a run's digest does not depend on how its rows are stored.
+    """
+    from engine.store.read import scope_rows
+
     digest = hashlib.sha256()
-    rows = conn.execute(text("SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = :id "
-                             "ORDER BY msisdn, service"), {"id": run_id})
-    for msisdn, service, segment in rows:
-        digest.update(f"{msisdn}\t{service}\t{segment}\n".encode("utf-8"))
+    for msisdn, service, segment in scope_rows(conn, run_id):
+        digest.update(scope_line(msisdn, service, segment).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -194,7 +199,11 @@ def verify_seal(conn: Connection, run_id: str) -> SealCheck:
         return SealCheck(False, f"cannot check the signature: {error}")
     if seal.key_id != key_id(key):
         return SealCheck(False, f"sealed with another audit key (key id {seal.key_id}, this key is {key_id(key)})")
-    fields, scope = fields_digest(conn, run_id), scope_digest(conn, run_id)
+    try:
+        fields, scope = fields_digest(conn, run_id), scope_digest(conn, run_id)
+    except BlockCorrupt as error:
+        return SealCheck(False, f"out-of-scope rows changed since the run was signed: a stored block is damaged "
+                                f"({error})")
     if not hmac.compare_digest(_signature(key, run_id, seal.fields_digest, seal.scope_digest), seal.signature):
         return SealCheck(False, "the seal's signature is not valid (the seal row was edited)")
     if fields != seal.fields_digest:

@@ -1,4 +1,8 @@
-"""Tables of the nightly run: `run`, `decision`, `trace`, `out_of_scope`, `model_version`, `run_lock`.
+"""Tables of the nightly run: `run`, `decision`, `trace_block`, `out_of_scope_block`, `model_version`, `run_lock`.
+
+Runs stored before storage format 2 hold their traces in `trace` (one row per decision) and their
+out-of-scope facts in `out_of_scope` (one row each); those tables stay, are still read
+(engine/store/read.py) and verified, and new runs no longer write them (engine/store/blocks.py).
 
 The `approval` table lives in engine/store/approval.py. Decisions, traces and out-of-scope
 rows are written in bulk (tuples through executemany, see engine/store/write.py), never as ORM
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 # Run status: a run row is written `succeeded` in the same transaction as its decisions;
@@ -48,7 +52,10 @@ class Decision(SQLModel, table=True):
     """The decision for one fact (subscriber, service) that entered at least one pack."""
 
     __tablename__ = "decision"
-    __table_args__ = (Index("ix_decision_run_msisdn", "run_id", "msisdn", "service"),)
+    # SQLite: WITHOUT ROWID, so the rows are stored in (run_id, seq) order in the primary key's
+    # own b-tree instead of a rowid table plus a separate primary-key index (-39 B a decision,
+    # docs/SCALE.md). Columns and queries are unchanged; databases made before keep their table.
+    __table_args__ = (Index("ix_decision_run_msisdn", "run_id", "msisdn", "service"), {"sqlite_with_rowid": False})
 
     run_id: str = Field(primary_key=True)
     seq: int = Field(primary_key=True)  # position in the hash chain (sorted by msisdn, service)
@@ -64,7 +71,10 @@ class Decision(SQLModel, table=True):
 
 
 class Trace(SQLModel, table=True):
-    """The audit record of one decision: canonical JSON payload, hash-chained per run."""
+    """The audit record of one decision as runs before storage format 2 stored it (one row each).
+
+    New runs store their traces in `trace_block`; this table is kept so older runs still read
+    and verify."""
 
     __tablename__ = "trace"
 
@@ -75,8 +85,44 @@ class Trace(SQLModel, table=True):
     hash: str
 
 
+class TraceBlock(SQLModel, table=True):
+    """The traces of `count` consecutive decisions (seq first_seq ...), compressed together.
+
+    Storage format 2 (engine/store/blocks.py, docs/TRACE.md): `payloads` is zlib of the canonical
+    JSON payloads joined by newlines, `hashes` the chain hashes as raw 32-byte digests.
+    """
+
+    __tablename__ = "trace_block"
+    __table_args__ = (Index("ix_trace_block_first_seq", "run_id", "first_seq", unique=True),)
+
+    run_id: str = Field(primary_key=True)
+    block: int = Field(primary_key=True)  # 0, 1, ... in seq order
+    first_seq: int
+    count: int
+    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    payloads: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class OutOfScopeBlock(SQLModel, table=True):
+    """Out-of-scope facts (msisdn, service, segment) of a run, `count` at a time, compressed together.
+
+    Storage format 2: `rows` is zlib of "msisdn\tservice\tsegment\n" lines in (msisdn, service)
+    order; `first_msisdn`/`last_msisdn` let `explain` inflate only the block of one subscriber.
+    """
+
+    __tablename__ = "out_of_scope_block"
+    __table_args__ = (Index("ix_out_of_scope_block_msisdn", "run_id", "first_msisdn"),)
+
+    run_id: str = Field(primary_key=True)
+    block: int = Field(primary_key=True)
+    first_msisdn: str
+    last_msisdn: str
+    count: int
+    rows: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class OutOfScope(SQLModel, table=True):
-    """A fact in the scope of no pack: kept compactly so `explain` can say so, with its segment."""
+    """A fact in the scope of no pack, as runs before storage format 2 stored it (one row each)."""
 
     __tablename__ = "out_of_scope"
 

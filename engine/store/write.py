@@ -1,6 +1,7 @@
 """Writing a run to the database: the run lock, and all rows of a run in one transaction.
 
-Rows go in as tuples (engine/store/bulk.py: COPY on PostgreSQL, executemany on SQLite), in batches of
+Decision rows go in one per decision; traces and out-of-scope facts go in compressed blocks
+(storage format 2, engine/store/blocks.py: `trace_block`, `out_of_scope_block`). Rows go in as tuples (engine/store/bulk.py: COPY on PostgreSQL, executemany on SQLite), in batches of
 BATCH rows, all inside one transaction together with the `run` row: either the whole run is
 there (status `succeeded`) or none of it is. After a failure only a `failed` run row is
 written, in its own transaction, so operations can see that a run was attempted.
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.base.diagnostics import Refused
 from engine.base.jsonfile import utc_now
 from engine.base.vocabulary import FAILED, SUCCEEDED
+from engine.store.blocks import ScopeBlocks, TraceBlocks
 from engine.store.bulk import insert_rows
 from engine.store.chain import DECISION_FIELDS
 from engine.store.database import get_engine
@@ -130,8 +132,10 @@ def _write_all(conn: Connection, table: str, columns: Sequence[str], rows: Seque
         write_batch(conn, table, columns, rows[start:start + BATCH])
 
 
-TRACE_COLUMNS = ("run_id", "seq", "payload", "prev_hash", "hash")
-OUT_OF_SCOPE_COLUMNS = ("run_id", "msisdn", "service", "segment")
+TRACE_COLUMNS = ("run_id", "seq", "payload", "prev_hash", "hash")  # the traces the writer is given
+TRACE_BLOCK_COLUMNS = ("run_id", "block", "first_seq", "count", "hashes", "payloads")
+OUT_OF_SCOPE_COLUMNS = ("run_id", "msisdn", "service", "segment")  # the out-of-scope rows the writer is given
+OUT_OF_SCOPE_BLOCK_COLUMNS = ("run_id", "block", "first_msisdn", "last_msisdn", "count", "rows")
 SQLITE_CACHE_KIB = 65_536  # page cache of the run's own connection while it writes (default: 2 MB)
 
 
@@ -140,7 +144,8 @@ class RunWriter:
 
     `with RunWriter(db_url) as writer:` opens the transaction; `decisions_and_traces` may be
     called any number of times (a batch at a time: the run streams its rows, no full list is
-    held); `finish` writes the run row (status `succeeded`), the out-of-scope rows and the model
+    held; traces are gathered into compressed blocks, which may span calls); `finish` writes the
+    last trace block, the run row (status `succeeded`), the out-of-scope blocks and the model
     versions; leaving the block without an exception commits, with one rolls everything back.
     Until the commit no other connection sees any of it (a killed process leaves nothing).
     """
@@ -149,6 +154,8 @@ class RunWriter:
         self.engine = get_engine(db_url)
         self._begin = None
         self.conn: Connection | None = None
+        self._blocks: TraceBlocks | None = None
+        self._scope: ScopeBlocks | None = None
 
     def __enter__(self) -> "RunWriter":
         self._begin = self.engine.begin()
@@ -158,17 +165,34 @@ class RunWriter:
         return self
 
     def decisions_and_traces(self, decisions: Sequence[tuple], traces: Sequence[tuple]) -> None:
+        """Decision rows (DECISION_FIELDS order) and their traces (TRACE_COLUMNS order), seq order."""
         _write_all(self.conn, "decision", DECISION_FIELDS, decisions)
-        _write_all(self.conn, "trace", TRACE_COLUMNS, traces)
+        if len(traces):
+            if self._blocks is None:
+                self._blocks = TraceBlocks(traces[0][0])
+            _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, self._blocks.add(traces))
 
     def out_of_scope(self, rows: Sequence[tuple]) -> None:
-        """(run_id, msisdn, service, segment) rows of facts in no pack's scope, any number of calls."""
-        _write_all(self.conn, "out_of_scope", OUT_OF_SCOPE_COLUMNS, rows)
+        """(run_id, msisdn, service, segment) rows of facts in no pack's scope, any number of calls,
+        each call's rows after the previous call's in (msisdn, service) order (blocks span calls)."""
+        if len(rows):
+            if self._scope is None:
+                self._scope = ScopeBlocks(rows[0][0])
+            _write_all(self.conn, "out_of_scope_block", OUT_OF_SCOPE_BLOCK_COLUMNS, self._scope.add(rows))
 
     def finish(self, run: dict, out_of_scope: Sequence[tuple], model_versions: dict[str, str]) -> None:
+        """The last blocks, the run row (succeeded), `out_of_scope` rows not given to `out_of_scope`
+        yet (after those, in key order), the model versions and the signed seal."""
+        for buffer in (self._blocks, self._scope):
+            if buffer is not None and buffer.run_id != run["id"]:
+                raise ValueError(f"rows of run {buffer.run_id} given to run {run['id']}")
+        if self._blocks is not None:
+            _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, self._blocks.rest())
         run = dict(run, status=SUCCEEDED)
         self.conn.execute(Run.__table__.insert(), run)
-        _write_all(self.conn, "out_of_scope", OUT_OF_SCOPE_COLUMNS, out_of_scope)
+        self.out_of_scope(out_of_scope)
+        if self._scope is not None:
+            _write_all(self.conn, "out_of_scope_block", OUT_OF_SCOPE_BLOCK_COLUMNS, self._scope.rest())
         _record_models(self.conn, run["id"], model_versions)
         sign_run(self.conn, run["id"])  # the signed seal, in the same transaction (engine/store/signing.py)
 

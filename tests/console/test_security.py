@@ -37,7 +37,7 @@ def test_security_headers_on_every_response(run, clients, console_db):
 
 def test_injection_in_the_search_box_is_refused_and_shown_escaped(run, clients, console_db):
     auditor = clients["auditor"]
-    before = {t: _count(console_db, t) for t in ("decision", "trace", "console_user", "console_page_view")}
+    before = {t: _count(console_db, t) for t in ("decision", "trace_block", "console_user", "console_page_view")}
     for payload in PAYLOADS:
         answer = auditor.post("/search", data={"csrf_token": csrf_of(auditor), "msisdn": payload})
         assert answer.status_code == 400, payload
@@ -83,7 +83,8 @@ def test_queries_bind_their_parameters_even_without_the_url_checks(console_db):
 def test_an_internal_error_shows_an_incident_id_not_a_stack_trace(run, console_db):
     client = make_client(run, console_db)
     login(client, "ada")
-    execute(console_db, "DROP TABLE trace CASCADE" if console_db.startswith("postgresql") else "DROP TABLE trace")
+    execute(console_db, "DROP TABLE trace_block CASCADE" if console_db.startswith("postgresql")
+            else "DROP TABLE trace_block")
     # the store breaks under the running console
     answer = client.get(f"/subscribers/{run.examples['treat']}/runs/latest")
     assert answer.status_code == 500

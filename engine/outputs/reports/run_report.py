@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from engine.base.csvsafe import neutralise
 from engine.base.privacy import mask_msisdn
-from engine.store.read import resolve_run
+from engine.store.read import first_only_out_of_scope, resolve_run
 from engine.store.database import get_engine
 from engine.base.vocabulary import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
 
@@ -38,10 +38,7 @@ def _examples(conn, run_id: str) -> dict[str, str | None]:
                            {"r": run_id, "d": kind}).first()
         examples[kind] = row[0] if row else None
     # A subscriber none of whose facts any pack considered (explain says "not in scope of any pack").
-    row = conn.execute(text(
-        "SELECT MIN(o.msisdn) FROM out_of_scope o WHERE o.run_id = :r AND NOT EXISTS "
-        "(SELECT 1 FROM decision d WHERE d.run_id = o.run_id AND d.msisdn = o.msisdn)"), {"r": run_id}).first()
-    examples["out_of_scope"] = row[0] if row else None
+    examples["out_of_scope"] = first_only_out_of_scope(conn, run_id)
     return examples
 
 

@@ -64,7 +64,7 @@ def test_kill_9_at_a_stage_leaves_nothing_and_the_rerun_is_identical(inputs, hom
     opts = options(inputs, home, f"sqlite:///{home / 'night.db'}")
     assert _kill_at(opts, stage) == -9
     db = opts.db_url
-    for table in ("run", "decision", "trace", "out_of_scope"):
+    for table in ("run", "decision", "trace", "out_of_scope", "trace_block", "out_of_scope_block"):
         assert rows(db, f"SELECT count(*) FROM {table}")[0][0] == 0, table
     with pytest.raises(DiagnosticError):
         resolve_run("latest", db)  # explain, export, report and audit verify all start here

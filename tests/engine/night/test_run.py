@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import text
 
 import engine.store.write as run_store
+import tracestore
 from engine.base.jsonfile import canonical
-from engine.store.chain import verify_chain
+from engine.store.verify import verify_chain
 from engine.base.diagnostics import DiagnosticError
 from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night
@@ -42,8 +43,7 @@ def decisions(db_url, run_id):
 
 
 def payloads(db_url, run_id):
-    return [p.replace(run_id, "<run>") for (p,) in
-            rows(db_url, "SELECT payload FROM trace WHERE run_id = :r ORDER BY seq", r=run_id)]
+    return [p.replace(run_id, "<run>") for p in tracestore.stored_payloads(db_url, run_id)]
 
 
 def test_a_night_is_stored_chained_and_written(run):
@@ -51,7 +51,7 @@ def test_a_night_is_stored_chained_and_written(run):
     # shipped content, default options, on SQLite and on PostgreSQL; this test only reads it.
     result, db, out = run.result, run.db_url, run.out
     found = decisions(db, result.run_id)
-    outside = rows(db, "SELECT count(*) FROM out_of_scope WHERE run_id = :r", r=result.run_id)[0][0]
+    outside = rows(db, "SELECT sum(count) FROM out_of_scope_block WHERE run_id = :r", r=result.run_id)[0][0]
     assert len(found) == result.decisions > 0
     assert len(found) + outside == result.facts  # every fact is either decided or out of scope
     assert verify_chain(result.run_id, db).ok
@@ -78,7 +78,7 @@ def test_a_night_is_stored_chained_and_written(run):
         assert keys == sorted(keys)
         assert len(keys) == by_channel[channel]
     # traces are canonical JSON an auditor can re-derive, and name pack versions and models
-    for (payload,) in rows(db, "SELECT payload FROM trace WHERE run_id = :r AND seq % 97 = 0", r=result.run_id):
+    for payload in tracestore.stored_payloads(db, result.run_id)[::97]:
         loaded = json.loads(payload)
         assert canonical(loaded) == payload
         assert loaded["packs"] and all(len(p["hash"]) == 64 for p in loaded["packs"])
@@ -120,8 +120,8 @@ def test_a_failure_mid_write_leaves_nothing_and_a_rerun_succeeds(inputs, home, d
         run_night(opts)
     db = opts.db_url
     assert rows(db, "SELECT count(*) FROM decision")[0][0] == 0
-    assert rows(db, "SELECT count(*) FROM trace")[0][0] == 0
-    assert rows(db, "SELECT count(*) FROM out_of_scope")[0][0] == 0
+    for table in ("trace", "out_of_scope", "trace_block", "out_of_scope_block"):
+        assert rows(db, f"SELECT count(*) FROM {table}")[0][0] == 0
     assert rows(db, "SELECT status FROM run") == [("failed",)]
     assert rows(db, "SELECT count(*) FROM run_lock")[0][0] == 0
     assert not opts.out.exists() and not [p for p in home.iterdir() if p.name.startswith(".run")]

@@ -14,7 +14,7 @@ from engine.base.diagnostics import DiagnosticError, Refused
 from engine.night import outdir
 from engine.night.channels import CHANNELS
 from engine.night.run import RunOptions, run_night
-from engine.store.chain import verify_chain
+from engine.store.verify import verify_chain
 from engine.store.database import get_engine
 from nightly_inputs import RULES, STRATEGIES
 

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+import tracestore
 from auditrun import copy_db, execute, query
 from engine.outputs.audit import MATCH, MISMATCH, replay, verify_run
 from engine.store.read import resolve_run, subscriber_records
@@ -48,8 +49,7 @@ def test_a_changed_decision_value_is_caught_at_its_record(run, tampered):
 
 def test_one_changed_payload_byte_is_caught(run, tampered):
     seq, msisdn, _ = _seq_of(tampered, run.run_id, "treat")
-    execute(tampered, "UPDATE trace SET payload = replace(payload, '\"holdout\":false', '\"holdout\":true') "
-            "WHERE run_id = ? AND seq = ?", (run.run_id, seq))
+    tracestore.replace_payload(tampered, run.run_id, seq, lambda p: p.replace('"holdout":false', '"holdout":true'))
     report = verify_run(run.run_id, tampered)
     assert not report.ok and report.first_bad_seq == seq and report.msisdn == msisdn
 
@@ -57,7 +57,7 @@ def test_one_changed_payload_byte_is_caught(run, tampered):
 def test_a_deleted_record_is_caught(run, tampered):
     seq, msisdn, _ = _seq_of(tampered, run.run_id, "not_selected")
     execute(tampered, "DELETE FROM decision WHERE run_id = ? AND seq = ?", (run.run_id, seq))
-    execute(tampered, "DELETE FROM trace WHERE run_id = ? AND seq = ?", (run.run_id, seq))
+    tracestore.delete_trace(tampered, run.run_id, seq)
     report = verify_run(run.run_id, tampered)
     assert not report.ok and report.first_bad_seq == seq
 
@@ -65,16 +65,17 @@ def test_a_deleted_record_is_caught(run, tampered):
 def test_a_deleted_tail_is_caught_by_the_head(run, tampered):
     last = resolve_run(run.run_id, tampered).chain_count - 1
     execute(tampered, "DELETE FROM decision WHERE run_id = ? AND seq = ?", (run.run_id, last))
-    execute(tampered, "DELETE FROM trace WHERE run_id = ? AND seq = ?", (run.run_id, last))
+    tracestore.delete_trace(tampered, run.run_id, last)
     assert not verify_run(run.run_id, tampered).ok
 
 
 def test_two_swapped_rows_are_caught(run, tampered):
     seq = _seq_of(tampered, run.run_id, "treat")[0]
-    for table in ("decision", "trace"):  # swap seq of records seq and seq+1 in both tables
-        execute(tampered, f"UPDATE {table} SET seq = -1 WHERE run_id = ? AND seq = ?", (run.run_id, seq))
-        execute(tampered, f"UPDATE {table} SET seq = ? WHERE run_id = ? AND seq = ?", (seq, run.run_id, seq + 1))
-        execute(tampered, f"UPDATE {table} SET seq = ? WHERE run_id = ? AND seq = -1", (seq + 1, run.run_id))
+    # swap records seq and seq+1: their decision rows and their traces (payload and hash)
+    execute(tampered, "UPDATE decision SET seq = -1 WHERE run_id = ? AND seq = ?", (run.run_id, seq))
+    execute(tampered, "UPDATE decision SET seq = ? WHERE run_id = ? AND seq = ?", (seq, run.run_id, seq + 1))
+    execute(tampered, "UPDATE decision SET seq = ? WHERE run_id = ? AND seq = -1", (seq + 1, run.run_id))
+    tracestore.swap_traces(tampered, run.run_id, seq)
     report = verify_run(run.run_id, tampered)
     assert not report.ok and report.first_bad_seq == seq
 
@@ -149,8 +150,7 @@ def test_replay_shows_a_mismatch_when_a_stored_input_was_altered(run, tampered):
     payload["fact"]["on_list"] = ["dnd"]
     from engine.base.jsonfile import canonical
 
-    execute(tampered, "UPDATE trace SET payload = ? WHERE run_id = ? AND seq = ?",
-            (canonical(payload), run.run_id, record["seq"]))
+    tracestore.replace_payload(tampered, run.run_id, record["seq"], canonical(payload))
     report = replay(run.run_id, run.examples["treat"], tampered, rules_dir=run.rules, strategies_dir=run.strategies)
     assert not report.ok and not report.missing
     bad = [r for r in report.rows if r.status == MISMATCH]

@@ -74,13 +74,13 @@ def test_the_base_side_decides_as_the_nightly_run_did(raised, stored_run_sqlite)
     from sqlalchemy import text
 
     from engine.store.database import get_engine
+    from engine.store.read import scope_rows
 
     run = stored_run_sqlite
     with get_engine(run.db_url).connect() as conn:
         stored = conn.execute(text("SELECT msisdn, service, decision, pack, reason FROM decision WHERE run_id = :r "
                                    "AND decision IN ('excluded', 'not_selected')"), {"r": run.run_id}).all()
-        outside = conn.execute(text("SELECT msisdn, service FROM out_of_scope WHERE run_id = :r"),
-                               {"r": run.run_id}).all()
+        outside = [(m, s) for m, s, _segment in scope_rows(conn, run.run_id)]
     base = raised.joined.set_index(["msisdn", "service"])
     assert stored and outside
     for msisdn, service, decision, pack, reason in stored:

@@ -10,20 +10,24 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import tracestore
 from auditrun import query
 from cli.main import app
+from engine.store import blocks
 from engine.outputs.views import BASE_COLUMNS, FRONT_DESK_COLUMNS, USAGE_COLUMNS, export_view, view_frame
 
 runner = CliRunner()
 
 
 def _stored_segments(run) -> dict[tuple[str, str], str]:
-    """Every fact's segment as the run stored it, read straight from the database."""
-    out = {(r["msisdn"], r["service"]): r["segment"] for r in query(
-        run.db_url, "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = ?", (run.run_id,))}
-    for r in query(run.db_url, "SELECT d.msisdn, d.service, t.payload FROM decision d JOIN trace t "
-                               "ON t.run_id = d.run_id AND t.seq = d.seq WHERE d.run_id = ?", (run.run_id,)):
-        out[(r["msisdn"], r["service"])] = json.loads(r["payload"])["segment"]["segment"]
+    """Every fact's segment as the run stored it, read straight from the database (out-of-scope
+    blocks decoded here, payloads through engine.store.read.stored_traces, not the views' reader)."""
+    out = {(m, s): g for block in query(run.db_url, "SELECT count, rows FROM out_of_scope_block WHERE run_id = ?",
+                                        (run.run_id,))
+           for m, s, g in blocks.decode_scope(block["rows"], block["count"])}
+    decided = query(run.db_url, "SELECT msisdn, service FROM decision WHERE run_id = ? ORDER BY seq", (run.run_id,))
+    for r, payload in zip(decided, tracestore.stored_payloads(run.db_url, run.run_id), strict=True):
+        out[(r["msisdn"], r["service"])] = json.loads(payload)["segment"]["segment"]
     return out
 
 

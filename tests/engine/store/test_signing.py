@@ -13,6 +13,7 @@ import stat
 
 from typer.testing import CliRunner
 
+import tracestore
 from auditrun import copy_db, execute, query
 from cli.main import app
 from engine.outputs.audit import verify_run
@@ -25,29 +26,23 @@ runner = CliRunner()
 def recompute_chain(db_url: str, run_id: str) -> None:
     """What an attacker with write access does after editing a decision: rebuild every hash and the head.
 
-    One transaction through SQLAlchemy (outside the engine's pool), so it works on SQLite and PostgreSQL.
+    One transaction through SQLAlchemy (outside the engine's pool), so it works on SQLite and PostgreSQL;
+    the hashes are rewritten in the run's trace blocks (storage format 2, tests/tracestore.py).
     """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy import text
 
-    engine = create_engine(db_url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            decisions = conn.execute(text("SELECT run_id, seq, msisdn, service, pack, decision, reason, arbitration, "
-                                          "strategy, channel, message FROM decision WHERE run_id = :r ORDER BY seq"),
-                                     {"r": run_id}).all()
-            payloads = [p for (p,) in conn.execute(text("SELECT payload FROM trace WHERE run_id = :r ORDER BY seq"),
-                                                   {"r": run_id})]
-            prev, updates = GENESIS, []
-            for row, payload in zip(decisions, payloads):
-                digest = link(prev, tuple(row), payload)
-                updates.append({"prev": prev, "hash": digest, "r": run_id, "seq": row[1]})
-                prev = digest
-            conn.execute(text("UPDATE trace SET prev_hash = :prev, hash = :hash WHERE run_id = :r AND seq = :seq"),
-                         updates)
-            conn.execute(text("UPDATE run SET chain_head = :head WHERE id = :r"), {"head": prev, "r": run_id})
-    finally:
-        engine.dispose()
+    payloads = tracestore.stored_payloads(db_url, run_id)
+    with tracestore.transaction(db_url) as conn:
+        decisions = conn.execute(text("SELECT run_id, seq, msisdn, service, pack, decision, reason, arbitration, "
+                                      "strategy, channel, message FROM decision WHERE run_id = :r ORDER BY seq"),
+                                 {"r": run_id}).all()
+        assert len(decisions) == len(payloads) > 0
+        prev, hashes = GENESIS, []
+        for row, payload in zip(decisions, payloads):
+            prev = link(prev, tuple(row), payload)
+            hashes.append(prev)
+        conn.execute(text("UPDATE run SET chain_head = :head WHERE id = :r"), {"head": prev, "r": run_id})
+    tracestore.rewrite_hashes(db_url, run_id, hashes)
 
 
 def stored_text(run) -> str:
@@ -91,21 +86,48 @@ def test_an_edit_with_the_chain_recomputed_fails_verify_and_export(run, tmp_path
         assert "forged offer" not in exported.stdout and "does not verify" in exported.output
 
 
+def _forge_first_segment(rows):
+    rows[0] = (rows[0][0], rows[0][1], "forged")
+
+
+def _drop_first_subscriber(rows):
+    first = rows[0][0]
+    rows[:] = [r for r in rows if r[0] != first]
+
+
+def _flip_scope_byte(db, run_id):
+    with tracestore.transaction(db) as conn:
+        from sqlalchemy import text
+
+        stored = bytearray(conn.execute(text("SELECT rows FROM out_of_scope_block WHERE run_id = :r AND block = 0"),
+                                        {"r": run_id}).scalar_one())
+        stored[len(stored) // 2] ^= 0x01
+        conn.execute(text("UPDATE out_of_scope_block SET rows = :v WHERE run_id = :r AND block = 0"),
+                     {"v": bytes(stored), "r": run_id})
+
+
 def test_run_fields_and_out_of_scope_rows_are_under_the_seal(run, tmp_path):
-    """Issue 11: out_of_scope rows and run fields (production, as_of, ...) were outside the chain."""
-    for sql, why in (("UPDATE run SET production = NOT production WHERE id = ?", "run row fields changed"),
-                     ("UPDATE run SET funnel = '{}' WHERE id = ?", "run row fields changed"),
-                     ("UPDATE run SET content_hashes = '{}' WHERE id = ?", "run row fields changed"),
-                     ("UPDATE out_of_scope SET segment = 'forged' WHERE run_id = ? AND msisdn = "
-                      "(SELECT MIN(msisdn) FROM out_of_scope WHERE run_id = ?)", "out-of-scope rows changed"),
-                     ("DELETE FROM out_of_scope WHERE run_id = ? AND msisdn = "
-                      "(SELECT MIN(msisdn) FROM out_of_scope WHERE run_id = ?)", "out-of-scope rows changed"),
-                     ("DELETE FROM run_seal WHERE run_id = ?", "no signed seal"),
-                     ("UPDATE run_seal SET scope_digest = 'x' WHERE run_id = ?", "signature is not valid")):
-        db = copy_db(run, tmp_path / f"t{abs(hash(sql))}.db")
-        execute(db, sql, (run.run_id,) * sql.count("?"))
+    """Issue 11: out_of_scope rows and run fields (production, as_of, ...) were outside the chain.
+    Out-of-scope facts are stored in compressed blocks (storage format 2): a tamperer decodes,
+    alters and re-encodes a block, changes its bytes, or adds format-1 rows to the run."""
+    for action, why in (("UPDATE run SET production = NOT production WHERE id = ?", "run row fields changed"),
+                        ("UPDATE run SET funnel = '{}' WHERE id = ?", "run row fields changed"),
+                        ("UPDATE run SET content_hashes = '{}' WHERE id = ?", "run row fields changed"),
+                        (lambda db, r: tracestore.edit_scope(db, r, _forge_first_segment), "out-of-scope rows changed"),
+                        (lambda db, r: tracestore.edit_scope(db, r, _drop_first_subscriber),
+                         "out-of-scope rows changed"),
+                        (_flip_scope_byte, "out-of-scope rows changed"),
+                        ("INSERT INTO out_of_scope (run_id, msisdn, service, segment) VALUES (?, '10000000000', "
+                         "'reading', 'active')", "out-of-scope rows changed"),
+                        ("DELETE FROM run_seal WHERE run_id = ?", "no signed seal"),
+                        ("UPDATE run_seal SET scope_digest = 'x' WHERE run_id = ?", "signature is not valid")):
+        db = copy_db(run, tmp_path / f"t{abs(hash(str(action)))}.db")
+        if callable(action):
+            action(db, run.run_id)
+        else:
+            execute(db, action, (run.run_id,) * action.count("?"))
         report = verify_run(run.run_id, db)
-        assert not report.ok and why in report.message, (sql, report.message)
+        assert not report.ok and why in report.message, (action, report.message)
 
 
 def test_an_inserted_empty_succeeded_run_does_not_verify_and_is_not_exported(run, tmp_path):
