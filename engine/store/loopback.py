@@ -167,9 +167,10 @@ def prior_contacts(db_url: str | None, msisdn: str, as_of: str, days: int = RECE
                 if date.fromisoformat(d) > day - timedelta(days=days)}
         out = []
         for run_id in sorted(runs, key=lambda r: (runs[r], r), reverse=True):
-            rows = conn.execute(text("SELECT seq, service, pack, strategy, channel FROM decision WHERE run_id = :r "
-                                     "AND msisdn = :m AND decision = 'treat' ORDER BY seq"),
-                                {"r": run_id, "m": msisdn}).all()
+            # sorted here: ORDER BY seq would walk the run's primary key instead of ix_decision_run_msisdn
+            rows = sorted(conn.execute(text("SELECT seq, service, pack, strategy, channel FROM decision WHERE "
+                                            "run_id = :r AND msisdn = :m AND decision = 'treat'"),
+                                       {"r": run_id, "m": msisdn}).all(), key=lambda r: r.seq)
             out += [{"run_id": run_id, "seq": int(r.seq), "as_of": runs[run_id], "service": r.service,
                      "pack": r.pack, "strategy": r.strategy, "channel": r.channel} for r in rows]
     return out

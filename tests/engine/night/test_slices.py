@@ -18,8 +18,7 @@ from engine.night.run import RunOptions, run_night
 from engine.night.slices import plan_slices
 from engine.outputs.audit import verify_run
 from engine.snapshot.loader import load_snapshot
-from engine.store.read import decision_records
-from auditrun import query
+from engine.store.read import all_out_of_scope, decision_records
 from nightly_inputs import AS_OF, RULES, STRATEGIES
 
 
@@ -38,8 +37,7 @@ def _night(small, inputs, tmp_path, name: str, workers: int, slice_size: int):
     run_id = result.run_id
     rows = [json.dumps(r, sort_keys=True, ensure_ascii=False).replace(run_id, "RUN")
             for r in decision_records(run_id, db)]
-    outside = query(db, "SELECT msisdn, service, segment FROM out_of_scope WHERE run_id = ? ORDER BY msisdn, service",
-                    (run_id,))
+    outside = list(all_out_of_scope(run_id, db))
     files = {p.name: p.read_bytes().replace(run_id.encode(), b"RUN") for p in sorted((tmp_path / name).iterdir())}
     assert verify_run(run_id, db).ok
     return result, rows, outside, files
