@@ -95,11 +95,13 @@ class Row(tuple):
 
     _index: dict[str, int]
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[self._index[name]]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __getattribute__(self, name: str) -> Any:
+        # a column name wins over tuple's own attributes (a column called `count` or `index`), as
+        # on SQLAlchemy's rows
+        index = type(self)._index
+        if name in index:
+            return tuple.__getitem__(self, index[name])
+        return tuple.__getattribute__(self, name)
 
 
 class _Mappings:
@@ -139,6 +141,9 @@ class Result:
     def first(self):
         return self._wrap(self.cursor.fetchone())
 
+    def fetchone(self):
+        return self._wrap(self.cursor.fetchone())
+
     def all(self) -> list:
         return [self._row(r) for r in self.cursor.fetchall()]
 
@@ -175,10 +180,23 @@ class LiteEngine:
         self.uri = uri
         self.dialect_name = "sqlite"
 
-    @contextmanager
-    def connect(self) -> Iterator[LiteConnection]:
-        conn = sqlite3.connect(self.uri, uri=True, timeout=30)
-        try:
-            yield LiteConnection(conn)
-        finally:
-            conn.close()
+    def connect(self) -> "_Connecting":
+        return _Connecting(self.uri)
+
+
+class _Connecting:
+    """`engine.connect()`: a context manager opening one connection, closed when the block ends;
+    `.execution_options(...)` is accepted (and ignored: sqlite3 reads lazily) as on SQLAlchemy."""
+
+    def __init__(self, uri: str):
+        self.uri, self.conn = uri, None
+
+    def execution_options(self, **_options) -> "_Connecting":
+        return self
+
+    def __enter__(self) -> LiteConnection:
+        self.conn = sqlite3.connect(self.uri, uri=True, timeout=30)
+        return LiteConnection(self.conn)
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()

@@ -57,9 +57,8 @@ def _explain_imports(args: list[str]) -> dict:
 def _contacted_recently(run) -> str:
     """A subscriber of the run that the contact policy's contacted_recently rule excluded
     (explain then names the earlier contacts: engine.store.loopback.prior_contacts)."""
-    rows = query(run.db_url, "SELECT d.msisdn FROM decision d JOIN trace t ON t.run_id = d.run_id AND t.seq = d.seq "
-                             "WHERE d.run_id = ? AND t.payload LIKE '%contacted_recently%' ORDER BY d.msisdn LIMIT 1",
-                 (run.run_id,))
+    rows = query(run.db_url, "SELECT msisdn FROM decision WHERE run_id = ? AND decision = 'excluded' "
+                             "AND reason = 'contacted_recently' ORDER BY msisdn LIMIT 1", (run.run_id,))
     assert rows, "the shared run has no contacted_recently exclusion to explain"
     return rows[0]["msisdn"]
 
