@@ -17,7 +17,7 @@ from engine.content.documents import load_content
 from engine.content.validate import validate_paths
 from engine.night.context import content_hashes
 from engine.snapshot.contract import SUBSCRIBER_OPTIONAL
-from nightly_inputs import RULES, STRATEGIES, night_inputs
+from nightly_inputs import RULES, STRATEGIES
 
 FILE = "value_stability.yaml"
 GOOD = (RULES / FILE).read_text(encoding="utf-8")
@@ -115,14 +115,14 @@ def _frame(snapshot, inputs, rules: Path):
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
+def snapshot(night_inputs):
     from engine.snapshot.loader import load_snapshot
 
-    return load_snapshot(night_inputs(tmp_path_factory).data)
+    return load_snapshot(night_inputs.data)
 
 
-def test_a_run_scores_with_the_file(tmp_path, tmp_path_factory, snapshot):
-    inputs = night_inputs(tmp_path_factory)
+def test_a_run_scores_with_the_file(tmp_path, night_inputs, snapshot):
+    inputs = night_inputs
     shipped, v_shipped = _frame(snapshot, inputs, _rules(tmp_path / "a"))
     wider = GOOD.replace("tiers: {high: 0.2, mid: 0.4}", "tiers: {high: 0.35, mid: 0.4}").replace(
         "  tiers: model", "  tiers: {low: 0.2, mid: 0.05}")
@@ -137,8 +137,8 @@ def test_a_run_scores_with_the_file(tmp_path, tmp_path_factory, snapshot):
     assert v_edited["stability"] == v_shipped["stability"] + "+cutoffs:0.2/0.05"
 
 
-def test_the_optional_indicators_change_value_when_the_snapshot_has_them(tmp_path, tmp_path_factory, snapshot):
-    inputs = night_inputs(tmp_path_factory)
+def test_the_optional_indicators_change_value_when_the_snapshot_has_them(tmp_path, night_inputs, snapshot):
+    inputs = night_inputs
     with_file, v_file = _frame(snapshot, inputs, _rules(tmp_path / "a"))
     without, v_default = _frame(snapshot, inputs, _rules(tmp_path / "b", None))
     assert v_file["value"] != v_default["value"]
@@ -154,7 +154,7 @@ def _old_snapshot(tmp_path: Path, data: Path) -> Path:
     return old
 
 
-def test_a_snapshot_without_the_optional_columns_scores_exactly_as_without_the_file(tmp_path, tmp_path_factory):
+def test_a_snapshot_without_the_optional_columns_scores_exactly_as_without_the_file(tmp_path, night_inputs):
     """The shipped file adds weights only for indicators an old snapshot lacks: its values, tiers,
     groups and value version are those of the code defaults, bit for bit."""
     from engine.scoring.scoring import score_snapshot
@@ -162,7 +162,7 @@ def test_a_snapshot_without_the_optional_columns_scores_exactly_as_without_the_f
     from engine.scoring.value import ValueConfig
     from engine.snapshot.loader import load_snapshot
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     old = load_snapshot(_old_snapshot(tmp_path, inputs.data))
     assert "circle_size" not in old.tables["subscribers"].columns
     models = tmp_path / "models"
@@ -174,12 +174,12 @@ def test_a_snapshot_without_the_optional_columns_scores_exactly_as_without_the_f
     assert va == vb and va["value"] == ValueConfig().version()
 
 
-def test_a_model_trained_with_the_optional_columns_scores_a_snapshot_without_them(tmp_path, tmp_path_factory):
+def test_a_model_trained_with_the_optional_columns_scores_a_snapshot_without_them(tmp_path, night_inputs):
     """Absent optional columns are unknown in every row: the model scores with them missing."""
     from engine.scoring.scoring import score_snapshot
     from engine.snapshot.loader import load_snapshot
 
-    inputs = night_inputs(tmp_path_factory)
+    inputs = night_inputs
     old = load_snapshot(_old_snapshot(tmp_path, inputs.data))
     scores, _ = score_snapshot(old, inputs.as_of, inputs.models)
     assert scores["churn_risk"].between(0, 1).all()
