@@ -56,6 +56,7 @@ from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
+from engine.base.memory import release_unused
 from engine.base.vocabulary import TREAT
 from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
@@ -262,6 +263,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
     merge_written_back(snapshot, written_back(options.db_url, options.as_of, snapshot.tables["contact_history"]))
     fingerprint = snapshot_fingerprint(options.data)
+    release_unused()  # what loading freed goes back to the OS before the workers are forked
     clock.stage("score")
     scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
     versions = dict(versions)
@@ -272,6 +274,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),
                         hot_content=hot_content_index(snapshot), model_versions=versions)
     slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
+    release_unused()
 
     clock.stage("decide")
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.base.memory import release_unused
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.partition import Partition, Row
@@ -86,6 +87,7 @@ class SliceRunner:
             result.out_of_scope.update(outside["segment"].value_counts().to_dict())
             part.release()
             self.parts[k] = part
+            release_unused()  # the slice's facts are gone: keep the worker at one slice's size
         return result
 
     # -- phase 2 ----------------------------------------------------------------------------
@@ -110,6 +112,7 @@ class SliceRunner:
         rows = self.parts[k].next_rows(limit)
         if not rows:
             self.parts[k].release()
+            release_unused()
         return rows
 
     def out_of_scope_rows(self, k: int) -> list[tuple]:

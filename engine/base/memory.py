@@ -1,0 +1,31 @@
+"""Give freed memory back to the operating system between the stages of a night.
+
+Loading a snapshot and scoring it allocate and free gigabytes at a million subscribers; glibc's
+allocator and Arrow's memory pool keep much of what was freed for later reuse, so the process
+stays large (measured: 776 MB of loaded tables, 2.9 GB resident after loading 1M subscribers).
+The night's workers are forked after these stages, and each forked page that is touched is
+copied, so a smaller parent also means smaller children. `release_unused` asks both to return
+what they do not use; it changes no data and is cheap (milliseconds).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+
+
+def release_unused() -> None:
+    """Collect garbage, then return free heap memory to the OS (glibc `malloc_trim`, Arrow's pool)."""
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        try:
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        except Exception:  # an older pyarrow or another pool: nothing to release
+            pass
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
