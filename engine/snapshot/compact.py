@@ -59,7 +59,10 @@ def text(strings: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
 
 
 def whole_numbers(values: np.ndarray) -> np.ndarray:
-    """int32 when every value fits (the usual counts and ranks), else int64 unchanged."""
+    """int32 when every value fits (the usual counts and ranks), else unchanged: int64, or the
+    float64 a nullable column's missing cells (NaN) need — NaN has no int32."""
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return values
     if len(values) and (values.min() < _I32.min or values.max() > _I32.max):
         return values
     return values.astype(np.int32)
