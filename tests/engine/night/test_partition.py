@@ -94,7 +94,7 @@ def _rows(part, verdicts):
     return out
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
 def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, data):
