@@ -188,7 +188,7 @@ class Partition:
 
     def _candidates(self, funnel: Counter) -> list[Candidate]:
         """Candidates of every treat outcome, their options' expected values and holdouts."""
-        ctx, frame = self.ctx, self.frame
+        ctx = self.ctx
         universal_cache: dict[str, bool] = {}
         candidates: list[Candidate] = []
         for k, name in enumerate(self.pack_order):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
