@@ -32,7 +32,9 @@ def _rekindle(args: list[str], stdin: str | None = None) -> str:
 
 
 def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     shots = Path(os.environ.get("REKINDLE_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,10 @@ def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
         browser.get(f"{base}/runs/{run.run_id}")
         assert css("[data-field=chain-status]").text.startswith("Not verified")
         css("#chain button").click()
+        # the verdict page replaces the one clicked on: wait for it (a slow verify otherwise leaves
+        # the old page's element, stale, in our hands)
+        WebDriverWait(browser, 300, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda b: not b.find_element(By.CSS_SELECTOR, "[data-field=chain-status]").text.startswith("Not verified"))
         verdict = css("[data-field=chain-status]").text
         assert verdict.startswith("OK:"), verdict
         assert verdict == _rekindle(["audit", "verify", "--run", run.run_id, "--db", db_url]).strip()
