@@ -22,7 +22,7 @@ from engine.night.channels import CHANNEL_EXTRAS
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.holdout import UNIVERSAL, fraction
-from engine.night.partition import HOLDOUT_REASON, UNIVERSAL_REASON, Decided, Row
+from engine.night.partition import HOLDOUT_REASON, UNIVERSAL_REASON, Decided, Partition, Row
 from engine.store.chain import record_bytes
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
 
@@ -121,25 +121,9 @@ class ReferencePartition:
         head = record[:len(record) - len(text.encode("utf-8"))]
         return Row(msisdn, service, fields, text.encode("utf-8"), facts.get("city") or "", manager, seq, head)
 
-    @staticmethod
-    def _arbitration_entry(state: dict, verdict: tuple | None) -> dict:
-        cand: Candidate = state["candidate"]
-        entry: dict[str, Any] = {"pack": cand.pack, "priority": cand.priority,
-                                 "options": [{"strategy": o.strategy, "channel": o.channel, "ev": o.ev}
-                                             for o in cand.options]}
-        if state["held_out"]:
-            entry["outcome"] = HELD_OUT
-            entry["holdout"] = "universal" if state["universal"] else "pack"
-            return entry
-        outcome, strategy, channel, fell_back, beaten_by, full = verdict
-        entry["outcome"] = outcome
-        if outcome == WON:
-            entry.update(strategy=strategy, channel=channel, fell_back=fell_back)
-        if full:
-            entry["full_channels"] = list(full)
-        if beaten_by:
-            entry["beaten_by"] = {"msisdn": beaten_by[0], "service": beaten_by[1], "pack": beaten_by[2]}
-        return entry
+    # How a verdict is written into the trace is not what sharing or fragments change: the
+    # reference uses the partition's own entry writer instead of a copy of it.
+    _arbitration_entry = staticmethod(Partition._arbitration_entry)
 
     def _choose(self, states: list, index: int) -> tuple[str, str, str, str, str, str]:
         """(decision, pack, reason, arbitration, strategy, channel) of the fact's decision row.
