@@ -16,6 +16,7 @@ on (type, value), so True never merges with 1.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
@@ -30,6 +31,12 @@ from engine.rules.conditions import lookup, normalise_fact
 
 def factorise(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(codes, first row of each code): rows with the same code hold the same value, bit for bit."""
+    if isinstance(series.dtype, pd.StringDtype):  # Arrow-backed text: one kind of missing, encoded in C
+        codes, _ = pd.factorize(series, use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        codes[codes < 0] = codes.max(initial=-1) + 1
+        _, first = np.unique(codes, return_index=True)
+        return codes, first
     values = series.to_numpy()
     if values.dtype.kind == "f":
         codes, _ = pd.factorize(values.astype(np.float64).view(np.int64))
@@ -104,7 +111,7 @@ def _number_texts(values: np.ndarray, missing: np.ndarray, present: Callable[[An
     key = values.astype(np.float64).view(np.int64) if values.dtype.kind == "f" else values
     codes, _ = pd.factorize(key)
     _, first = np.unique(codes, return_index=True)
-    table = [present(v) for v in values[first].tolist()]
+    table = list(map(present, values[first].tolist()))
     texts = [table[c] for c in codes.tolist()]
     for i in np.flatnonzero(missing).tolist():
         texts[i] = absent
@@ -133,32 +140,40 @@ def fact_texts(frame: pd.DataFrame) -> list[str]:
     if n == 0:
         return []
     plain = [c for c in frame.columns if not str(c).startswith(NESTED_PREFIXES)]
-    keyed: list[tuple[str, list[str]]] = []  # (record key, ",key:value" per row or "" when missing)
+    # (record key, its pieces in row order): a list of ',"key":value' per row ("" when missing),
+    # or, for a column without missing cells, the constant ',"key":' and the list of values
+    # (no string built per cell for the key).
+    keyed: list[tuple[str, tuple]] = []
     for name in plain:
         head = "," + canonical(str(name)) + ":"
         numbers = record_numbers(frame, name)
         if numbers is not None:  # canonical JSON of a Python bool, int or float, without json.dumps
             values, missing = numbers
-            if values.dtype.kind == "b":
-                pieces = [head + ("true" if v else "false") for v in values.tolist()]
-            elif values.dtype.kind == "f":
-                pieces = _number_texts(values, missing, lambda v, head=head: head + float.__repr__(v), "")
+            kind = values.dtype.kind
+            if kind == "b":
+                texts = list(map(_BOOL_TEXT.__getitem__, values.tolist()))
             else:
-                pieces = _number_texts(values, missing, lambda v, head=head: head + str(v), "")
-            keyed.append((str(name), pieces))
+                texts = _number_texts(values, missing, float.__repr__ if kind == "f" else int.__repr__, "")
+            if missing.any():
+                keyed.append((str(name), ([head + t if t else "" for t in texts],)))
+            else:
+                keyed.append((str(name), (repeat(head, n), texts)))
             continue
 
         def piece(record: dict, name=name, head=head) -> str:
             return head + canonical(record[name]) if name in record else ""
 
-        keyed.append((str(name), per_distinct(frame, name, piece)))
+        keyed.append((str(name), (per_distinct(frame, name, piece),)))
     for prefix in NESTED_PREFIXES:
         nested = sorted(c for c in frame.columns if str(c).startswith(prefix))
         if nested:
-            keyed.append((prefix[:-1], _nested_pieces(frame, prefix, nested)))
+            keyed.append((prefix[:-1], (_nested_pieces(frame, prefix, nested),)))
     keyed.sort(key=lambda item: item[0])
-    joined = map("".join, zip(*(pieces for _key, pieces in keyed)))
+    joined = map("".join, zip(*(part for _key, parts in keyed for part in parts)))
     return ["{" + text[1:] + "}" for text in joined]
+
+
+_BOOL_TEXT = {False: "false", True: "true"}
 
 
 def _nested_pieces(frame: pd.DataFrame, prefix: str, columns: list[str]) -> list[str]:
@@ -205,15 +220,17 @@ class Template:
             self.slots.append(rest[at + 1 + len(escaped):end])
             rest = rest[end + len('\\u0000"'):]
 
-    def fill(self, columns: dict[str, list[str]], rows: int) -> list[str]:
-        """Each row's text, slot values taken from `columns[name][row]` (JSON texts)."""
+    def fill(self, columns: dict[str, list[str]], rows: int, prefix: str = "") -> list[str]:
+        """Each row's text, slot values taken from `columns[name][row]` (JSON texts), each text
+        after `prefix` (a separator joined in without building a second string per row)."""
         if not self.slots:
-            return [self.pieces[0]] * rows
+            return [prefix + self.pieces[0]] * rows
         parts: list = []
-        for piece, name in zip(self.pieces, self.slots):
-            parts.append([piece] * rows if piece else None)
+        for at, (piece, name) in enumerate(zip(self.pieces, self.slots)):
+            piece = prefix + piece if at == 0 else piece
+            parts.append(repeat(piece, rows) if piece else None)
             parts.append(columns[name])
-        parts.append([self.pieces[-1]] * rows if self.pieces[-1] else None)
+        parts.append(repeat(self.pieces[-1], rows) if self.pieces[-1] else None)
         return list(map("".join, zip(*(p for p in parts if p is not None))))
 
     def fill_one(self, values: dict[str, str]) -> str:

@@ -40,7 +40,6 @@ from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text
 from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical
-from engine.store.chain import record_head
 from engine.facts.fields import UPLIFT_PREFIX
 from engine.rules.conditions import lookup, normalise_fact
 from engine.content.messages import render
@@ -98,6 +97,9 @@ class Partition:
         self.has_candidate = np.zeros(len(self.frame), dtype=bool)
         self.candidates: dict[tuple[str, str, str], dict] = {}  # key -> candidate state
         self.payload = _payload_template(ctx)
+        self._field_texts: dict[str, str] = {}  # decision field value -> canonical JSON text (few distinct)
+        self._messages: dict[tuple, str] = {}  # (strategy, message values) -> rendered message
+        self._decision_texts: dict[tuple, str] = {}  # decision entry -> its canonical JSON text
         # phase 2: the facts in (msisdn, service) order, the arbitration verdicts, rows handed out so far
         self.order: np.ndarray = np.zeros(0, dtype=np.int64)
         self.verdicts: dict[tuple[str, str, str], tuple] = {}
@@ -120,6 +122,7 @@ class Partition:
         self.scope_bits = np.zeros(0, dtype=np.int64)
         self.candidates = {}
         self.order = np.zeros(0, dtype=np.int64)
+        self._field_texts, self._messages, self._decision_texts = {}, {}, {}
 
     def reattach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> None:
         """The same facts again (rebuilt from the same inputs) after `release`, ready for rows."""
@@ -260,7 +263,9 @@ class Partition:
         combos = self.combo[order].tolist()
         arbitration, decision, holdout, rows_out = [], [], [], []
         cand_rows = np.flatnonzero(self.has_candidate[order])
-        records = dict(zip(cand_rows.tolist(), fact_records(batch.iloc[cand_rows]))) if len(cand_rows) else {}
+        message_columns = [c for c in MESSAGE_FACT_FIELDS if c in batch.columns]  # all a candidate row reads
+        records = (dict(zip(cand_rows.tolist(), fact_records(batch.iloc[cand_rows][message_columns])))
+                   if len(cand_rows) else {})
         for n, i in enumerate(order.tolist()):
             record = records.get(n)
             if record is None:
@@ -271,35 +276,53 @@ class Partition:
                 rows_out.append((fields, "", self.managers[i]))
                 continue
             fields, arb, dec, city = self._candidate_row(i, combos[n], record)
-            arbitration.append(payload_text(arb)), decision.append(payload_text(dec))
+            arbitration.append(payload_text(arb)), decision.append(dec)
             holdout.append("true" if any(a.get("outcome") == HELD_OUT for a in arb) else "false")
             rows_out.append((fields, city, self.managers[i]))
         texts.update(arbitration=arbitration, decision=decision, holdout=holdout)
         payloads = self.payload.fill(texts, len(order))
         run_id = self.ctx.run_id
-        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n,
-                    record_head((run_id, first + n, *fields)))
-                for n, ((fields, city, manager), payload) in enumerate(zip(rows_out, payloads))]
+        # record_head((run_id, seq, *fields)), built from each field's canonical text (few distinct)
+        head = canonical(run_id)
+        field_text = self._field_texts
+        msisdns, services = texts["msisdn"], texts["service"]
+        out = []
+        for n, ((fields, city, manager), payload) in enumerate(zip(rows_out, payloads)):
+            rest = []
+            for value in fields[2:]:
+                text = field_text.get(value)
+                if text is None:
+                    text = field_text[value] = canonical(value)
+                rest.append(text)
+            record = f"[{head},{first + n},{msisdns[n]},{services[n]},{','.join(rest)}]\n"
+            out.append(Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n,
+                           record.encode("utf-8")))
+        return out
 
     def _packs_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
         """Each fact's `packs` trace list: its templates filled with its own tested values."""
         tids = self.tids[order]
-        per_pack: list[list[str | None]] = []
-        values: dict[str, list[str]] = {}
+        n = len(order)
+        per_pack: list[list[str]] = []  # per pack, ',entry' per fact or "" where the pack has none
+        values: dict[str, np.ndarray] = {}  # field -> tested value text per fact (object array)
         for k in range(tids.shape[1]):
             column = tids[:, k]
-            texts: list[str | None] = [None] * len(order)
-            for t in np.unique(column[column >= 0]).tolist():
+            present = column >= 0
+            if not present.any():
+                continue
+            texts = np.full(n, "", dtype=object)
+            for t in np.unique(column[present]).tolist():
                 at = np.flatnonzero(column == t)
                 template = self.templates[t].json
                 for name in template.slots:
                     if name not in values:
-                        values[name] = field_value_texts(batch, name)
-                columns = {name: [values[name][j] for j in at.tolist()] for name in template.slots}
-                for j, text in zip(at.tolist(), template.fill(columns, len(at))):
-                    texts[j] = text
-            per_pack.append(texts)
-        return ["[" + ",".join(t for t in parts if t is not None) + "]" for parts in zip(*per_pack)]
+                        values[name] = np.asarray(field_value_texts(batch, name), dtype=object)
+                columns = {name: values[name][at].tolist() for name in template.slots}
+                texts[at] = template.fill(columns, len(at), prefix=",")
+            per_pack.append(texts.tolist())
+        if not per_pack:
+            return ["[]"] * n
+        return ["[" + text[1:] + "]" for text in map("".join, zip(*per_pack))]
 
     def _segment_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
         """Each fact's `segment` trace entry: its segment, reasons and the segmentation rules that matched."""
@@ -318,8 +341,8 @@ class Partition:
             rules.append(text)
         return _SEGMENT.fill({"segment": segment, "reasons": reasons, "rules": rules}, n)
 
-    def _candidate_row(self, i: int, combo: int, record: dict) -> tuple[tuple, list[dict], dict, str]:
-        """(row fields, arbitration entries, decision entry, city) of a fact with a candidate."""
+    def _candidate_row(self, i: int, combo: int, record: dict) -> tuple[tuple, list[dict], str, str]:
+        """(row fields, arbitration entries, decision entry's JSON, city) of a fact with a candidate."""
         msisdn, service = self.msisdns[i], self.services[i]
         manager = self.managers[i]
         states = []
@@ -334,12 +357,20 @@ class Partition:
         if strategy:
             info = self.ctx.strategies.get(strategy)
             if info is not None and info.message:
-                message = render(info.message, message_values(facts, manager, self.ctx))
+                values = message_values(facts, manager, self.ctx)
+                key = (strategy, tuple(values.items()))
+                message = self._messages.get(key)
+                if message is None:
+                    message = self._messages[key] = render(info.message, values)
         contact = {"city": facts.get("city") or "", "account_manager": manager}
         contact = {k: contact[k] for k in CHANNEL_EXTRAS.get(channel, ())}
         arb = [self._arbitration_entry(state, verdict) for _, state, verdict in states]
-        dec = dict(decision=decision, pack=pack, reason=reason, arbitration=arbitration,
-                   strategy=strategy, channel=channel, message=message, contact=contact)
+        key = (decision, pack, reason, arbitration, strategy, channel, message, tuple(contact.items()))
+        dec = self._decision_texts.get(key)
+        if dec is None:
+            dec = self._decision_texts[key] = payload_text(dict(
+                decision=decision, pack=pack, reason=reason, arbitration=arbitration,
+                strategy=strategy, channel=channel, message=message, contact=contact))
         fields = (msisdn, service, pack, decision, reason, arbitration, strategy, channel, message)
         return fields, arb, dec, facts.get("city") or ""
 
