@@ -61,7 +61,8 @@ def score_base(snapshot, as_of: date, content, models_dir=None,
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,
                   stage: Callable[[str], None] = lambda _name: None,
                   require_stability: bool = True, subscribers=None,
-                  scores: tuple[pd.DataFrame, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                  scores: tuple[pd.DataFrame, dict] | None = None,
+                  response: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(facts with scores and segment, extras aligned with it, model versions).
 
     `subscribers`: the facts of some subscribers only (a slice of the msisdn-sorted
@@ -70,6 +71,8 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
     name (for messages and the account-manager list) and the segmentation rules that matched.
     `scores`: the base's (`score_base`) when `snapshot` is one slice of it; else the snapshot is scored.
+    `response`: the response model and its metadata (`latest_response`) when the caller loaded it
+    once for many slices; else the latest stored one is loaded.
     """
     from engine.content.checks_models import data_services
     from engine.facts.build import build_facts
@@ -91,13 +94,13 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     frame["segment"] = segmented["segment"].to_numpy()
     frame["reasons"] = segmented["reasons"].to_numpy()
     # propensity.<strategy> from the response model when one is stored (else base_response applies)
-    response_version = add_propensity(frame, models_dir)
+    response_version = add_propensity(frame, models_dir, loaded=response)
     if response_version:
         versions["response"] = response_version
     people = snapshot.tables["subscribers"]
-    names = people["account_manager"].fillna("").to_numpy(dtype=object)
     pos = subscriber_positions(snapshot, frame["msisdn"])  # the one join index (engine.facts.keys)
-    extras = pd.DataFrame({"account_manager_name": names.take(pos),
+    names = people["account_manager"].take(pos).fillna("").to_numpy(dtype=object)  # the slice's only
+    extras = pd.DataFrame({"account_manager_name": names,
                            "segment_rules": segmented["segment_rules"].to_numpy()})
     return frame, extras, versions
 

@@ -56,7 +56,7 @@ from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
-from engine.base.memory import release_unused
+from engine.base.memory import frozen_heap, release_unused
 from engine.base.vocabulary import TREAT
 from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
@@ -267,21 +267,30 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     clock.stage("score")
     scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
     versions = dict(versions)
-    response, meta = latest_response(options.models_dir)
-    if response is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
-        versions["response"] = meta["version"]
-    del response
+    response = latest_response(options.models_dir)  # loaded once: the forked workers share it
+    if response[0] is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
+        versions["response"] = response[1]["version"]
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),
                         hot_content=hot_content_index(snapshot), model_versions=versions)
     slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
     release_unused()
 
+    with frozen_heap():  # the snapshot and scores stay as they are until the end: no collector walks
+        return _decide_and_store(options, content, run_id, run_row, out_dir, staging, clock, state,
+                                 snapshot, slices, (scores, versions), response, ctx, fingerprint)
+
+
+def _decide_and_store(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path, staging: Path,
+                      clock: _Clock, state: dict, snapshot, slices, scored: tuple, response: tuple, ctx,
+                      fingerprint: str) -> RunResult:
+    scores, versions = scored
     clock.stage("decide")
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
     count = min(options.workers, slices.count)
     owner = [k % count for k in range(slices.count)]
     makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], snapshot, slices,
-                                       (scores, versions), ctx, content, compiled, options.as_of, options.models_dir))
+                                       (scores, versions), ctx, content, compiled, options.as_of, options.models_dir,
+                                       response))
               for w in range(count)]
     with Workers(makers, processes=count > 1) as workers:
         decided = workers.call("decide")
@@ -381,7 +390,7 @@ def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
                 raise RuntimeError(f"row {row.msisdn}/{row.service} came as record {row.seq} where {seq} was due")
             digest = link_bytes(head, row.head, row.payload)
             decisions.append((run_id, seq, *row.fields))
-            traces.append((run_id, seq, row.payload.decode("utf-8"), head, digest))
+            traces.append((run_id, seq, row.payload, head, digest))  # UTF-8 bytes: the block stores them as they are
             head, seq = digest, seq + 1
             msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = row.fields
             counts[decision] += 1

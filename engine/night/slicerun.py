@@ -46,8 +46,10 @@ class SliceRunner:
     """The slices `ks` of the base: decide them all, then hand out one slice's rows at a time."""
 
     def __init__(self, ks: list[int], snapshot: Any, slices: Slices, scores: tuple[pd.DataFrame, dict],
-                 ctx: RunContext, content: Any, compiled: Any, as_of: date, models_dir: Path | None):
+                 ctx: RunContext, content: Any, compiled: Any, as_of: date, models_dir: Path | None,
+                 response: tuple | None = None):
         self.ks, self.snapshot, self.slices, self.scores = ks, snapshot, slices, scores
+        self.response = response  # (model, metadata) of latest_response, loaded once by the parent
         self.ctx, self.content, self.compiled = ctx, content, compiled
         self.as_of, self.models_dir = as_of, models_dir
         self.decider = DeciderAdapter(content, ctx, compiled)  # one Decider (durable_rules engine) per worker
@@ -59,7 +61,8 @@ class SliceRunner:
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
         frame, extras, _versions = prepare_frame(self.snapshot, self.as_of, self.content, self.models_dir,
-                                                 subscribers=self.slices.ranks(k), scores=self.scores)
+                                                 subscribers=self.slices.ranks(k), scores=self.scores,
+                                                 response=self.response)
         masks = scope_masks(frame, self.ctx.packs)
         bits = np.zeros(len(frame), dtype=np.int64)  # bit j: in the scope of pack j (sorted pack names)
         for j, name in enumerate(sorted(masks)):

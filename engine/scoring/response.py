@@ -273,12 +273,14 @@ def latest_response(models_dir=None) -> tuple[ResponseModel | None, dict | None]
     return load_model(meta, models_dir), meta
 
 
-def add_propensity(frame: pd.DataFrame, models_dir=None) -> str | None:
+def add_propensity(frame: pd.DataFrame, models_dir=None,
+                   loaded: tuple[ResponseModel | None, dict | None] | None = None) -> str | None:
     """Add `propensity.<s>` (response when treated) and `uplift.<s>` (the incremental response
     arbitration ranks on) for every strategy of the latest response model to the fact frame (in
     place) and return the model's version; None (frame untouched) when no model is stored, so
-    arbitration falls back to each strategy's `base_response`."""
-    model, meta = latest_response(models_dir)
+    arbitration falls back to each strategy's `base_response`. `loaded`: what `latest_response`
+    returned, when the caller loaded it once for many frames (a night's slices)."""
+    model, meta = loaded if loaded is not None else latest_response(models_dir)
     if model is None:
         return None
     for strategy, values in model.responses(frame).items():

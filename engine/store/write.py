@@ -90,7 +90,7 @@ class RunRows:
 
     run: dict  # columns of the `run` table
     decisions: Sequence[tuple]  # DECISION_FIELDS order
-    traces: Sequence[tuple]  # (run_id, seq, payload, prev_hash, hash)
+    traces: Sequence[tuple]  # (run_id, seq, payload (text or its UTF-8 bytes), prev_hash, hash)
     out_of_scope: Sequence[tuple]  # (run_id, msisdn, service, segment)
     model_versions: dict[str, str]
 
