@@ -14,12 +14,13 @@
    only each fact's outcome ids, not its facts;
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
    the whole base (engine.night.arbitrate);
-7. rows: slice after slice (their ranges are in order, so the rows are in (msisdn, service)
-   order), the slice's owner rebuilds its facts and builds the decision rows and trace payloads;
-   the parent seals them into the hash chain (engine.store.chain) and writes them as they come,
-   with the slice's out-of-scope rows, inside the run's one database transaction
-   (engine.store.write.RunWriter). The parent never holds all rows, only the treated ones'
-   channel fields;
+7. rows: every worker rebuilds its next slice's facts and builds its decision rows and trace
+   payloads, compressed into trace blocks (engine.night.slicerun.SliceRunner.slice_rows), all
+   workers at once; the parent takes the slices in order (their ranges are in order, so the rows
+   are in (msisdn, service) order), seals the payloads into the hash chain (engine.store.chain)
+   and writes rows, blocks and the slice's out-of-scope rows as they come, inside the run's one
+   database transaction (engine.store.write.RunWriter). The parent holds one slice's rows at a
+   time, and the treated ones' channel fields;
 8. files: the five channel files written to a temp folder; then the run row and model versions
    go into the same transaction, which commits; then the folder is renamed into place. Any
    failure (or kill) before the commit leaves no decisions, traces or files; a staging folder
@@ -40,6 +41,7 @@ from typing import Callable
 
 
 from engine.night.arbitrate import arbitrate
+from engine.store.blocks import encode_hashes, payload_bytes
 from engine.store.chain import GENESIS, link_bytes
 from engine.snapshot.contract import TABLES
 from engine.base.diagnostics import Diagnostic, DiagnosticError, has_errors
@@ -51,7 +53,6 @@ from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
-from engine.night.partition import Row
 from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
@@ -67,7 +68,6 @@ from engine.store.loopback import merge_written_back, written_back
 # The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "score", "decide", "arbitrate", "rows", "files", "store")
 
-ROWS_BATCH = 10_000  # rows a worker hands over per call in the rows stage, and rows sealed and written at a time
 
 NO_POLICY = "RN001"
 UNAPPROVED = "RN002"
@@ -320,7 +320,7 @@ def _decide_and_store(options: RunOptions, content, run_id: str, run_row: dict, 
         workers.call("start_rows", [(v, starts) for v in verdicts])
         del verdicts
         with RunWriter(options.db_url) as writer:
-            sealed = _seal_and_write(writer, run_id, _slice_rows(workers, owner, writer, run_id))
+            sealed = _seal_and_write(writer, run_id, _slices_in_order(workers, owner))
             funnel = build_funnel(pack_counts, results, dict(out_of_scope_counts), sealed.decision_counts,
                                   facts_total, ctx.policy.capacities)
             clock.stage("files")
@@ -342,26 +342,18 @@ def _decide_and_store(options: RunOptions, content, run_id: str, run_row: dict, 
                      chain_head=sealed.head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
 
 
-def _slice_rows(workers: Workers, owner: list[int], writer: RunWriter, run_id: str):
-    """Every slice's rows, slice after slice (their msisdn ranges are in order, so the rows are in
-    (msisdn, service) order), ROWS_BATCH at a time; each slice's out-of-scope rows are written
-    once its rows are out. The owner of the next slice rebuilds its facts meanwhile, and a worker
-    builds its next batch while the parent seals and writes the current one."""
+def _slices_in_order(workers: Workers, owner: list[int]):
+    """Every slice's `SliceRows`, in chain order. Worker w owns slices w, w + W, …; each worker
+    always has its next slice in hand, so all workers build while the parent seals and writes."""
     count = len(owner)
+    ahead = len(set(owner))
+    for k in range(min(ahead, count)):
+        workers.submit(owner[k], "slice_rows", (k,))
     for k in range(count):
-        w = owner[k]
-        if workers.busy(w):
-            workers.result(w)  # the slice opened ahead of time
-        if k + 1 < count and owner[k + 1] != w:
-            workers.submit(owner[k + 1], "open_slice", (k + 1,))
-        workers.submit(w, "next_rows", (k, ROWS_BATCH))
-        while True:
-            batch = workers.result(w)
-            if not batch:
-                break
-            workers.submit(w, "next_rows", (k, ROWS_BATCH))
-            yield from batch
-        writer.out_of_scope([(run_id, *row) for row in workers.call_one(w, "out_of_scope_rows", (k,))])
+        part = workers.result(owner[k])
+        if k + ahead < count:
+            workers.submit(owner[k + ahead], "slice_rows", (k + ahead,))
+        yield part
 
 
 @dataclass
@@ -374,32 +366,37 @@ class Sealed:
     rows_by_channel: dict[str, list[dict]]
 
 
-def _seal_and_write(writer: RunWriter, run_id: str, rows) -> Sealed:
-    """Seal the rows (numbered and their record heads built by the workers) into the hash chain
-    and write them, ROWS_BATCH at a time."""
+def _seal_and_write(writer: RunWriter, run_id: str, parts) -> Sealed:
+    """Seal every slice's rows (numbered, their record heads built and their payloads compressed
+    by the workers) into the hash chain and write them with their trace blocks and out-of-scope
+    rows, slice after slice."""
     head, seq = GENESIS, 0
     counts: Counter = Counter()
     by_channel: dict[str, list[dict]] = {}
-    while True:
-        batch: list[Row] = list(itertools.islice(rows, ROWS_BATCH))
-        if not batch:
-            break
-        decisions, traces = [], []
-        for row in batch:
-            if row.seq != seq:
-                raise RuntimeError(f"row {row.msisdn}/{row.service} came as record {row.seq} where {seq} was due")
-            digest = link_bytes(head, row.head, row.payload)
-            decisions.append((run_id, seq, *row.fields))
-            traces.append((run_id, seq, row.payload, head, digest))  # UTF-8 bytes: the block stores them as they are
-            head, seq = digest, seq + 1
-            msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = row.fields
+    for part in parts:
+        if part.start != seq:
+            raise RuntimeError(f"a slice's rows came from record {part.start} where {seq} was due")
+        ready, n = [], 0
+        for first_seq, count, blob in part.blocks:
+            digests = []
+            for payload in payload_bytes(blob, count):
+                head = link_bytes(head, part.heads[n], payload)
+                digests.append(head)
+                n += 1
+            ready.append((first_seq, count, encode_hashes(digests), blob))
+        if n != len(part.fields):
+            raise RuntimeError(f"a slice's blocks hold {n} payloads for {len(part.fields)} rows")
+        writer.sealed_blocks([(run_id, seq + i, *fields) for i, fields in enumerate(part.fields)], ready)
+        for fields, city, manager in zip(part.fields, part.cities, part.managers):
+            msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = fields
             counts[decision] += 1
             if decision == TREAT:
-                extra = {"city": row.city, "account_manager": row.account_manager}
+                extra = {"city": city, "account_manager": manager}
                 by_channel.setdefault(channel, []).append(
                     {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
                      **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
-        writer.decisions_and_traces(decisions, traces)
+        seq += len(part.fields)
+        writer.out_of_scope([(run_id, *row) for row in part.out_of_scope])
     return Sealed(seq, head, counts, by_channel)
 
 

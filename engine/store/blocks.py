@@ -74,6 +74,21 @@ def encode_payloads(payloads: Sequence[str | bytes]) -> bytes:
     return _deflate(b"\n".join(data))
 
 
+def payload_bytes(blob: bytes, count: int) -> list[bytes]:
+    """The `count` payloads of a block as UTF-8 bytes (what the chain hashes), in seq order."""
+    blob = bytes(blob)
+    try:
+        size = zstandard.frame_content_size(blob)
+        if not 0 <= size <= MAX_BLOCK_BYTES:
+            raise BlockCorrupt(f"block claims {size} bytes")
+        payloads = zstandard.ZstdDecompressor().decompress(blob).split(b"\n")
+    except (zstandard.ZstdError, TypeError) as error:
+        raise BlockCorrupt(f"block does not inflate: {error}") from None
+    if len(payloads) != count:
+        raise BlockCorrupt(f"block holds {len(payloads)} payloads, its row says {count}")
+    return payloads
+
+
 def decode_payloads(blob: bytes, count: int) -> list[str]:
     """The `count` payload texts of a block, in seq order."""
     payloads = _inflate(blob).split("\n")

@@ -156,6 +156,7 @@ class RunWriter:
         self.conn: Connection | None = None
         self._blocks: TraceBlocks | None = None
         self._scope: ScopeBlocks | None = None
+        self._block_no, self._next_seq = 0, 0  # ready blocks given to `sealed_blocks` so far
 
     def __enter__(self) -> "RunWriter":
         self._begin = self.engine.begin()
@@ -171,6 +172,24 @@ class RunWriter:
             if self._blocks is None:
                 self._blocks = TraceBlocks(traces[0][0])
             _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, self._blocks.add(traces))
+
+    def sealed_blocks(self, decisions: Sequence[tuple], blocks: Sequence[tuple]) -> None:
+        """Decision rows (DECISION_FIELDS order) and their traces as ready blocks, seq order: a
+        night's workers compress the payloads (engine/night/slicerun.py) and the parent, which
+        hashed them, gives (first_seq, count, hashes, payloads) per block. The blocks are numbered
+        here; each must start where the one before ended (a block may hold fewer than
+        TRACE_BLOCK records: a slice's last one). Not mixed with `decisions_and_traces`."""
+        if self._blocks is not None:
+            raise ValueError("a run's traces come either as rows or as ready blocks, not both")
+        _write_all(self.conn, "decision", DECISION_FIELDS, decisions)
+        rows = []
+        for first_seq, count, hashes, payloads in blocks:
+            if first_seq != self._next_seq or count < 1:
+                raise ValueError(f"trace block at seq {first_seq} (count {count}) does not follow on seq {self._next_seq}")
+            run_id = decisions[0][0] if decisions else None
+            rows.append((run_id, self._block_no, first_seq, count, hashes, payloads))
+            self._block_no, self._next_seq = self._block_no + 1, first_seq + count
+        _write_all(self.conn, "trace_block", TRACE_BLOCK_COLUMNS, rows)
 
     def out_of_scope(self, rows: Sequence[tuple]) -> None:
         """(run_id, msisdn, service, segment) rows of facts in no pack's scope, any number of calls,
