@@ -178,9 +178,9 @@ def shared_inputs_unchanged(request):
 @pytest.fixture(scope="session")
 def night_inputs(tmp_path_factory):
     """The shared generated snapshot and stability model (tests/nightly_inputs.py), read-only."""
-    from nightly_inputs import build_night_inputs
+    from nightly_inputs import build_night_inputs, night_inputs_at
 
-    inputs = build_night_inputs(tmp_path_factory.mktemp("night"))
+    inputs = shared.built_once(tmp_path_factory, "night", build_night_inputs, night_inputs_at)
     for what, folder in (("snapshot", inputs.data), ("models folder", inputs.models)):
         shared.register(f"the shared {what} {folder}", lambda folder=folder: shared.folder_fingerprint(folder),
                         "copy it (shutil.copytree) and change the copy")
