@@ -19,8 +19,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The suite in TEST_WORKERS pytest-xdist processes (one per core of CI's 2), each with its own
+# PostgreSQL server and stored runs; modules stay whole on one worker (--dist loadscope), so a
+# module's fixtures are built once. `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed browser-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=25
 
 browser-deps:
 	@missing=$$(for p in $(BROWSER_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \

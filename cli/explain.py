@@ -7,7 +7,6 @@ import sys
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from cli.common import DbOption, fail
 from engine.base.diagnostics import DiagnosticError
@@ -33,4 +32,6 @@ def explain(
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
+    from rich.console import Console  # only for the readable form: `--json` does not pay for rich
+
     Console(file=sys.stdout, width=140).print(render(doc))

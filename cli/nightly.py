@@ -1,4 +1,4 @@
-"""Top-level commands of the nightly job: `rekindle run`, `facts`, `explain`, `export`."""
+"""Top-level commands of the nightly job: `rekindle run` and `export` (`facts`, `explain`: their own modules)."""
 
 from __future__ import annotations
 
@@ -116,13 +116,3 @@ def export(
         typer.echo(line, err=True)
     typer.echo(f"{rows} rows of run {found} written to {path}", err=True)
 
-
-def register(app: typer.Typer) -> None:
-    """Attach the top-level commands to the main app."""
-    from cli.explain import explain
-    from cli.facts import facts
-
-    app.command("run")(run)
-    app.command("facts")(facts)
-    app.command("explain")(explain)
-    app.command("export")(export)

@@ -23,6 +23,3 @@ def serve(
 
     run_server(host, port, db, rules_dir, strategies_dir)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)

@@ -30,6 +30,12 @@ inputs are unchanged and fails the test that changed one — tests/shared.py):
   folder; parametrised like `db_url`. Tamper with a copy (`auditrun.copy_db`).
 
 Run only one backend with `-k sqlite` or `-k postgresql`.
+
+Parallel: `make test` runs the suite in 2 pytest-xdist worker processes (Makefile TEST_WORKERS,
+--dist loadscope: each module stays on one worker, so its module fixtures are built once). Each
+worker is a session of its own: its own PostgreSQL server and test database, its own audit key
+and stored runs. Only `night_inputs` (files) is built once across the workers
+(shared.built_once). A plain `pytest` runs in one process, as before.
 """
 
 from __future__ import annotations
@@ -178,9 +184,9 @@ def shared_inputs_unchanged(request):
 @pytest.fixture(scope="session")
 def night_inputs(tmp_path_factory):
     """The shared generated snapshot and stability model (tests/nightly_inputs.py), read-only."""
-    from nightly_inputs import build_night_inputs
+    from nightly_inputs import build_night_inputs, night_inputs_at
 
-    inputs = build_night_inputs(tmp_path_factory.mktemp("night"))
+    inputs = shared.built_once(tmp_path_factory, "night", build_night_inputs, night_inputs_at)
     for what, folder in (("snapshot", inputs.data), ("models folder", inputs.models)):
         shared.register(f"the shared {what} {folder}", lambda folder=folder: shared.folder_fingerprint(folder),
                         "copy it (shutil.copytree) and change the copy")

@@ -26,12 +26,17 @@ class NightInputs:
     as_of: date = AS_OF
 
 
+def night_inputs_at(base: Path) -> NightInputs:
+    """The inputs that `build_night_inputs(base)` made (nothing is built)."""
+    return NightInputs(base / "snapshot", base / "models")
+
+
 def build_night_inputs(base: Path) -> NightInputs:
     """Generate the snapshot (seed 11) and train the stability model into `base`."""
     from engine.generator import generate
     from engine.scoring.training import train_stability_from_snapshot
 
-    data, models = base / "snapshot", base / "models"
-    generate(data, SUBSCRIBERS, 11, AS_OF)
-    train_stability_from_snapshot(data, AS_OF, models_dir=models, hgb_candidates=2)
-    return NightInputs(data, models)
+    inputs = night_inputs_at(base)
+    generate(inputs.data, SUBSCRIBERS, 11, AS_OF)
+    train_stability_from_snapshot(inputs.data, AS_OF, models_dir=inputs.models, hgb_candidates=2)
+    return inputs

@@ -84,3 +84,30 @@ def changed_by(fixturenames: list[str]) -> list[str]:
     names = set(fixturenames)
     return [f"{s.what} changed: {s.advice}" for s in REGISTRY
             if (not s.fixtures or s.fixtures & names) and s.changed()]
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object], at: Callable[[Path], object]):
+    """An input built once per test session, also when pytest-xdist runs the session in several
+    worker processes (`make test` does): the first worker to ask builds it with `build(folder)`
+    under an exclusive lock, the others wait for it and take `at(folder)` (the same input, read
+    from the folder). The folder is in the session's own temp folder (the parent of every
+    worker's), so parallel sessions never share it; without xdist it is an ordinary temp folder.
+    Only for inputs that are files (a generated snapshot, trained models): they are then
+    fingerprinted by every worker, and a test that changes one still fails (see above)."""
+    import fcntl
+    import os
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(tmp_path_factory.mktemp(name))
+    folder = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if build() raises
+        done = folder.with_name(folder.name + ".done")
+        if done.exists():
+            return at(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way is started afresh
+        folder.mkdir()
+        made = build(folder)
+        done.touch()
+        return made

@@ -44,13 +44,16 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-print("\\nIMPORTED " + json.dumps({"exit": code, "heavy": sorted({m.split(".")[0] for m in sys.modules} & heavy)}))
+print("\\nIMPORTED " + json.dumps({"exit": code, "heavy": sorted({m.split(".")[0] for m in sys.modules} & heavy),
+                                    "cli": sorted(m for m in sys.modules if m.startswith("cli."))}))
 """
 
 
-def _explain_imports(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", EXPLAIN_IN_A_FRESH_PROCESS, json.dumps(args), json.dumps(HEAVY)],
+def _explain_imports(args: list[str], heavy: tuple = HEAVY, output: list | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", EXPLAIN_IN_A_FRESH_PROCESS, json.dumps(args), json.dumps(heavy)],
                          capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2])
+    if output is not None:
+        output.append(out.stdout.rsplit("IMPORTED ", 1)[0])
     return json.loads(out.stdout.rsplit("IMPORTED ", 1)[1])
 
 
@@ -71,4 +74,32 @@ def test_explain_from_the_shell_imports_no_orm_nor_data_stack(run):
     for i, msisdn in enumerate(msisdns):
         extra = ["--json"] if i % 2 else []
         seen = _explain_imports(["explain", msisdn, "--db", run.db_url, *extra])
-        assert seen == {"exit": 0, "heavy": []}, (msisdn, extra)
+        assert seen == {"exit": 0, "heavy": [], "cli": EXPLAIN_CLI}, (msisdn, extra)
+
+
+# The console script loads only the module of the command it is asked for (cli/main.py's tables):
+# `rekindle explain` does not import the other commands' modules (nor what they import at the top).
+EXPLAIN_CLI = ["cli.common", "cli.explain", "cli.main"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_explain_json_from_the_shell_imports_neither_other_commands_nor_rich(run):
+    output: list = []
+    seen = _explain_imports(["explain", run.examples["treat"], "--db", run.db_url, "--json"], HEAVY + ("rich",), output)
+    assert seen == {"exit": 0, "heavy": [], "cli": EXPLAIN_CLI}
+    assert json.loads(output[0])["msisdn"] == run.examples["treat"]
+
+
+def test_the_console_script_builds_only_the_command_asked_for_and_everything_otherwise():
+    from cli import main as cli_main
+
+    assert cli_main.command_named(["--debug", "explain", "13800000001", "--json"]) == "explain"
+    assert cli_main.command_named(["audit", "verify"]) == "audit"
+    assert cli_main.command_named(["--help"]) is None and cli_main.command_named([]) is None
+    assert cli_main.command_named(["no-such-command"]) is None  # the full app then names the real ones
+    one = cli_main.build_app("explain")
+    assert [c.name for c in one.registered_commands] == ["explain"] and one.registered_groups == []
+    full = cli_main.build_app()
+    assert {c.name for c in full.registered_commands} == set(cli_main.COMMANDS)
+    assert {g.name for g in full.registered_groups} == set(cli_main.GROUPS)
+    assert cli_main.app.registered_commands  # `from cli.main import app`: the full app
