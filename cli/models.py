@@ -86,6 +86,8 @@ def _print_training(meta: dict) -> None:
     m = meta["metrics"]
     typer.echo(f"stored stability model {meta['version']} ({m['chosen_model']['model']}, "
                f"{meta['params']['calibration_method']} calibration)")
+    if "indicators" in meta.get("source", {}):
+        typer.echo(f"indicators (rules/value_stability.yaml): {', '.join(meta['source']['indicators'])}")
     typer.echo(f"held-out rows {m['test_rows']:,}  churn rate {m['churn_rate']:.3f}  ROC AUC {m['roc_auc']:.4f}  "
                f"(rule tree AUC {m['tree_roc_auc']:.4f})")
     typer.echo("alert list   size     coverage  hit rate  lift")
