@@ -12,6 +12,13 @@ figures to compare: the views stream facts slice by slice (engine/outputs/views.
 peak memory should follow the slice size (`--slice-size`, subscribers per slice), not the base.
 The snapshot itself is loaded whole by every command (the loader reads whole files), so that part
 of the peak does not shrink. Output: one JSON report.
+
+Measured 2026-11-30 at 100k subscribers (341,937 facts), load average ~14, same run and files
+(sha256 of all four outputs unchanged): peak PSS before (whole-base facts) → after (20k slices):
+export --view silent 717 → 493 MB, low-use 706 → 490 MB, front-desk 762 → 502 MB,
+report silent-lowuse 668 → 459 MB. With --slice-size 5000: front-desk 478 MB, report 466 MB (what
+is left is the whole snapshot and the imports); the report then takes ~2x the time (15 fact builds
+per slice set instead of 3 per slice).
 """
 
 from __future__ import annotations
