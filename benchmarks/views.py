@@ -17,8 +17,8 @@ Measured 2026-11-30 at 100k subscribers (341,937 facts), load average ~14, same 
 (sha256 of all four outputs unchanged): peak PSS before (whole-base facts) → after (20k slices):
 export --view silent 717 → 493 MB, low-use 706 → 490 MB, front-desk 762 → 502 MB,
 report silent-lowuse 668 → 459 MB. With --slice-size 5000: front-desk 478 MB, report 466 MB (what
-is left is the whole snapshot and the imports); the report then takes ~2x the time (15 fact builds
-per slice set instead of 3 per slice).
+is left is the whole snapshot and the imports); the report then takes ~2x the time (60 fact builds,
+20 slices x 3 months, instead of 15).
 """
 
 from __future__ import annotations
