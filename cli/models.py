@@ -86,6 +86,8 @@ def _print_training(meta: dict) -> None:
     m = meta["metrics"]
     typer.echo(f"stored stability model {meta['version']} ({m['chosen_model']['model']}, "
                f"{meta['params']['calibration_method']} calibration)")
+    if "indicators" in meta.get("source", {}):
+        typer.echo(f"indicators (rules/value_stability.yaml): {', '.join(meta['source']['indicators'])}")
     typer.echo(f"held-out rows {m['test_rows']:,}  churn rate {m['churn_rate']:.3f}  ROC AUC {m['roc_auc']:.4f}  "
                f"(rule tree AUC {m['tree_roc_auc']:.4f})")
     typer.echo("alert list   size     coverage  hit rate  lift")
@@ -117,6 +119,9 @@ def train_stability(
     cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="fixed churn-risk cut-offs LOW,MID instead of shares "
                                           "(risk >= LOW -> low, >= MID -> mid, else high), e.g. 0.3,0.1"),
     refit: bool = typer.Option(True, "--refit/--no-refit", help="store a model refit on all rows after the held-out evaluation"),
+    settings: Path = typer.Option(Path("rules/value_stability.yaml"), "--settings",
+                                  help="with --data: the value × stability settings whose stability.indicators choose "
+                                       "the features learned from (all of them when the file is absent)"),
     as_json: JsonOption = False,
 ) -> None:
     """Train the stability (churn risk 稳定度) model on a snapshot or on any tabular file.
@@ -141,7 +146,8 @@ def train_stability(
                 raise typer.BadParameter("use either --table with --label and --id, or --data with --as-of")
             meta = training.train_stability_from_table(table, label, id_column, **params)
         elif data is not None and as_of is not None:
-            meta = training.train_stability_from_snapshot(data, _as_of(as_of), **params)
+            meta = training.train_stability_from_snapshot(data, _as_of(as_of), settings=settings if settings.is_file() else None,
+                                                          **params)
         else:
             raise typer.BadParameter("give --data DIR --as-of DATE, or --table FILE --label COL --id COL")
     except DiagnosticError as error:

@@ -79,6 +79,8 @@ def export(
     out: Optional[Path] = typer.Option(None, "--out", help="file to write (default: print to stdout)"),
     db: DbOption = None,
     force: bool = typer.Option(False, "--force", help="export a run that does not verify (written to the audit log)"),
+    slice_size: int = typer.Option(20_000, "--slice-size", min=1,
+                                   help="with --view: subscribers whose facts are built at a time (memory follows it; the file does not)"),
 ) -> None:
     """Channel list 渠道清单: the CSV a channel's system takes (msisdn, service, strategy, message, ...);
     or with --view one of the operator's monthly lists of the run (engine/outputs/views.py).
@@ -97,7 +99,7 @@ def export(
         from engine.outputs.views import export_view
 
         try:
-            found, path, rows = export_view(run_id, view, out, db)
+            found, path, rows = export_view(run_id, view, out, db, slice_size=slice_size)
         except DiagnosticError as error:
             fail(error)
         typer.echo(f"{rows} rows of the {view} view of run {found} written to {path}", err=True)

@@ -28,6 +28,8 @@ def silent_lowuse_report(
     rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rules folder whose segments.yaml classifies the facts"),
     include_partial: bool = typer.Option(False, "--include-partial",
                                          help="also count the as-of month, which is incomplete (labelled partial)"),
+    slice_size: int = typer.Option(20_000, "--slice-size", min=1,
+                                   help="subscribers whose facts are built at a time (memory follows it; the report does not)"),
 ) -> None:
     """沉默与低使用分析报表: the playbook types (long/short silent, three low-use types) and 活跃率 by
     month, city, brand and service, segmented as a night does; complete months only unless
@@ -48,7 +50,7 @@ def silent_lowuse_report(
     except DiagnosticError as exc:
         fail(exc)
     day = as_of.date()
-    frame = silent_lowuse(snapshot, day, segments, include_partial=include_partial)
+    frame = silent_lowuse(snapshot, day, segments, include_partial=include_partial, slice_size=slice_size)
     if fmt == "table":
         if out:
             buffer = io.StringIO()

@@ -40,6 +40,7 @@ from engine.snapshot.contract import LIST_VALUES, SERVICE_IDS
 from engine.facts import derived
 from engine.facts.circle import circle_fields
 from engine.facts.fields import FIELDS, INT, PROPENSITY_PREFIX, SET, UPLIFT_PREFIX
+from engine.facts.indicators import indicator_fields
 from engine.facts.keys import join_index, month_labels, positions, subscriber_slices
 from engine.snapshot.loader import Snapshot
 
@@ -262,6 +263,7 @@ def build_facts(snapshot: Snapshot, as_of: date, data_services=None, subscribers
         "account_manager": (manager.notna() & (manager.fillna("") != "")).to_numpy(),
         "preferences": _normalise_tags(person["preferences"]),
         **circle_fields(person),  # the optional calling-circle columns (NaN without them)
+        **indicator_fields(person),  # on-net share, suspensions, arrears, payments, brand (missing without them)
         **{name: events[name].to_numpy() for name in events.columns},
     }
     columns["fee_share"] = derived.fee_share(columns["paid_3m"], arpu)

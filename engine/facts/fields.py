@@ -83,6 +83,12 @@ FIELDS: dict[str, Field] = {
             Field("circle_size", INT, "交往圈 calling circle: distinct numbers called or calling, last 3 months; missing if the snapshot has no circle_size", nullable=True),
             Field("circle_trend", FLOAT, "circle_size / circle_size_6m_ago (< 1: the circle is shrinking, a churn signal); missing without those columns or when the older count is 0", nullable=True),
             Field("calls_per_contact", FLOAT, "voice calls per month per circle member (calls_monthly / circle_size): how busy the circle is; missing without those columns", nullable=True),
+            # the other optional stability indicators (engine.facts.indicators); missing without them
+            Field("on_net_share", FLOAT, "本网通话占比 share of voice calls with numbers on this network, last 3 months, 0..1; missing if the snapshot has no on_net_share", nullable=True),
+            Field("suspensions_6m", INT, "停机 times the line was suspended, last 6 months; missing if the snapshot has no suspensions_6m", nullable=True),
+            Field("arrears_6m", INT, "欠费 months the bill was in arrears, last 6 months; missing if the snapshot has no arrears_6m", nullable=True),
+            Field("payments_6m", INT, "缴费次数 payments (top-ups, bill payments), last 6 months; missing if the snapshot has no payments_6m", nullable=True),
+            Field("handset_brand", STRING, "终端品牌 handset maker as the snapshot gives it (e.g. 苹果, 华为, 小米); missing if the snapshot has no handset_brand", nullable=True),
         ),
         *_group(
             "events and lists",
@@ -141,6 +147,7 @@ NEUTRAL_DEFAULTS: dict[str, object] = {
     "city": "", "brand": "", "plan": "", "arpu": 50.0, "arpu_trend": 1.0,
     "contract_months_left": None, "device_os": "android", "account_manager": False,
     "preferences": [], "circle_size": None, "circle_trend": None, "calls_per_contact": None,
+    "on_net_share": None, "suspensions_6m": None, "arrears_6m": None, "payments_6m": None, "handset_brand": None,
     "handset_changed_days": None, "os_changed": False, "to_smartphone": False,
     "on_list": [], "days_since_contact": None, "contacts_30d": 0,
     "sensitivity": 0.5, "sensitivity_pct": 50.0, "data_sensitive": False, "churn_risk": 0.1, "stability": "mid",

@@ -16,9 +16,16 @@ engine.facts.derived), `|`-joined. The per-fact columns are rebuilt from the run
 run's own fact builder, after checking the snapshot's fingerprint is still the run's (a changed
 snapshot is an error, not a silently different list).
 
-Streaming: segments are read from the database in chunks, only the view's facts are kept, and the
-file (CSV or Parquet, by the --out suffix) is written in batches of BATCH rows to a temp file and
-renamed into place; rows are sorted by (msisdn, service), so the same run gives the same bytes.
+Streaming, memory bounded by the slice and not the base: the subscribers are cut into the night's
+slices (engine.night.slices.plan_slices: ranges of the msisdn-sorted subscribers, `slice_size`
+each, through the snapshot's join index built once). For each slice in turn the stored segments
+of its subscribers are the next rows of the two stored streams — decisions in seq order and
+out-of-scope rows, both in msisdn order — and the facts of its subscribers only are built
+(build_facts(subscribers=…)); its rows are sorted by (msisdn, service). Slices are msisdn ranges,
+so their rows one after the other are the whole list sorted, with no merge. Rows are written in
+batches of BATCH (a Parquet row group each, whatever the slicing) to a temp file renamed into
+place, so a run gives the same bytes for any slice size (tests/engine/outputs/test_views.py).
+The snapshot itself is still loaded whole (the loader reads whole files).
 """
 
 from __future__ import annotations
@@ -48,8 +55,9 @@ TYPE_ZH = {"silent_long": "包月长期沉默", "silent_short": "包月短期沉
 BASE_COLUMNS = ("msisdn", "city", "brand", "service", "ordered_on", "type", "reasons")
 USAGE_COLUMNS = ("uses_m1", "uses_m2", "uses_m3", "active_days_m1", "active_days_m2", "active_days_m3")
 FRONT_DESK_COLUMNS = ("msisdn", "city", "service", "customer_type", "customer_type_zh", "reasons")
-BATCH = 50_000
+BATCH = 50_000  # rows per write (a Parquet row group)
 CHUNK = 20_000  # database rows per fetch
+DEFAULT_SLICE = 20_000  # subscribers whose facts are built at a time
 
 UNKNOWN_VIEW = "RN210"
 BAD_SUFFIX = "RN211"
@@ -73,13 +81,8 @@ def _check(view: str, out: Path) -> str:
     return suffix[1:]
 
 
-def stored_segments(run_id: str, segments, db_url: str | None = None):
-    """Yield chunks of (msisdn, service, segment) the run stored, for the given segments (None = all).
-
-    In-scope facts carry their segment in the trace payload; the others in `out_of_scope`.
-    """
-    wanted = None if segments is None else set(segments)
-    out = []
+def _decided_segments(run_id: str, wanted, db_url: str | None):
+    """(msisdn, service, segment) of the run's decided facts, seq order (= msisdn, service order)."""
     for row, payload in decisions_with_payloads(run_id, db_url, columns=("msisdn", "service"), batch=CHUNK):
         if payload is None:
             continue  # a decision without its trace (as the inner join did): `audit verify` reports it
@@ -88,34 +91,71 @@ def stored_segments(run_id: str, segments, db_url: str | None = None):
             continue
         segment = (json.loads(payload).get("segment") or {}).get("segment") or ""
         if wanted is None or segment in wanted:
-            out.append((row["msisdn"], row["service"], segment))
-            if len(out) == CHUNK:
-                yield out
-                out = []
-    if out:
-        yield out
-    out = []
+            yield row["msisdn"], row["service"], segment
+
+
+def _scoped_segments(run_id: str, wanted, db_url: str | None):
+    """(msisdn, service, segment) of the run's out-of-scope facts, (msisdn, service) order."""
     for msisdn, service, segment in all_out_of_scope(run_id, db_url):
         if wanted is None or segment in wanted:
-            out.append((msisdn, service, segment))
+            yield msisdn, service, segment
+
+
+def stored_segments(run_id: str, segments, db_url: str | None = None):
+    """Yield chunks of (msisdn, service, segment) the run stored, for the given segments (None = all).
+
+    In-scope facts carry their segment in the trace payload; the others in `out_of_scope`.
+    """
+    wanted = None if segments is None else set(segments)
+    for rows in (_decided_segments(run_id, wanted, db_url), _scoped_segments(run_id, wanted, db_url)):
+        out = []
+        for row in rows:
+            out.append(row)
             if len(out) == CHUNK:
                 yield out
                 out = []
-    if out:
-        yield out
+        if out:
+            yield out
 
 
-def _active_days(snapshot, subs: pd.DataFrame, as_of) -> np.ndarray:
-    """active_days of each row of `subs` in M1..M3 (int64[n, 3]); no usage row = 0."""
+class _UpTo:
+    """A stream of (msisdn, …) rows in msisdn order, taken a range at a time: `until(last)` returns
+    the rows whose msisdn is <= last. Both stored streams are in msisdn order (the hash chain's
+    order; out-of-scope rows are stored sorted), so a slice's rows are the next ones of each."""
+
+    def __init__(self, rows, what: str):
+        self.rows, self.what, self.head, self.previous = iter(rows), what, None, None
+        self._next()
+
+    def _next(self) -> None:
+        self.head = next(self.rows, None)
+        if self.head is not None:
+            if self.previous is not None and self.head[0] < self.previous:
+                raise RuntimeError(f"the run's {self.what} are not in msisdn order "
+                                   f"({self.head[0]} after {self.previous}); `rekindle audit verify` the run")
+            self.previous = self.head[0]
+
+    def until(self, last: str | None) -> list:
+        out = []
+        while self.head is not None and (last is None or self.head[0] <= last):
+            out.append(self.head)
+            self._next()
+        return out
+
+
+def _active_days(snapshot, subs: pd.DataFrame, as_of, ranks: np.ndarray) -> np.ndarray:
+    """active_days of each row of `subs` (facts of the subscribers of `ranks`) in M1..M3
+    (int64[n, 3]); no usage row = 0. Reads only those subscribers' usage rows (the join index)."""
     from engine.facts.build import service_codes
-    from engine.facts.keys import month_labels, subscriber_positions
+    from engine.facts.keys import join_index, month_labels, positions
 
-    usage = snapshot.tables["usage_monthly"]
-    month = pd.Index(month_labels(as_of, 3)).get_indexer(usage["month"])
+    join = join_index(snapshot)
+    rows = join.rows("usage_monthly", ranks)
+    usage = snapshot.tables["usage_monthly"].take(rows)
+    month = positions(usage["month"], month_labels(as_of, 3))
     window = (month >= 1) & (month <= 3)
-    key = subscriber_positions(snapshot, usage["msisdn"].to_numpy()[window]).astype(np.int64) * 32 \
-        + service_codes(usage["service"].to_numpy()[window])
-    fact_key = subscriber_positions(snapshot, subs["msisdn"]).astype(np.int64) * 32 + service_codes(subs["service"])
+    key = join.ranks("usage_monthly", rows)[window] * 32 + service_codes(usage["service"])[window]
+    fact_key = positions(subs["msisdn"], join.msisdns) * 32 + service_codes(subs["service"])
     row = pd.Index(fact_key).get_indexer(key)
     hit = row >= 0
     cell = row[hit] * 3 + (month[window][hit] - 1)
@@ -129,31 +169,22 @@ def _snapshot_fingerprint(run_id: str, db_url: str | None) -> str:
     return found[0] if found else ""
 
 
-def view_frame(run: str | None, view: str, db_url: str | None = None) -> tuple[str, pd.DataFrame]:
+def view_frame(run: str | None, view: str, db_url: str | None = None,
+               slice_size: int = DEFAULT_SLICE) -> tuple[str, pd.DataFrame]:
     """(run id, the view's rows sorted by msisdn, service) — the whole list, for small runs and tests."""
-    run_id, parts = _view_parts(run, view, db_url)
+    run_id, parts = _view_parts(run, view, db_url, slice_size)
     frames = list(parts)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(view_columns(view)))
     return run_id, frame
 
 
-def _view_parts(run: str | None, view: str, db_url: str | None):
+def _slice_frame(snapshot, as_of, ranks: np.ndarray, keys: list, view: str) -> pd.DataFrame:
+    """The view's rows of one slice: `keys` are the stored (msisdn, service, segment) of the
+    slice's subscribers, the facts are rebuilt for those subscribers only; sorted by (msisdn, service)."""
     from engine.facts.build import build_facts
-    from engine.night.run import snapshot_fingerprint
-    from engine.snapshot.loader import load_snapshot
 
-    info = resolve_run(run, db_url)
-    data = Path(info.data_dir)
-    stored = _snapshot_fingerprint(info.id, db_url)
-    if not data.is_dir() or (stored and snapshot_fingerprint(data) != stored):
-        raise DiagnosticError([Diagnostic(SNAPSHOT_CHANGED, f"the snapshot of run {info.id} ({data}) is gone or changed "
-                                          "since the run", hint="views are built from the run's own snapshot; "
-                                          "run again on the current snapshot, or restore it")])
-    keys = [row for chunk in stored_segments(info.id, VIEWS[view], db_url) for row in chunk]
     chosen = pd.DataFrame(keys, columns=["msisdn", "service", "segment"]).sort_values(["msisdn", "service"], kind="stable")
-    as_of = pd.Timestamp(info.as_of).date()
-    snapshot = load_snapshot(data)
-    facts = build_facts(snapshot, as_of)
+    facts = build_facts(snapshot, as_of, subscribers=ranks)
     at = pd.MultiIndex.from_arrays([facts["msisdn"].to_numpy(dtype=object), facts["service"].to_numpy(dtype=object)])
     pos = at.get_indexer(pd.MultiIndex.from_arrays([chosen["msisdn"].to_numpy(dtype=object),
                                                     chosen["service"].to_numpy(dtype=object)]))
@@ -172,29 +203,72 @@ def _view_parts(run: str | None, view: str, db_url: str | None):
     if view == "low-use":
         for k in (1, 2, 3):
             columns[f"uses_m{k}"] = picked[f"uses_m{k}"].to_numpy(dtype=np.int64)
-        days = _active_days(snapshot, picked[["msisdn", "service"]], as_of)
+        days = _active_days(snapshot, picked[["msisdn", "service"]], as_of, ranks)
         for k in (1, 2, 3):
             columns[f"active_days_m{k}"] = days[:, k - 1]
-    names = view_columns(view)
-    frame = pd.DataFrame({name: columns[name] for name in names})
+    return pd.DataFrame({name: columns[name] for name in view_columns(view)})
+
+
+def _view_parts(run: str | None, view: str, db_url: str | None, slice_size: int = DEFAULT_SLICE):
+    """(run id, generator of the view's rows slice by slice, each sorted by (msisdn, service))."""
+    from engine.facts.keys import join_index
+    from engine.night.run import snapshot_fingerprint
+    from engine.night.slices import plan_slices
+    from engine.snapshot.loader import load_snapshot
+
+    info = resolve_run(run, db_url)
+    data = Path(info.data_dir)
+    stored = _snapshot_fingerprint(info.id, db_url)
+    if not data.is_dir() or (stored and snapshot_fingerprint(data) != stored):
+        raise DiagnosticError([Diagnostic(SNAPSHOT_CHANGED, f"the snapshot of run {info.id} ({data}) is gone or changed "
+                                          "since the run", hint="views are built from the run's own snapshot; "
+                                          "run again on the current snapshot, or restore it")])
+    as_of = pd.Timestamp(info.as_of).date()
+    snapshot = load_snapshot(data)
+    slices = plan_slices(snapshot, slice_size)
+    join = join_index(snapshot)
+    wanted = None if VIEWS[view] is None else set(VIEWS[view])
 
     def parts():
-        for start in range(0, len(frame), BATCH):
-            yield frame.iloc[start:start + BATCH]
+        decided = _UpTo(_decided_segments(info.id, wanted, db_url), "decisions")
+        scoped = _UpTo(_scoped_segments(info.id, wanted, db_url), "out-of-scope facts")
+        for k in range(slices.count):
+            ranks = join.select(slices.ranks(k))
+            last = str(join.msisdns[ranks[-1]]) if len(ranks) else None
+            keys = decided.until(last) + scoped.until(last)
+            if keys:
+                yield _slice_frame(snapshot, as_of, ranks, keys, view)
     return info.id, parts()
+
+
+def _batches(tables):
+    """Arrow tables regrouped into BATCH rows each (the last one shorter), one contiguous chunk each:
+    a Parquet file's row groups then do not depend on how the rows were sliced."""
+    pending, count = [], 0
+    for table in tables:
+        pending.append(table)
+        count += table.num_rows
+        while count >= BATCH:
+            joined = pa.concat_tables(pending)
+            yield joined.slice(0, BATCH).combine_chunks()
+            rest = joined.slice(BATCH)
+            pending, count = [rest], rest.num_rows
+    if count:
+        yield pa.concat_tables(pending).combine_chunks()
 
 
 def _schema(view: str) -> pa.Schema:
     return pa.schema([(name, pa.int64() if name in USAGE_COLUMNS else pa.string()) for name in view_columns(view)])
 
 
-def export_view(run: str | None, view: str, out: Path | str, db_url: str | None = None) -> tuple[str, Path, int]:
-    """Write the view of a stored run to `out` (CSV or Parquet by suffix), in batches, atomically.
+def export_view(run: str | None, view: str, out: Path | str, db_url: str | None = None,
+                slice_size: int = DEFAULT_SLICE) -> tuple[str, Path, int]:
+    """Write the view of a stored run to `out` (CSV or Parquet by suffix), slice by slice, atomically.
 
     Returns (run id, path written, rows)."""
     path = Path(out)
     fmt = _check(view, path)
-    run_id, parts = _view_parts(run, view, db_url)
+    run_id, parts = _view_parts(run, view, db_url, slice_size)
     schema = _schema(view)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -205,10 +279,10 @@ def export_view(run: str | None, view: str, out: Path | str, db_url: str | None 
         else:
             writer = pa_csv.CSVWriter(tmp, schema, write_options=pa_csv.WriteOptions(quoting_style="needed"))
         with writer:
-            for part in parts:
-                table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            tables = (pa.Table.from_pandas(part, schema=schema, preserve_index=False) for part in parts)
+            for table in _batches(tables):
                 writer.write_table(table)
-                rows += len(part)
+                rows += table.num_rows
             if rows == 0:
                 writer.write_table(schema.empty_table())
         os.replace(tmp, path)

@@ -71,16 +71,39 @@ def train_stability(X: pd.DataFrame, y: pd.Series, ids: pd.Series, source: dict,
     return save_model(MODEL_NAME, model, meta, models_dir)
 
 
-def train_stability_from_snapshot(data_dir: str | Path, as_of: date, *, models_dir=None, **kwargs) -> dict:
-    """Train on the snapshot's subscriber features and its `churn_labels` table."""
-    from engine.snapshot.loader import load_snapshot  # the loader validates the whole snapshot first
+def train_stability_from_snapshot(data_dir: str | Path, as_of: date, *, models_dir=None,
+                                  settings: str | Path | None = None, **kwargs) -> dict:
+    """Train on the snapshot's subscriber features and its `churn_labels` table.
 
+    `settings`: the operator's rules/value_stability.yaml; its `stability.indicators` chooses the
+    features the model learns from (engine.scoring.value_stability; all of them without the file
+    or the key). The chosen list and the settings' hash are stored in the artefact's `source`."""
+    from engine.snapshot.loader import load_snapshot  # the loader validates the whole snapshot first
+    from engine.base.yamlfile import load_yaml
+    from engine.scoring.value_stability import settings_hash, unknown_stability_keys, value_stability_from_doc
+
+    doc = load_yaml(settings) if settings is not None else None
+    config = None
+    if doc is not None:  # a bad file fails before the long part
+        config = value_stability_from_doc(doc)
+        if unknown_stability_keys(doc):
+            raise DiagnosticError(unknown_stability_keys(doc))
     snapshot = load_snapshot(data_dir)
     if "churn_labels" not in snapshot.tables:
         raise DiagnosticError([Diagnostic("MD035", "the snapshot has no churn_labels table", file=str(data_dir),
                                           hint="add churn_labels.csv (msisdn, churned, observed_on) or train with --table")])
     X, y = churn_training_frame(snapshot.tables, as_of)
     source = {"kind": "snapshot", "data": str(data_dir), "as_of": str(as_of)}
+    chosen = config.stability_indicators if config is not None else None
+    if chosen is not None:
+        X = X[[c for c in X.columns if c in chosen]]  # the features' own order, whatever the file's
+        if X.shape[1] == 0:
+            raise DiagnosticError([doc.error("MD057", "none of the stability indicators chosen here is in the "
+                                             f"snapshot {data_dir} ({', '.join(chosen)})", "stability", "indicators",
+                                             hint="choose core indicators too (e.g. tenure_days, arpu), or leave "
+                                                  "the key out to train on all of them")])
+        source["indicators"] = list(X.columns)
+        source["settings"] = settings_hash(config)
     return train_stability(X, y, pd.Series(X.index, index=X.index), source,
                            truth_file=truth_path_for(data_dir), models_dir=models_dir, **kwargs)
 

@@ -12,6 +12,7 @@ value:
   tiers: {high: 0.2, mid: 0.4}      # shares of the base: top 20% high, next 40% mid
 stability:
   tiers: model                     # the trained model's cut-offs, or {low: 0.12, mid: 0.05}
+  indicators: [tenure_days, arpu, ..., handset_brand]   # what the model learns from (default: all)
 retention:
   valuable: [high]                 # value tiers that count as valuable
   unstable: [low]                  # stability tiers that count as unstable
@@ -20,8 +21,17 @@ retention:
 Value indicators and their meaning: engine.scoring.value. Stability tiers: `model` keeps the
 cut-offs learned at training (riskiest 20% low, next 30% mid of the training rows); fixed
 churn-risk cut-offs apply the same to every night (risk ≥ low → low, ≥ mid → mid, else high).
-Every key is optional; what is left out keeps the default. `ValueStabilityConfig.version()`
-hashes the stability and retention settings (the value weights have their own version).
+Stability indicators 稳定度指标: `stability.indicators` lists the features the stability model is
+TRAINED on (`rekindle models train stability --data DIR`, which reads this file): any of
+STABILITY_INDICATORS (engine.scoring.features: the core features and the optional ones such as
+`circle_trend` or `handset_brand`). Optional indicators the training snapshot has no column for
+drop out; the rest are used in the features' fixed order (the file's order does not matter, so
+reordering the list trains the same model). Leaving the key out, or listing every indicator,
+trains on all of them — the model the code trained before this setting existed. A night scores
+with the features its stored model was trained on, so an edited list takes effect at the next
+training. Unknown, repeated or no indicators are errors (MD057) at the offending line.
+Every key is optional; what is left out keeps the default. `settings_hash` hashes the whole
+settings, indicators included; the file's sha256 is in every trace like every content file's.
 """
 
 from __future__ import annotations
@@ -34,10 +44,14 @@ from pathlib import Path
 from engine.base.diagnostics import DiagnosticError, did_you_mean
 from engine.base.yamlfile import YamlDoc, load_yaml
 from engine.facts.fields import LEVELS
+from engine.scoring.features import FEATURES, OPTIONAL_FEATURES
 from engine.scoring.retention import RetentionConfig
 from engine.scoring.value import VALUE_INDICATORS, ValueConfig
 
-CODES = {"shape": "MD050", "indicator": "MD051", "weight": "MD052", "share": "MD053", "tier": "MD054", "cutoff": "MD055"}
+CODES = {"shape": "MD050", "indicator": "MD051", "weight": "MD052", "share": "MD053", "tier": "MD054", "cutoff": "MD055",
+         "stability_indicator": "MD057"}
+STABILITY_INDICATORS = (*FEATURES, *OPTIONAL_FEATURES)  # what `stability.indicators` may name, in training order
+STABILITY_KEYS = ("tiers", "indicators")
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ class ValueStabilityConfig:
     value: ValueConfig = field(default_factory=ValueConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     stability_cutoffs: tuple[float, float] | None = None  # (low, mid) churn risk; None = the model's
+    # the stability model's training indicators, in STABILITY_INDICATORS order; None = all of them
+    stability_indicators: tuple[str, ...] | None = None
 
     def stability_version(self, model_version: str) -> str:
         """The stability model's version as a trace shows it: the artefact, plus fixed cut-offs if any."""
@@ -146,6 +162,50 @@ def _cutoffs(doc: YamlDoc, problems: list) -> tuple[float, float] | None:
     return (low, mid)
 
 
+def _indicators(doc: YamlDoc, problems: list) -> tuple[str, ...] | None:
+    """`stability.indicators`: known names, each once, at least one; None = all (left out, or all listed)."""
+    stability = doc.data.get("stability")
+    if not isinstance(stability, dict) or "indicators" not in stability:
+        return None
+    raw = stability["indicators"]
+    code = CODES["stability_indicator"]
+    if not isinstance(raw, list) or not raw:
+        problems.append(doc.error(code, "'stability.indicators' must list the indicators the stability model learns "
+                                  "from (at least one)", "stability", "indicators",
+                                  hint="e.g. [tenure_days, arpu, arpu_trend, circle_trend, arrears_6m]; "
+                                       "leave the key out to train on all of them"))
+        return None
+    seen: set[str] = set()
+    ok = True
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or name not in STABILITY_INDICATORS:
+            problems.append(doc.error(code, f"unknown stability indicator {name!r}", "stability", "indicators", i,
+                                      hint=did_you_mean(str(name), STABILITY_INDICATORS) or
+                                      "known: " + ", ".join(STABILITY_INDICATORS)))
+            ok = False
+        elif name in seen:
+            problems.append(doc.error(code, f"stability indicator '{name}' is listed twice", "stability", "indicators", i,
+                                      hint="list each indicator once"))
+            ok = False
+        else:
+            seen.add(name)
+    if not ok or seen == set(STABILITY_INDICATORS):
+        return None
+    return tuple(name for name in STABILITY_INDICATORS if name in seen)
+
+
+def unknown_stability_keys(doc: YamlDoc) -> list:
+    """MD050 for each key of `stability` other than STABILITY_KEYS (a mistyped `indicators` would
+    otherwise train on everything). `rekindle rules validate` reports them through the schema;
+    training, which reads the file without it, calls this."""
+    stability = doc.data.get("stability") if isinstance(doc.data, dict) else None
+    if not isinstance(stability, dict):
+        return []
+    return [doc.error(CODES["shape"], f"unknown key 'stability.{key}'", "stability", key,
+                      hint=did_you_mean(str(key), STABILITY_KEYS) or "use tiers or indicators")
+            for key in stability if key not in STABILITY_KEYS]
+
+
 def value_stability_from_doc(doc: YamlDoc) -> ValueStabilityConfig:
     """Read the settings (format in the module docstring); DiagnosticError with lines on problems."""
     if not isinstance(doc.data, dict):
@@ -156,9 +216,11 @@ def value_stability_from_doc(doc: YamlDoc) -> ValueStabilityConfig:
     retention = RetentionConfig(valuable=_levels(doc, problems, "valuable", frozenset({"high"})),
                                 unstable=_levels(doc, problems, "unstable", frozenset({"low"})))
     cutoffs = _cutoffs(doc, problems)
+    indicators = _indicators(doc, problems)
     if problems:
         raise DiagnosticError(problems)
-    return ValueStabilityConfig(value=value, retention=retention, stability_cutoffs=cutoffs)
+    return ValueStabilityConfig(value=value, retention=retention, stability_cutoffs=cutoffs,
+                                stability_indicators=indicators)
 
 
 def load_value_stability(path: str | Path) -> ValueStabilityConfig:
@@ -168,5 +230,7 @@ def load_value_stability(path: str | Path) -> ValueStabilityConfig:
 def settings_hash(config: ValueStabilityConfig) -> str:
     """A short hash of the whole settings (for messages and tests)."""
     blob = json.dumps({"value": config.value.version(), "retention": config.retention.version(),
-                       "cutoffs": config.stability_cutoffs}, sort_keys=True)
+                       "cutoffs": config.stability_cutoffs,
+                       **({"indicators": list(config.stability_indicators)} if config.stability_indicators else {})},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

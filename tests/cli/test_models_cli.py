@@ -147,3 +147,19 @@ def test_cli_default_test_size_matches_the_engine() -> None:
     from engine.scoring import training
 
     assert cli.models.DEFAULT_TEST_SIZE == training.DEFAULT_TEST_SIZE
+
+
+def test_train_stability_reads_the_settings_and_names_a_bad_indicator_at_its_line(tmp_path, night_inputs):
+    """`--settings` (default rules/value_stability.yaml): a mistyped indicator stops training with
+    the file and line, before any model is stored."""
+    from pathlib import Path
+
+    shipped = (Path(__file__).resolve().parents[2] / "rules" / "value_stability.yaml").read_text(encoding="utf-8")
+    settings = tmp_path / "value_stability.yaml"
+    settings.write_text(shipped.replace("    - arrears_6m ", "    - arears_6m  "), encoding="utf-8")
+    line = next(i for i, t in enumerate(settings.read_text(encoding="utf-8").splitlines(), 1) if "- arears_6m" in t)
+    r = runner.invoke(app, ["models", "train", "stability", "--data", str(night_inputs.data), "--as-of",
+                            night_inputs.as_of.isoformat(), "--settings", str(settings)])
+    assert r.exit_code == 1, r.output
+    assert "MD057" in r.output and f"value_stability.yaml:{line}" in r.output and "arrears_6m" in r.output
+    assert not (tmp_path / "home" / "models").exists()

@@ -35,6 +35,7 @@ from engine.facts.keys import month_labels
 from engine.snapshot.loader import Snapshot
 
 MONTHS = 3  # complete months M3..M1 (+ the partial M0 on request)
+SLICE_SIZE = 20_000  # subscribers whose facts are built at a time
 SILENT_TYPES = ("silent_long", "silent_short")
 LOW_USE_TYPES = ("low_monthly", "low_unpaid", "low_paid")
 KEYS = ["month", "city", "brand", "service"]
@@ -54,10 +55,11 @@ def _month_end(label: str) -> date:
     return pd.Period(label, freq="M").end_time.date()
 
 
-def _one_month(snapshot: Snapshot, day: date, label: str, partial: bool, segments: dict) -> pd.DataFrame:
+def _one_month(snapshot: Snapshot, day: date, label: str, partial: bool, segments: dict, ranks=None) -> pd.DataFrame:
+    """Counts of one month over the subscribers of `ranks` (None: the whole base)."""
     from engine.rules.vector import segment_frame
 
-    facts = build_facts(snapshot, day)
+    facts = build_facts(snapshot, day, subscribers=ranks)
     facts = facts[facts["ordered_days"].to_numpy() >= 0]  # ordered after the day: not subscribed yet
     segment = segment_frame(facts, segments)["segment"].to_numpy()
     counts = {"subscribed": np.ones(len(facts), dtype=np.int64),
@@ -72,14 +74,27 @@ def _one_month(snapshot: Snapshot, day: date, label: str, partial: bool, segment
     return grouped
 
 
-def silent_lowuse(snapshot: Snapshot, as_of: date, segments: dict, include_partial: bool = False) -> pd.DataFrame:
+def silent_lowuse(snapshot: Snapshot, as_of: date, segments: dict, include_partial: bool = False,
+                  slice_size: int = SLICE_SIZE) -> pd.DataFrame:
     """The full breakdown: one row per (month, city, brand, service) with any subscription, sorted
-    by month (oldest first), city, brand and service. `segments` is rules/segments.yaml's data."""
+    by month (oldest first), city, brand and service. `segments` is rules/segments.yaml's data.
+
+    Facts are built a slice of `slice_size` subscribers at a time (engine.night.slices), so memory
+    follows the slice, not the base; the per-slice counts are summed (integers: the same table
+    for any slice size)."""
+    from engine.night.slices import plan_slices
+
     labels = month_labels(as_of, MONTHS)
-    parts = [_one_month(snapshot, _month_end(labels[k]), labels[k], False, segments) for k in range(MONTHS, 0, -1)]
+    months = [(_month_end(labels[k]), labels[k], False) for k in range(MONTHS, 0, -1)]
     if include_partial:
-        parts.append(_one_month(snapshot, as_of, labels[0], True, segments))
+        months.append((as_of, labels[0], True))
+    slices = plan_slices(snapshot, slice_size)
+    parts = [_one_month(snapshot, day, label, partial, segments, slices.ranks(k))
+             for k in range(slices.count) for day, label, partial in months]
     frame = pd.concat(parts, ignore_index=True)
+    if slices.count > 1:
+        frame = frame.groupby([*KEYS, "partial"], sort=False)[[c for c in frame.columns if c not in (*KEYS, "partial")]] \
+            .sum().reset_index()
     frame = frame.sort_values(KEYS, kind="stable").reset_index(drop=True)
     return _with_shares(frame)
 

@@ -184,3 +184,94 @@ def test_a_model_trained_with_the_optional_columns_scores_a_snapshot_without_the
     scores, _ = score_snapshot(old, inputs.as_of, inputs.models)
     assert scores["churn_risk"].between(0, 1).all()
     assert set(scores["stability"]) <= {"high", "mid", "low"}
+
+
+# -- stability.indicators: what the stability model learns from --------------------------------
+
+def test_the_shipped_file_lists_every_indicator_which_means_all():
+    from engine.scoring.value_stability import STABILITY_INDICATORS
+
+    content, _ = load_content(RULES, STRATEGIES)
+    listed = content.value_stability.data["stability"]["indicators"]
+    assert sorted(listed) == sorted(STABILITY_INDICATORS)
+    assert value_stability_config(content).stability_indicators is None  # all: the model trained as before
+
+
+def _indicator_text(names) -> str:
+    start = GOOD.index("  indicators:\n")
+    end = GOOD.index("\nretention:")
+    return GOOD[:start] + "  indicators:\n" + "".join(f"    - {n}\n" for n in names) + GOOD[end:]
+
+
+def test_a_chosen_subset_is_read_in_the_features_order_and_hashed():
+    from engine.base.yamlfile import parse_yaml
+    from engine.scoring.value_stability import settings_hash, value_stability_from_doc
+
+    chosen = value_stability_from_doc(parse_yaml(_indicator_text(["arrears_6m", "tenure_days", "arpu"]), FILE))
+    assert chosen.stability_indicators == ("tenure_days", "arpu", "arrears_6m")
+    reordered = value_stability_from_doc(parse_yaml(_indicator_text(["arpu", "arrears_6m", "tenure_days"]), FILE))
+    everything = value_stability_from_doc(parse_yaml(GOOD, FILE))
+    assert settings_hash(chosen) == settings_hash(reordered) != settings_hash(everything)
+
+
+def test_unknown_repeated_or_no_indicators_are_reported_at_their_lines(tmp_path):
+    rules = _rules(tmp_path, _indicator_text(["tenure_days", "arears_6m", "arpu", "arpu"]))
+    errors = _errors(rules / FILE)
+    assert [d.code for d in errors] == ["MD057", "MD057"]
+    assert errors[0].line == _line(rules / FILE, "- arears_6m") and "arrears_6m" in errors[0].hint
+    lines = (rules / FILE).read_text(encoding="utf-8").splitlines()
+    assert lines[errors[1].line - 1].strip() == "- arpu" and errors[1].line > errors[0].line + 1
+    rules = _rules(tmp_path / "b", GOOD.replace("  indicators:\n", "  indicatorz:\n"))
+    errors = _errors(rules / FILE)  # the schema names the key
+    assert [(d.code, d.line) for d in errors] == [("RP010", _line(rules / FILE, "indicatorz"))]
+    start, end = GOOD.index("  indicators:\n"), GOOD.index("\nretention:")
+    rules = _rules(tmp_path / "c", GOOD[:start] + "  indicators: []\n" + GOOD[end:])
+    errors = _errors(rules / FILE)
+    assert [(d.code, d.line) for d in errors] == [("MD057", _line(rules / FILE, "indicators: []"))]
+
+
+def test_training_reads_the_chosen_indicators(tmp_path, night_inputs):
+    """`models train stability` with the settings: the model learns from the chosen indicators only
+    (the optional ones the snapshot has), records them, and a run scores with it."""
+    from engine.scoring.artefacts import load_model
+    from engine.scoring.scoring import score_snapshot
+    from engine.scoring.training import train_stability_from_snapshot
+    from engine.snapshot.loader import load_snapshot
+
+    rules = _rules(tmp_path, _indicator_text(["tenure_days", "arpu_trend", "uses_trend", "circle_trend",
+                                              "arrears_6m", "handset_brand"]))
+    meta = train_stability_from_snapshot(night_inputs.data, night_inputs.as_of, models_dir=tmp_path / "models",
+                                         settings=rules / FILE, hgb_candidates=1, refit=False)
+    names = [f["name"] for f in meta["features"]]
+    assert names == ["tenure_days", "arpu_trend", "uses_trend", "circle_trend", "arrears_6m", "handset_brand"]
+    assert meta["source"]["indicators"] == names and len(meta["source"]["settings"]) == 12
+    model = load_model(meta, tmp_path / "models")
+    assert model.numeric_features_ + model.categorical_features_ == names
+    scores, versions = score_snapshot(load_snapshot(night_inputs.data), night_inputs.as_of, tmp_path / "models")
+    assert versions["stability"] == meta["version"] and scores["churn_risk"].between(0, 1).all()
+
+
+def test_training_with_only_absent_optional_indicators_is_refused_at_the_line(tmp_path, night_inputs):
+    from engine.base.diagnostics import DiagnosticError
+    from engine.scoring.training import train_stability_from_snapshot
+
+    old = _old_snapshot(tmp_path, night_inputs.data)
+    rules = _rules(tmp_path, _indicator_text(["circle_trend", "arrears_6m"]))
+    with pytest.raises(DiagnosticError) as caught:
+        train_stability_from_snapshot(old, night_inputs.as_of, models_dir=tmp_path / "models", settings=rules / FILE)
+    (d,) = caught.value.diagnostics
+    assert d.code == "MD057" and d.file.endswith(FILE)
+    assert _line(rules / FILE, "  indicators:") <= d.line <= _line(rules / FILE, "- circle_trend")
+
+
+def test_training_refuses_a_mistyped_key_instead_of_training_on_everything(tmp_path, night_inputs):
+    from engine.base.diagnostics import DiagnosticError
+    from engine.scoring.training import train_stability_from_snapshot
+
+    rules = _rules(tmp_path, GOOD.replace("  indicators:\n", "  indicatorz:\n"))
+    with pytest.raises(DiagnosticError) as caught:
+        train_stability_from_snapshot(night_inputs.data, night_inputs.as_of, models_dir=tmp_path / "models",
+                                      settings=rules / FILE)
+    (d,) = caught.value.diagnostics
+    assert d.code == "MD050" and "indicators" in d.hint and d.file.endswith(FILE)
+    assert not (tmp_path / "models").exists()
