@@ -260,4 +260,7 @@ def train_response_command(
     for label, key in (("T-learner", ""), ("arbitration (uplift.<s>)", "_arbitration"), ("base_response", "_base_response")):
         typer.echo(f"  ranked by {label}: uplift at k " + ", ".join(f"{k}: {v}" for k, v in m[f"uplift_at_k{key}"].items())
                    + f"; Qini {m[f'qini{key}']}")
-    typer.echo(f"arbitration ranks on uplift.<s> for {len(meta['uplift'])} strategies (others: base_response)")
+    measured = sorted(s for s, cell in meta["uplift"].items() if cell.get("source", "measured") == "measured")
+    typer.echo(f"arbitration ranks on uplift.<s> for {len(meta['uplift'])} strategies (others: base_response); "
+               f"the history moved base_response for {len(measured)}: {', '.join(measured) or 'none'} "
+               "(the others' 95% intervals hold it)")

@@ -182,10 +182,10 @@ def train_response(db_url: str | None = None, models_dir=None, seed: int = 0, st
             hint="run nights and load their feedback (`rekindle feedback load FILE`) first")])
     test = _split(labels, seed)
     model = ResponseModel(random_state=seed).fit(facts[~test].reset_index(drop=True), labels["strategy"][~test],
-                                                 treated[~test], y[~test], labels["pack"][~test])
+                                                 treated[~test], y[~test], labels["pack"][~test], base_response)
     metrics = evaluate(model, facts[test].reset_index(drop=True), labels[test].reset_index(drop=True),
                        base_response or {})
-    final = ResponseModel(random_state=seed).fit(facts, labels["strategy"], treated, y, labels["pack"])
+    final = ResponseModel(random_state=seed).fit(facts, labels["strategy"], treated, y, labels["pack"], base_response)
     metrics.update(train_rows=int(len(labels)), treated=int(treated.sum()), control=int((~treated).sum()),
                    responses_treated=int(y[treated].sum()), responses_control=int(y[~treated].sum()),
                    control_model="model" if final.control_model_ is not None else "segment rates")
@@ -193,7 +193,7 @@ def train_response(db_url: str | None = None, models_dir=None, seed: int = 0, st
     meta = {
         "kind": "response", "method": "two-model (T-learner): calibrated HistGradientBoosting for treated "
         "(strategy as a feature) and for the holdout control; arbitration's uplift per strategy: treated response "
-        "rate minus its pack's holdout response rate",
+        "rate minus its pack's holdout response rate, the value in its 95% interval nearest to base_response",
         "metrics": metrics, "uplift": final.uplift_table_, "strategies": list(final.strategies_), "runs": sorted(set(labels["run_id"])),
         "training_fingerprint": fingerprint, "params": final.get_params(),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -95,15 +95,16 @@ def test_report_campaign_intervals_cover_the_true_uplift(loop):
     assert not [c for c in missed if c[1] == "ALL"], "the programme's interval must cover its true uplift"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap, issue 13 left open: arbitration now ranks on the model's per-strategy uplift (0.853 "
-    "of the oracle's uplift at a 30% budget vs 0.815 for base_response on the loop branch), but with "
-    "the operator's value x stability content and the generator's calling-circle signal merged "
-    "(issue 10) it captures 0.713 vs 0.818; strict: this starts failing the suite the day it passes"))
 def test_learned_propensity_captures_more_true_uplift_than_base_response(loop):
     """Arbitration's ranking with the learned model (its `uplift.<s>`, else base_response, through
     engine.night.arbitrate.option_values, what EV uses) against the constant base_response, on
-    held-out subscribers, scored by the simulator's true uplift at the same 30% budget."""
+    held-out subscribers, scored by the simulator's true uplift at the same 30% budget.
+
+    The model is trained as train_response trains it: each strategy's measured uplift moves the
+    planner's base_response only as far as its 95% interval requires (strategy_uplift). With
+    three nights of history most intervals still hold the planner's estimate, so the two
+    rankings differ only where the history is decisive (retention, whose holdout never
+    responds); the margin is small (docs/LOOP.md §5 has the distribution over feedback draws)."""
     from engine.generator.feedback import unit_truth
     from engine.night.arbitrate import option_values
     from engine.scoring.response import UPLIFT_PREFIX, ResponseModel
@@ -116,7 +117,7 @@ def test_learned_propensity_captures_more_true_uplift_than_base_response(loop):
     test = _split(labels, seed=0)
     model = ResponseModel(random_state=0).fit(facts[~test].reset_index(drop=True), labels["strategy"][~test],
                                               labels["treated"][~test], labels["responded"][~test],
-                                              labels["pack"][~test])
+                                              labels["pack"][~test], base)  # as train_response does
     facts_t, labels_t = facts[test].reset_index(drop=True), labels[test].reset_index(drop=True)
     columns = {f"{UPLIFT_PREFIX}{s}": v for s, v in model.incrementals(facts_t).items()}
     columns["value"] = np.ones(len(labels_t))  # the ranking's incremental response alone: value 1, no cost

@@ -99,3 +99,29 @@ def test_stored_model_fills_uplift_next_to_propensity(tmp_path):
     assert sorted(c for c in frame if c.startswith("uplift.")) == ["uplift.care", "uplift.winback"]
     loaded = load_model(find_model(None, MODEL_NAME, tmp_path), tmp_path)
     assert frame["uplift.winback"].iloc[0] == round(loaded.uplift_table_["winback"]["uplift"], 6)
+
+
+def test_the_planners_base_response_stands_until_the_holdout_rules_it_out():
+    """With the planner's base_response, a strategy's uplift is the value in its 95% interval
+    nearest to it: kept while the interval holds it, moved to the interval's near end when not."""
+    from engine.scoring.response import INTERVAL_Z, strategy_uplift
+
+    facts, strategy, treated, y, pack = _sure_things()
+    measured = strategy_uplift(strategy, treated, y, pack)
+    # care adds ~2 points; winback ~8: a planner's 0.03 for care is within care's interval,
+    # a planner's 0.01 for winback is far below winback's
+    planner = {"care": 0.03, "winback": 0.01}
+    table = strategy_uplift(strategy, treated, y, pack, planner)
+    care, winback = table["care"], table["winback"]
+    assert care["low"] < 0.03 < care["high"]
+    assert (care["uplift"], care["source"]) == (0.03, "base_response")
+    assert winback["low"] > 0.01 and (winback["uplift"], winback["source"]) == (winback["low"], "measured")
+    for s in ("care", "winback"):  # the measurement itself is unchanged
+        cell, plain = table[s], measured[s]
+        assert cell["estimate"] == plain["estimate"] == plain["uplift"]
+        assert abs(cell["high"] - cell["low"] - 2 * INTERVAL_Z * cell["se"]) < 1e-5
+    # the model applies it, and a planner's estimate above the interval comes down to its top
+    model = ResponseModel().fit(facts, strategy, treated, y, pack, {"care": 0.5})
+    assert model.uplift_table_["care"]["uplift"] == model.uplift_table_["care"]["high"] < 0.5
+    assert model.uplift_table_["winback"]["uplift"] == measured["winback"]["uplift"]  # not listed: the estimate
+    assert (model.incremental(facts.head(2), "care") == model.uplift_table_["care"]["high"]).all()
