@@ -17,9 +17,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The Spark engine's extra (a large wheel, cached by pip after the first install): tests and
+# `make install` need it, `make demo` does not.
+$(VENV)/.spark-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,spark]'
+	touch $@
 
-test: $(VENV)/.installed browser-deps
+install: $(VENV)/.installed $(VENV)/.spark-installed
+
+test: $(VENV)/.spark-installed browser-deps
 	$(PY) -m pytest
 
 browser-deps:

@@ -1,6 +1,6 @@
 """Rekindle engine, one package per stage of the night, in data-flow order:
 
-    snapshot → facts → scoring → content → rules → night → loop → outputs
+    snapshot → facts → scoring → content → rules → night (→ spark) → loop → outputs
 
 beside two foundations every stage may use (`base`: diagnostics, home, YAML with positions,
 canonical JSON; `store`: the database, its tables, the hash chain, the write and read sides)

@@ -12,11 +12,16 @@ from __future__ import annotations
 from engine.night.run import POOLS
 
 
-def spark_pool(options, owner, snapshot, slices, scores, ctx, content, compiled):
-    """The decide-stage pool run.py uses for `--engine spark` (engine.spark.pool.SparkPool)."""
+def require() -> None:
+    """Raise a DiagnosticError saying how to install PySpark when it is missing."""
     from engine.spark.session import pyspark_module
 
-    pyspark_module()  # a clear diagnostic before anything imports pyspark
+    pyspark_module()
+
+
+def spark_pool(options, owner, snapshot, slices, scores, ctx, content, compiled):
+    """The decide-stage pool run.py uses for `--engine spark` (engine.spark.pool.SparkPool)."""
+    require()  # a clear diagnostic before anything imports pyspark
     from engine.spark.pool import SparkPool
 
     return SparkPool(options, owner, snapshot, slices, scores, ctx, content, compiled)

@@ -8,11 +8,13 @@ through `Partition`), so the decisions are the local run's by construction; the 
 
 - `decide_slices`: phase 1; yields (slice, JSON of the slice's compact outcome): candidates with
   their options' expected values, the candidates' contacts, funnel and out-of-scope counts.
-- `row_slices`: phase 2; the executor keeps nothing between Spark jobs, so the slice is decided
-  again (the same inputs give the same outcome: `Partition.reattach` refuses a slice that rebuilt
-  other facts), the driver's arbitration verdicts are filled in and its rows handed out — the
+- `row_slices`: phase 2; Spark keeps no state between jobs: when the task runs in the Python
+  worker that decided the slice in job 1, it takes that worker's runner back (as a local worker
+  does); otherwise the slice is decided again (the same inputs give the same outcome:
+  `Partition.reattach` refuses a slice that rebuilt other facts). Then the driver's arbitration verdicts are filled in and its rows handed out — the
   record heads and trace payloads built here, numbered from the slice's first chain position —
-  as Arrow IPC batches (slice, part, kind, data), then its out-of-scope rows. The driver seals
+  as Arrow IPC batches (slice, part, kind, data, seconds), then its out-of-scope rows (with the
+  task's seconds). The driver seals
   them into the hash chain in slice order, as a local run does.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Iterator
 
 import pandas as pd
@@ -34,9 +37,19 @@ OUTSIDE = 1  # the slice's out-of-scope rows (msisdn, service, segment)
 ROW_COLUMNS = ("msisdn", "service", "pack", "decision", "reason", "arbitration", "strategy", "channel", "message")
 
 
-def _runner(shipped: dict, blob: bytes) -> SliceRunner:
+_LOADED = time.time()  # when this Python worker imported the engine (a reused worker keeps it)
+# Slices this Python worker decided in the current night's job 1 (Spark reuses Python workers):
+# job 2 takes the runner back when its task lands here, and decides the slice again otherwise.
+_DECIDED: dict[tuple[str, int], SliceRunner] = {}
+
+
+def _runner(shipped: dict, blob: bytes, spent: dict | None = None) -> SliceRunner:
+    start = time.perf_counter()
     night = night_of(shipped)
+    middle = time.perf_counter()
     snapshot, scores = unpack_slice(blob)
+    if spent is not None:
+        spent.update(night=round(middle - start, 3), unpack=round(time.perf_counter() - middle, 3))
     people = len(snapshot.tables["subscribers"])
     return SliceRunner([0], snapshot, Slices(people, max(people, 1), 1), (scores, night.versions), night.ctx,
                        night.content, night.compiled, night.as_of, night.models_dir)
@@ -46,14 +59,24 @@ def decide_slices(broadcast, batches: Iterator[pd.DataFrame]) -> Iterator[pd.Dat
     """Phase 1 of every slice in `batches` (module docstring)."""
     for batch in batches:
         for k, blob in zip(batch["slice"].tolist(), batch["data"].tolist()):
-            decided = _runner(broadcast.value, blob).decide()
+            start, spent = time.perf_counter(), {"worker_age": round(time.time() - _LOADED, 3)}
+            runner = _runner(broadcast.value, blob, spent)
+            spent["build"] = round(time.perf_counter() - start, 3)
+            decided = runner.decide()
+            key = night_of(broadcast.value).key
+            for old in [o for o in _DECIDED if o[0] != key]:
+                del _DECIDED[old]
+            _DECIDED[(key, k)] = runner
             body = {
                 "candidates": [[c.msisdn, c.service, c.pack, c.priority,
                                 [[o.strategy, o.channel, o.ev] for o in c.options], c.fallback]
                                for c in decided.candidates],
                 "funnel": [[*key, n] for key, n in decided.funnel.items()],
-                "contacts": decided.contacts, "facts": decided.facts, "size": decided.sizes[0],
-                "out_of_scope": [[segment, n] for segment, n in decided.out_of_scope.items()],
+                "contacts": {m: int(n) for m, n in decided.contacts.items()}, "facts": int(decided.facts),
+                "size": int(decided.sizes[0]),
+                "out_of_scope": [[segment, int(n)] for segment, n in decided.out_of_scope.items()],
+                "seconds": round(time.perf_counter() - start, 3),  # the task's work, for docs/SPARK.md's figures
+                "spent": spent,
             }
             yield pd.DataFrame({"slice": [k], "data": [json.dumps(body).encode("utf-8")]})
 
@@ -70,8 +93,11 @@ def row_slices(broadcast, verdicts, starts, limit: int, batches: Iterator[pd.Dat
     broadcasts of {slice: {candidate key: verdict}} and {slice: first chain position}."""
     for batch in batches:
         for k, blob in zip(batch["slice"].tolist(), batch["data"].tolist()):
-            runner = _runner(broadcast.value, blob)
-            runner.decide()
+            start = time.perf_counter()
+            runner = _DECIDED.pop((night_of(broadcast.value).key, k), None)
+            if runner is None:
+                runner = _runner(broadcast.value, blob)
+                runner.decide()
             runner.start_rows(verdicts.value.get(k, {}), {0: starts.value[k]})
             part = 0
             while True:
@@ -84,10 +110,12 @@ def row_slices(broadcast, verdicts, starts, limit: int, batches: Iterator[pd.Dat
                                manager=pa.array([r.account_manager for r in rows], pa.string()),
                                seq=pa.array([r.seq for r in rows], pa.int64()),
                                head=pa.array([r.head for r in rows], pa.binary()))
-                yield pd.DataFrame({"slice": [k], "part": [part], "kind": [ROWS], "data": [_ipc(pa.table(columns))]})
+                yield pd.DataFrame({"slice": [k], "part": [part], "kind": [ROWS], "data": [_ipc(pa.table(columns))],
+                                    "seconds": [0.0]})
                 part += 1
             outside = runner.out_of_scope_rows(0)
             table = pa.table({"msisdn": pa.array([r[0] for r in outside], pa.string()),
                               "service": pa.array([r[1] for r in outside], pa.string()),
                               "segment": pa.array([r[2] for r in outside], pa.string())})
-            yield pd.DataFrame({"slice": [k], "part": [part], "kind": [OUTSIDE], "data": [_ipc(table)]})
+            yield pd.DataFrame({"slice": [k], "part": [part], "kind": [OUTSIDE], "data": [_ipc(table)],
+                                "seconds": [round(time.perf_counter() - start, 3)]})  # the slice's whole task

@@ -42,6 +42,10 @@ from engine.spark.session import session
 from engine.spark.shipping import pack_night, pack_slice
 
 
+# Seconds of each slice's task in the last night's two jobs (the benchmark's per-partition figures).
+LAST_FIGURES: dict[str, list] = {"decide": [], "rows": [], "decide_parts": []}
+
+
 class SparkJobFailed(RuntimeError):
     """A Spark job of the night failed; `stage` is the night's stage it belonged to."""
 
@@ -131,6 +135,8 @@ class SparkPool:
         except self._errors as error:
             raise SparkJobFailed("decide", error) from None
         bodies = {r["slice"]: json.loads(r["data"]) for r in records}
+        LAST_FIGURES.update(decide=[bodies[k]["seconds"] for k in sorted(bodies)], rows=[],
+                            decide_parts=[bodies[k]["spent"] for k in sorted(bodies)])
         if sorted(bodies) != list(range(self.slices)):
             raise SparkJobFailed("decide", RuntimeError(f"{len(bodies)} of {self.slices} slices came back"))
         parts = [SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
@@ -160,7 +166,7 @@ class SparkPool:
         verdicts_shared, starts_shared = context.broadcast(by_slice), context.broadcast(dict(starts))
         self._broadcasts += [verdicts_shared, starts_shared]
         body = functools.partial(row_slices, self.night, verdicts_shared, starts_shared, ROWS_BATCH)
-        job = self._frame().mapInPandas(body, "slice int, part int, kind int, data binary")
+        job = self._frame().mapInPandas(body, "slice int, part int, kind int, data binary, seconds double")
         self._stream = job.toLocalIterator(prefetchPartitions=True)
         return [None] * self.count
 
@@ -190,6 +196,7 @@ class SparkPool:
                 return []
             record = self._take(k)
             if record["kind"] == OUTSIDE:
+                LAST_FIGURES["rows"].append(record["seconds"])
                 table = _table(record["data"])
                 self._outside[k] = list(zip(*(table.column(n).to_pylist() for n in ("msisdn", "service", "segment"))))
                 return []

@@ -137,6 +137,7 @@ class Night:
         from engine.rules.compiler import CompiledSet
 
         params = json.loads(shipped["params"])
+        self.key = night_key(shipped)
         self.folder = Path(tempfile.mkdtemp(prefix="rekindle-spark-"))
         rules, strategies, models = self.folder / "rules", self.folder / "strategies", self.folder / "models"
         for where, files in ((rules, shipped["rules"]), (strategies, shipped["strategies"])):
@@ -175,8 +176,12 @@ def _clean() -> None:
         shutil.rmtree(night.folder, ignore_errors=True)
 
 
+def night_key(shipped: dict) -> str:
+    return shipped["compiled_sha256"] + json.loads(shipped["params"])["run_id"]
+
+
 def night_of(shipped: dict) -> Night:
-    key = shipped["compiled_sha256"] + json.loads(shipped["params"])["run_id"]
+    key = night_key(shipped)
     if key not in _NIGHTS:
         for old in _NIGHTS.values():
             shutil.rmtree(old.folder, ignore_errors=True)
