@@ -7,7 +7,7 @@ connectors) comes from Spark's own configuration — `spark-defaults.conf` in `$
 or `PYSPARK_SUBMIT_ARGS` — as for any PySpark job (docs/SPARK.md). Settings made here:
 - the executors' Python is the driver's (`PYSPARK_PYTHON`, unless set): in local mode the
   executors then see the same installed engine;
-- `spark.ui.enabled=false` (no web server on a batch job), few shuffle partitions (a night has a
+- `spark.ui.enabled=false` and no console progress bars (a batch job), few shuffle partitions (a night has a
   few hundred slices at most), Arrow batches of one record (a record is a whole slice).
 """
 
@@ -48,6 +48,7 @@ def session(master: str = "local[*]"):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     built = (SparkSession.builder.master(master).appName("rekindle-night")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1")
              .config("spark.driver.maxResultSize", "0")
