@@ -8,7 +8,10 @@ or `PYSPARK_SUBMIT_ARGS` — as for any PySpark job (docs/SPARK.md). Settings ma
 - the executors' Python is the driver's (`PYSPARK_PYTHON`, unless set): in local mode the
   executors then see the same installed engine;
 - `spark.ui.enabled=false` and no console progress bars (a batch job), few shuffle partitions (a night has a
-  few hundred slices at most), Arrow batches of one record (a record is a whole slice).
+  few hundred slices at most), Arrow batches of one record (a record is a whole slice);
+- in local mode a 4 GB JVM heap (LOCAL_DRIVER_MEMORY); on a cluster the driver's JVM holds one
+  slice's rows and the next one's: give `spark.driver.memory` about 1 GB per 50,000 subscribers
+  of `--slice-size` (docs/SPARK.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError
 
 NO_PYSPARK = "SP001"
 INSTALL_HINT = "install the spark extra: pip install -e '.[spark]'"
+
+# Heap of the one JVM of a local-mode night: the rows job's records of one slice (about 150 MB per
+# 50,000 subscribers) and the next one's, prefetched; 1 GB ran out at 100k with 50k-subscriber slices.
+LOCAL_DRIVER_MEMORY = "4g"
 
 _SESSION: dict = {}
 
@@ -46,7 +53,10 @@ def session(master: str = "local[*]"):
     if found is not None:
         found.stop()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    built = (SparkSession.builder.master(master).appName("rekindle-night")
+    builder = SparkSession.builder
+    if master.startswith("local"):  # the executors live in the driver's JVM (spark-submit's default: 1 GB)
+        builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+    built = (builder.master(master).appName("rekindle-night")
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4")
