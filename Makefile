@@ -17,14 +17,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The Spark engine's extra (a large wheel, cached by pip after the first install): tests and
+# `make install` need it, `make demo` does not.
+$(VENV)/.spark-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,spark]'
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.spark-installed
 
 # The suite in TEST_WORKERS pytest-xdist processes (one per core of CI's 2), each with its own
 # PostgreSQL server and stored runs; modules stay whole on one worker (--dist loadscope), so a
 # module's fixtures are built once. `make test TEST_WORKERS=0` runs it in this one process.
 TEST_WORKERS ?= 2
 
-test: $(VENV)/.installed browser-deps
+test: $(VENV)/.spark-installed browser-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=25
 
 browser-deps:

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/nightly.py                     # 1M subscribers, --workers 2
     .venv/bin/python benchmarks/nightly.py --subscribers 100000 --workers 2
+    .venv/bin/python benchmarks/nightly.py --subscribers 100000 --engine spark   # docs/SPARK.md
 
 Generates N subscribers into a temp folder, trains the stability model if there is none yet
 (on a separate snapshot of at most TRAIN_SUBSCRIBERS subscribers: training time is not what this
@@ -122,6 +123,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--slice-size", type=int, default=None, help="subscribers per slice (default: the run's)")
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the snapshot and models in (reused)")
+    parser.add_argument("--engine", default="local", help="local or spark (docs/SPARK.md)")
+    parser.add_argument("--spark-master", default="local[*]", help="with --engine spark")
     args = parser.parse_args()
 
     from engine.generator import generate
@@ -144,10 +147,19 @@ def main() -> None:
         trained = time.perf_counter() - start
 
         os.environ["REKINDLE_HOME"] = str(Path(tmp) / "home")
+        spark_start = 0.0
+        if args.engine == "spark":  # the JVM's start is reported apart (a cluster keeps its executors up)
+            import engine.spark  # noqa: F401  (registers the engine)
+            from engine.spark.session import session
+
+            start = time.perf_counter()
+            session(args.spark_master)
+            spark_start = round(time.perf_counter() - start, 2)
         options = RunOptions(data=data, as_of=AS_OF, db_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
                              out=Path(tmp) / "lists", workers=args.workers, rules_dir=ROOT / "rules",
                              **({"slice_size": args.slice_size} if args.slice_size else {}),
-                             strategies_dir=ROOT / "strategies", models_dir=models)
+                             strategies_dir=ROOT / "strategies", models_dir=models, engine=args.engine,
+                             spark_master=args.spark_master)
         sampler = PeakSampler(os.getpid())
         sampler.start()
         cpu_before = _cpu_seconds()
@@ -176,7 +188,13 @@ def main() -> None:
         "cpu_seconds": round(cpu, 1),  # user + system of the run and its workers: less load-dependent than wall
         "load_average_1m": os.getloadavg()[0], "generate_seconds": round(generated, 2), "train_seconds": round(trained, 2),
         "treated": result.funnel["decisions"].get("treat", 0),
+        "engine": args.engine,
     }
+    if args.engine == "spark":
+        from engine.spark.pool import LAST_FIGURES
+
+        report.update(spark_master=args.spark_master, spark_session_seconds=spark_start,
+                      slice_task_seconds=LAST_FIGURES)  # per slice: decide job, rows job (decides again)
     print(json.dumps(report, indent=2))
 
 

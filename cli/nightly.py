@@ -45,17 +45,27 @@ def run(
     strategies_dir: Path = typer.Option(Path("strategies"), "--strategies", help="strategies folder"),
     rerun: bool = typer.Option(False, "--rerun", help="store a second run for an as-of date that already has a "
                                                       "succeeded one (labelled as a rerun)"),
+    engine: str = typer.Option("local", "--engine", help="local (worker processes on this machine) or spark "
+                               "(each slice decided by a Spark executor; docs/SPARK.md)"),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="with --engine spark: local[N], spark://HOST:PORT, "
+                                     "yarn or k8s://URL"),
 ) -> None:
     """Nightly run 夜间批处理: decide every subscriber and service, store decisions and traces, write channel lists.
 
     Example: rekindle run --data sample --as-of 2026-11-15 --workers 2
+             rekindle run --data sample --as-of 2026-11-15 --engine spark --spark-master yarn
     """
     from engine.night.funnel import funnel_tables
     from engine.night.run import RunOptions, run_night
     options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, slice_size=slice_size, production=production,
-                         rules_dir=rules_dir, strategies_dir=strategies_dir, rerun=rerun)
+                         rules_dir=rules_dir, strategies_dir=strategies_dir, rerun=rerun, engine=engine,
+                         spark_master=spark_master)
     console = Console(stderr=True)
     try:
+        if engine == "spark":
+            from engine.spark import require
+
+            require()  # PySpark installed, or a diagnostic saying how to install it
         if console.is_terminal:
             result = _with_progress(console, options, run_night)
         else:

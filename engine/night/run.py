@@ -72,6 +72,12 @@ STAGES = ("content", "lock", "snapshot", "score", "decide", "arbitrate", "rows",
 NO_POLICY = "RN001"
 UNAPPROVED = "RN002"
 BAD_WORKERS = "RN003"
+NO_ENGINE = "RN004"
+
+# Decide-stage pools other than the local worker processes, by RunOptions.engine; each is called
+# with (options, owner, snapshot, slices, (scores, versions), ctx, content, compiled) and answers
+# the calls of engine.night.workers.Workers. engine/spark registers "spark" when imported.
+POOLS: dict[str, Callable] = {}
 
 
 @dataclass
@@ -89,6 +95,8 @@ class RunOptions:
     models_dir: Path | None = None
     rerun: bool = False  # allow a second succeeded run for the same as-of date (labelled rerun_of)
     slice_size: int = DEFAULT_SIZE  # subscribers per slice (engine/night/slices.py): memory, not results
+    engine: str = "local"  # "local" (worker processes) or a registered pool: "spark" (engine/spark)
+    spark_master: str = "local[*]"  # --spark-master, for --engine spark
 
 
 @dataclass
@@ -199,6 +207,9 @@ def run_night(options: RunOptions, progress: Progress | None = None) -> RunResul
     """
     if options.workers < 1:
         raise DiagnosticError([Diagnostic(BAD_WORKERS, f"--workers must be at least 1, got {options.workers}")])
+    if options.engine != "local" and options.engine not in POOLS:
+        raise DiagnosticError([Diagnostic(NO_ENGINE, f"unknown engine {options.engine!r}",
+                                          hint="use --engine local, or --engine spark (import engine.spark first)")])
     out_dir = Path(options.out) if options.out else None
     if out_dir is not None:
         outdir.check_out_dir(out_dir)
@@ -292,7 +303,9 @@ def _decide_and_store(options: RunOptions, content, run_id: str, run_row: dict, 
                                        (scores, versions), ctx, content, compiled, options.as_of, options.models_dir,
                                        response))
               for w in range(count)]
-    with Workers(makers, processes=count > 1) as workers:
+    pool = POOLS.get(options.engine)  # --engine spark: Spark jobs answer the workers' calls (engine/spark)
+    with (pool(options, owner, snapshot, slices, (scores, versions), ctx, content, compiled) if pool
+          else Workers(makers, processes=count > 1)) as workers:
         decided = workers.call("decide")
         clock.stage("arbitrate")
         candidates = [c for part in decided for c in part.candidates]

@@ -1,0 +1,30 @@
+"""The night on Apache Spark (`rekindle run --engine spark`; docs/SPARK.md).
+
+Importing this package registers the "spark" decide-stage pool with engine.night.run (POOLS):
+run.py's stages stay the local engine's, and the slices of the base are decided by Spark
+executors running the same Python code (engine/spark/pool.py, executor.py, shipping.py).
+Only this package imports pyspark, lazily: without the extra, `--engine spark` stops with
+"install the spark extra: pip install -e '.[spark]'" (engine/spark/session.py).
+"""
+
+from __future__ import annotations
+
+from engine.night.run import POOLS
+
+
+def require() -> None:
+    """Raise a DiagnosticError saying how to install PySpark when it is missing."""
+    from engine.spark.session import pyspark_module
+
+    pyspark_module()
+
+
+def spark_pool(options, owner, snapshot, slices, scores, ctx, content, compiled):
+    """The decide-stage pool run.py uses for `--engine spark` (engine.spark.pool.SparkPool)."""
+    require()  # a clear diagnostic before anything imports pyspark
+    from engine.spark.pool import SparkPool
+
+    return SparkPool(options, owner, snapshot, slices, scores, ctx, content, compiled)
+
+
+POOLS["spark"] = spark_pool

@@ -1,0 +1,76 @@
+"""The driver's SparkSession: one per process, created on first use (pyspark imported lazily).
+
+PySpark is an optional extra: without it `--engine spark` stops with a diagnostic saying how to
+install it. The session reads its master from `--spark-master` (default `local[*]`); anything
+else a cluster needs (executor memory and count, queues, the Python of the executors, S3/HDFS
+connectors) comes from Spark's own configuration — `spark-defaults.conf` in `$SPARK_CONF_DIR`
+or `PYSPARK_SUBMIT_ARGS` — as for any PySpark job (docs/SPARK.md). Settings made here:
+- the executors' Python is the driver's (`PYSPARK_PYTHON`, unless set): in local mode the
+  executors then see the same installed engine;
+- `spark.ui.enabled=false` and no console progress bars (a batch job), few shuffle partitions (a night has a
+  few hundred slices at most), Arrow batches of one record (a record is a whole slice);
+- in local mode a 4 GB JVM heap (LOCAL_DRIVER_MEMORY); on a cluster the driver's JVM holds one
+  slice's rows and the next one's: give `spark.driver.memory` about 1 GB per 50,000 subscribers
+  of `--slice-size` (docs/SPARK.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from engine.base.diagnostics import Diagnostic, DiagnosticError
+
+NO_PYSPARK = "SP001"
+INSTALL_HINT = "install the spark extra: pip install -e '.[spark]'"
+
+# Heap of the one JVM of a local-mode night: the rows job's records of one slice (about 150 MB per
+# 50,000 subscribers) and the next one's, prefetched; 1 GB ran out at 100k with 50k-subscriber slices.
+LOCAL_DRIVER_MEMORY = "4g"
+
+_SESSION: dict = {}
+
+
+def pyspark_module():
+    """The pyspark module, or a DiagnosticError saying how to install it."""
+    try:
+        import pyspark
+    except ImportError:
+        raise DiagnosticError([Diagnostic(NO_PYSPARK, "--engine spark needs PySpark, which is not installed",
+                                          hint=INSTALL_HINT)]) from None
+    return pyspark
+
+
+def session(master: str = "local[*]"):
+    """The process's SparkSession on `master` (created once; a later call with another master
+    stops the first)."""
+    pyspark_module()
+    from pyspark.sql import SparkSession
+
+    found = _SESSION.get("session")
+    if found is not None and _SESSION.get("master") == master and found.sparkContext._jsc is not None:
+        return found
+    if found is not None:
+        found.stop()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if master.startswith("local"):  # the executors live in the driver's JVM (spark-submit's default: 1 GB)
+        builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+    built = (builder.master(master).appName("rekindle-night")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "4")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1")
+             .config("spark.driver.maxResultSize", "0")
+             .getOrCreate())
+    built.sparkContext.setLogLevel("ERROR")
+    _SESSION.update(session=built, master=master)
+    return built
+
+
+def stop() -> None:
+    """Stop the process's session (tests and benchmarks; a CLI run ends with its process)."""
+    found = _SESSION.pop("session", None)
+    _SESSION.pop("master", None)
+    if found is not None:
+        found.stop()
