@@ -80,7 +80,7 @@ def engine_scores(data: Path, models: Path, out: Path, rules: Path = ROOT / "rul
 
 
 def run_plain(data: Path, scores: Path, out: Path | None = None, threads: int = 2, rules: Path = ROOT / "rules",
-              strategies: Path = ROOT / "strategies", as_of: date = AS_OF) -> dict:
+              strategies: Path = ROOT / "strategies", as_of: date = AS_OF, memory_limit: str | None = None) -> dict:
     """The benchmark: the plain SQL night, timed (content loading excluded), with its peak PSS."""
     from plain_sql_night import plain_night
 
@@ -88,12 +88,12 @@ def run_plain(data: Path, scores: Path, out: Path | None = None, threads: int = 
     sampler = PeakSampler(os.getpid())
     sampler.start()
     cpu, start = time.process_time(), time.perf_counter()
-    counts = plain_night(data, as_of, content, scores, threads=threads, out=out)
+    counts = plain_night(data, as_of, content, scores, threads=threads, out=out, memory_limit=memory_limit)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     sampler.stop()
     # CPU seconds (all DuckDB threads) depend less on the machine's load than wall seconds
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 1), "peak_pss_mb": round(sampler.peak_pss),
-            "threads": threads, "counts": counts, "load_average_1m": os.getloadavg()[0]}
+            "threads": threads, "memory_limit": memory_limit, "counts": counts, "load_average_1m": os.getloadavg()[0]}
 
 
 def run_engine(data: Path, models: Path, db: Path, workers: int = 2, rules: Path = ROOT / "rules",
@@ -170,6 +170,7 @@ def main() -> None:
     r.add_argument("--scores", type=Path, required=True)
     r.add_argument("--out", type=Path, default=None, help="write the decisions here (Parquet)")
     r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--memory-limit", default=None, help="DuckDB's memory_limit, e.g. 500MB (it spills beyond)")
     e = sub.add_parser("engine", help="the engine's night into a kept SQLite file")
     e.add_argument("--data", type=Path, required=True)
     e.add_argument("--models", type=Path, required=True)
@@ -183,7 +184,7 @@ def main() -> None:
     if args.command == "scores":
         report = engine_scores(args.data, args.models, args.out)
     elif args.command == "run":
-        report = run_plain(args.data, args.scores, args.out, args.threads)
+        report = run_plain(args.data, args.scores, args.out, args.threads, memory_limit=args.memory_limit)
     elif args.command == "engine":
         report = run_engine(args.data, args.models, args.db, args.workers)
     else:

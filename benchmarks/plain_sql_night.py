@@ -31,6 +31,7 @@ limited channel when the first lost; this one-pass SQL does neither.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -269,18 +270,24 @@ def plain_night(data: Path, as_of: date, content: dict, scores: Path, threads: i
                 out: Path | None = None, memory_limit: str | None = None) -> dict:
     """Run the whole plain SQL night in a fresh in-memory DuckDB; counts per decision (and the
     decisions written to `out` as Parquet, sorted by msisdn, service)."""
+    import tempfile
+
     import duckdb
 
-    con = duckdb.connect(":memory:", config={"threads": threads, **({"memory_limit": memory_limit}
-                                                                     if memory_limit else {})})
+    spill = tempfile.TemporaryDirectory(prefix="plainsql-")  # where DuckDB spills beyond memory_limit
+    con = duckdb.connect(":memory:", config={"threads": threads, "temp_directory": spill.name,
+                                             **({"memory_limit": memory_limit} if memory_limit else {})})
     try:
         build_facts_sql(con, data, as_of, content["data_services"], f"read_parquet({literal(str(scores))})")
         decide_sql(con, content, as_of)
         counts = dict(con.execute("SELECT decision, count(*) FROM decision GROUP BY 1 ORDER BY 1").fetchall())
         counts["facts"] = con.execute("SELECT count(*) FROM facts").fetchone()[0]
-        if out is not None:
+        if out is not None:  # a temp file renamed into place: never a half-written file
+            part = out.with_name(out.name + ".part")
             con.execute(f"COPY (SELECT msisdn, service, pack, decision, reason, strategy, channel FROM decision "
-                        f"ORDER BY msisdn, service) TO {literal(str(out))} (FORMAT parquet)")
+                        f"ORDER BY msisdn, service) TO {literal(str(part))} (FORMAT parquet)")
+            os.replace(part, out)
         return counts
     finally:
         con.close()
+        spill.cleanup()
