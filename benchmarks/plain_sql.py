@@ -139,10 +139,11 @@ def compare(plain: Path, db: Path, run_id: str | None = None, top: int = 12) -> 
                    count(*) FILTER (WHERE e.decision = p.decision AND e.pack = p.pack AND
                                     (e.decision <> 'treat' OR (e.strategy = p.strategy AND e.channel = p.channel)))
             {joined}""").fetchone()
-        by_decision = {d: {"engine": ne, "plain": np_} for d, ne, np_ in con.execute(f"""
-            SELECT coalesce(e.decision, p.decision) AS d, count(e.decision), count(p.decision) FROM (
-                SELECT decision, NULL AS x FROM engine) e FULL OUTER JOIN (SELECT decision FROM plain) p ON FALSE
-            GROUP BY 1 ORDER BY 1""").fetchall()}
+        by_decision: dict[str, dict[str, int]] = {}
+        for side in ("engine", "plain"):
+            for d, n in con.execute(f"SELECT decision, count(*) FROM {side} GROUP BY 1").fetchall():
+                by_decision.setdefault(d, {"engine": 0, "plain": 0})[side] = n
+        by_decision = dict(sorted(by_decision.items()))
         differ = con.execute(f"""
             SELECT coalesce(e.decision, '-') || ' ' || coalesce(e.reason, '') || ' ' || coalesce(e.pack, ''),
                    coalesce(p.decision, '-') || ' ' || coalesce(p.reason, '') || ' ' || coalesce(p.pack, ''), count(*)

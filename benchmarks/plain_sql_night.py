@@ -21,7 +21,7 @@ hash chain, no messages:
    `capacities`) is filled best-first by row_number() over (priority, −EV, msisdn) — the
    documented tie-break; a candidate beyond the capacity falls back to its first matching treat
    entry on an unlimited channel, else it is lost (`lost_capacity`), and the subscriber's next
-   candidate gets its chance only when that one's channel is unlimited.
+   candidate gets its chance on an unlimited channel (its first option's, or its fallback's).
 
 Where this differs from the engine by construction (what the agreement report counts):
 arbitration's sequential walk (engine/night/arbitrate.py) lets a candidate fall back onto a
@@ -223,12 +223,16 @@ def decide_sql(con, content: dict, as_of: date) -> None:
                CASE WHEN capacity IS NULL OR seat <= capacity THEN strategy ELSE fallback_strategy END AS strategy,
                CASE WHEN capacity IS NULL OR seat <= capacity THEN channel ELSE fallback_channel END AS channel
         FROM firsts),
-    seconds AS (  -- the next candidate of a subscriber whose first lost its seat, on an unlimited channel
+    seconds AS (  -- the next candidate of a subscriber whose first lost its seat: its first option on an
+                  -- unlimited channel (a limited one is taken as full), else its unlimited fallback
         SELECT s.fid, s.pack, s.msisdn,
-               CASE WHEN s.channel NOT IN (SELECT channel FROM (VALUES {limited}) AS cap(channel, n)
-                                           WHERE channel IS NOT NULL) THEN 'won' ELSE 'lost_capacity' END AS outcome,
-               s.strategy, s.channel
-        FROM serving s JOIN first_verdict v ON v.msisdn = s.msisdn AND v.outcome = 'lost_capacity'
+               CASE WHEN NOT limited OR s.fallback_strategy IS NOT NULL THEN 'won' ELSE 'lost_capacity' END
+                   AS outcome,
+               CASE WHEN NOT limited THEN s.strategy ELSE s.fallback_strategy END AS strategy,
+               CASE WHEN NOT limited THEN s.channel ELSE s.fallback_channel END AS channel
+        FROM (SELECT *, channel IN (SELECT channel FROM (VALUES {limited}) AS cap(channel, n)
+                                    WHERE channel IS NOT NULL) AS limited FROM serving) s
+        JOIN first_verdict v ON v.msisdn = s.msisdn AND v.outcome = 'lost_capacity'
         WHERE s.r = 2)
     SELECT * FROM first_verdict UNION ALL SELECT * FROM seconds
     """)
