@@ -79,6 +79,29 @@ def engine_scores(data: Path, models: Path, out: Path, rules: Path = ROOT / "rul
             "score_seconds": round(time.perf_counter() - start - loaded, 2), "model_versions": versions}
 
 
+def stored_scores(db_url: str, run_id: str, out: Path) -> int:
+    """The scores a stored run used, read back from its traces (each payload's fact holds its
+    subscriber's scores), written like `engine_scores`; the number of subscribers. Every fact in
+    some pack's scope has a decision row, and scopes read no score, so these are all the scores
+    the plain night needs — without scoring the snapshot again (the test's shortcut)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.store.read import decision_records
+
+    seen: dict[str, dict] = {}
+    for record in decision_records(run_id, db_url):
+        fact = record["payload"]["fact"]
+        seen.setdefault(record["decision"]["msisdn"], {c: fact.get(c) for c in SCORE_COLUMNS})
+    people = sorted(seen)
+    table = pa.table({"msisdn": pa.array(people, pa.string()),
+                      **{c: pa.array([seen[m][c] for m in people]) for c in SCORE_COLUMNS}})
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, out)
+    return len(people)
+
+
 def run_plain(data: Path, scores: Path, out: Path | None = None, threads: int = 2, rules: Path = ROOT / "rules",
               strategies: Path = ROOT / "strategies", as_of: date = AS_OF, memory_limit: str | None = None) -> dict:
     """The benchmark: the plain SQL night, timed (content loading excluded), with its peak PSS."""

@@ -4,7 +4,7 @@ The plain SQL night translates rules/*.yaml into SQL; when a pack, the field cat
 arbitration changes and the translation falls behind, these tests fail instead of the benchmark
 quietly comparing the engine with a different night. They use the session's shared stored run
 (tests/auditrun.py: the 3k generated snapshot decided by the engine into SQLite), so the cost
-is the plain night itself (DuckDB, a second) and scoring the snapshot once.
+is the plain night itself (DuckDB, a second) and reading the run's scores back from its traces.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from plain_sql import compare, engine_scores, run_plain  # noqa: E402
+from plain_sql import compare, run_plain, stored_scores  # noqa: E402
 from plain_sql_rules import condition_sql  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def plain(stored_run_sqlite, tmp_path_factory):
     run = stored_run_sqlite
     folder = tmp_path_factory.mktemp("plainsql")
     scores, decisions = folder / "scores.parquet", folder / "decisions.parquet"
-    engine_scores(run.inputs.data, run.inputs.models, scores, run.rules, run.strategies, run.inputs.as_of)
+    assert stored_scores(f"sqlite:///{run.db_path}", run.run_id, scores) > 0  # the run's own scores, from its traces
     report = run_plain(run.inputs.data, scores, decisions, rules=run.rules, strategies=run.strategies,
                        as_of=run.inputs.as_of)
     return report, compare(decisions, run.db_path, run.run_id)
