@@ -168,7 +168,7 @@ def decide_sql(con, content: dict, as_of: date) -> None:
     scale = float(policy.get("value_scale") or 100.0)
     period = f"{as_of.year:04d}-{as_of.month:02d}"
 
-    con.execute(f"ALTER TABLE facts ADD COLUMN segment VARCHAR")
+    con.execute("ALTER TABLE facts ADD COLUMN segment VARCHAR")
     con.execute(f"UPDATE facts SET segment = {segment_sql(content['segments'])}")
     selects = [pack_outcome_sql(name, pack, policy, strategies, set(capacities)) for name, pack in sorted(packs.items())]
     con.execute("CREATE OR REPLACE TEMP TABLE outcome AS " + " UNION ALL ".join(selects))
