@@ -14,8 +14,6 @@ import ctypes
 import ctypes.util
 import gc
 import sys
-from contextlib import contextmanager
-from typing import Iterator
 
 
 def release_unused() -> None:
@@ -32,21 +30,3 @@ def release_unused() -> None:
         except (OSError, AttributeError):
             pass
 
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Move every object alive now out of the cyclic garbage collector's sight until the block ends.
-
-    A night's parent holds the loaded snapshot and the scores (millions of objects) while its
-    workers decide and write. Without this, every full collection in the parent or in a forked
-    worker walks all of them again: CPU spent for nothing, and in a worker each visit writes the
-    object's header, which copies the page the parent shares with it. Objects freed meanwhile are
-    still freed by reference counting; only cycles among the frozen objects wait for the end of
-    the block, when `gc.unfreeze` hands them back to the collector.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()

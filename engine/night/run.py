@@ -57,7 +57,7 @@ from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
-from engine.base.memory import frozen_heap, release_unused
+from engine.base.memory import release_unused
 from engine.base.vocabulary import TREAT
 from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
@@ -286,15 +286,6 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
     release_unused()
 
-    with frozen_heap():  # the snapshot and scores stay as they are until the end: no collector walks
-        return _decide_and_store(options, content, run_id, run_row, out_dir, staging, clock, state,
-                                 snapshot, slices, (scores, versions), response, ctx, fingerprint)
-
-
-def _decide_and_store(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path, staging: Path,
-                      clock: _Clock, state: dict, snapshot, slices, scored: tuple, response: tuple, ctx,
-                      fingerprint: str) -> RunResult:
-    scores, versions = scored
     clock.stage("decide")
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
     count = min(options.workers, slices.count)

@@ -110,16 +110,21 @@ class Workers:
         self._pending: dict[int, Any] = {}  # worker -> its outstanding `submit` (the value, in-process)
         self._frozen = False
         self._procs: list[tuple[multiprocessing.Process, Any]] = []
+        # Objects that exist now (the loaded snapshot, the scores) go to the collector's permanent
+        # generation, so a forked child's garbage collections do not walk (and so write to, and
+        # copy) every page of the parent's heap, and the parent's own collections skip them too,
+        # in-process workers included, until `close` (then they are collected as before).
+        gc.freeze()
+        self._frozen = True
         if not processes:
-            self._local = [make() for make in makers]
+            try:
+                self._local = [make() for make in makers]
+            except BaseException:
+                self.close()
+                raise
             return
         # fork: the children see the parent's prepared frames without copying them through a pipe.
         ctx = multiprocessing.get_context("fork")
-        # Objects that exist at the fork go to the collector's permanent generation, so a child's
-        # garbage collections do not walk (and so write to, and copy) every page of the parent's heap;
-        # the parent's own collections skip them too until `close` (then they are collected as before).
-        gc.freeze()
-        self._frozen = True
         try:
             for make in makers:
                 parent, child = ctx.Pipe()
