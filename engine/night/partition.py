@@ -40,6 +40,7 @@ from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text
 from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical
+from engine.store.chain import record_heads
 from engine.facts.fields import UPLIFT_PREFIX
 from engine.rules.conditions import lookup, normalise_fact
 from engine.content.messages import render
@@ -97,7 +98,7 @@ class Partition:
         self.has_candidate = np.zeros(len(self.frame), dtype=bool)
         self.candidates: dict[tuple[str, str, str], dict] = {}  # key -> candidate state
         self.payload = _payload_template(ctx)
-        self._field_texts: dict[str, str] = {}  # decision field value -> canonical JSON text (few distinct)
+        self._field_texts: dict[str, str] = {}  # decision field value -> canonical JSON text (record heads)
         self._messages: dict[tuple, str] = {}  # (strategy, message values) -> rendered message
         self._decision_texts: dict[tuple, str] = {}  # decision entry -> its canonical JSON text
         # phase 2: the facts in (msisdn, service) order, the arbitration verdicts, rows handed out so far
@@ -282,22 +283,11 @@ class Partition:
         texts.update(arbitration=arbitration, decision=decision, holdout=holdout)
         payloads = self.payload.fill(texts, len(order))
         run_id = self.ctx.run_id
-        # record_head((run_id, seq, *fields)), built from each field's canonical text (few distinct)
-        head = canonical(run_id)
-        field_text = self._field_texts
-        msisdns, services = texts["msisdn"], texts["service"]
-        out = []
-        for n, ((fields, city, manager), payload) in enumerate(zip(rows_out, payloads)):
-            rest = []
-            for value in fields[2:]:
-                text = field_text.get(value)
-                if text is None:
-                    text = field_text[value] = canonical(value)
-                rest.append(text)
-            record = f"[{head},{first + n},{msisdns[n]},{services[n]},{','.join(rest)}]\n"
-            out.append(Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n,
-                           record.encode("utf-8")))
-        return out
+        self._field_texts.update(zip((r[0][0] for r in rows_out), texts["msisdn"]))  # canonical texts made above
+        self._field_texts.update(zip((r[0][1] for r in rows_out), texts["service"]))
+        heads = record_heads(run_id, first, [fields for fields, _city, _manager in rows_out], self._field_texts)
+        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n, head)
+                for n, ((fields, city, manager), payload, head) in enumerate(zip(rows_out, payloads, heads))]
 
     def _packs_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
         """Each fact's `packs` trace list: its templates filled with its own tested values."""

@@ -53,14 +53,21 @@ def _deflate(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=LEVEL, write_checksum=True, write_content_size=True).compress(data)
 
 
-def _inflate(blob: bytes) -> str:
+def _inflate_bytes(blob: bytes) -> bytes:
     blob = bytes(blob)
     try:
         size = zstandard.frame_content_size(blob)
         if not 0 <= size <= MAX_BLOCK_BYTES:
             raise BlockCorrupt(f"block claims {size} bytes")
-        return zstandard.ZstdDecompressor().decompress(blob).decode("utf-8")
-    except (zstandard.ZstdError, UnicodeDecodeError, TypeError) as error:
+        return zstandard.ZstdDecompressor().decompress(blob)
+    except (zstandard.ZstdError, TypeError) as error:
+        raise BlockCorrupt(f"block does not inflate: {error}") from None
+
+
+def _inflate(blob: bytes) -> str:
+    try:
+        return _inflate_bytes(blob).decode("utf-8")
+    except UnicodeDecodeError as error:
         raise BlockCorrupt(f"block does not inflate: {error}") from None
 
 
@@ -76,14 +83,7 @@ def encode_payloads(payloads: Sequence[str | bytes]) -> bytes:
 
 def payload_bytes(blob: bytes, count: int) -> list[bytes]:
     """The `count` payloads of a block as UTF-8 bytes (what the chain hashes), in seq order."""
-    blob = bytes(blob)
-    try:
-        size = zstandard.frame_content_size(blob)
-        if not 0 <= size <= MAX_BLOCK_BYTES:
-            raise BlockCorrupt(f"block claims {size} bytes")
-        payloads = zstandard.ZstdDecompressor().decompress(blob).split(b"\n")
-    except (zstandard.ZstdError, TypeError) as error:
-        raise BlockCorrupt(f"block does not inflate: {error}") from None
+    payloads = _inflate_bytes(blob).split(b"\n")
     if len(payloads) != count:
         raise BlockCorrupt(f"block holds {len(payloads)} payloads, its row says {count}")
     return payloads

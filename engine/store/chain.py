@@ -42,6 +42,23 @@ def record_head(row: Sequence[Any]) -> bytes:
     return (canonical(list(row)) + "\n").encode("utf-8")
 
 
+def record_heads(run_id: str, first_seq: int, rows: Sequence[Sequence[str]], texts: dict[str, str]) -> list[bytes]:
+    """`record_head((run_id, first_seq + n, *rows[n]))` for each row of text fields, joined from
+    each value's canonical text: `texts` caches them (value -> canonical(value)); a caller may
+    seed it with texts it already has (a night's msisdns)."""
+    lead = f"[{canonical(run_id)},"
+    out = []
+    for n, row in enumerate(rows):
+        parts = []
+        for value in row:
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = canonical(value)
+            parts.append(text)
+        out.append(f"{lead}{first_seq + n},{','.join(parts)}]\n".encode("utf-8"))
+    return out
+
+
 def link_bytes(prev_hash: str, head: bytes, payload: bytes) -> str:
     """hash_n from hash_(n-1), `record_head(row)` and the payload's UTF-8 bytes: the same as `link`."""
     digest = hashlib.sha256(prev_hash.encode("ascii"))
