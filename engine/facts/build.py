@@ -93,8 +93,7 @@ class _Part:
         frame = self.snapshot.tables[name]
         if self.whole:
             return frame, self.join.ranks(name)
-        rows = self.join.rows(name, self.ranks)
-        rank = self.join.ranks(name, rows)
+        rows, rank = self.join.rows_and_ranks(name, self.ranks)
         return frame.take(rows).reset_index(drop=True), np.where(rank >= 0, np.searchsorted(self.ranks, rank), -1)
 
     def people(self) -> pd.DataFrame:

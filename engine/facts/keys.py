@@ -121,19 +121,31 @@ class JoinIndex:
         return grouped
 
     def rows(self, name: str, ranks: np.ndarray) -> np.ndarray:
-        """Rows of table `name` whose subscriber is one of `ranks` (sorted), in file order.
+        """Rows of table `name` whose subscriber is one of `ranks` (sorted), in file order."""
+        return self.rows_and_ranks(name, ranks)[0]
+
+    def rows_and_ranks(self, name: str, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of table `name` whose subscriber is one of `ranks` (sorted), in file order; the
+        rank of each of those rows' subscriber).
 
         Reads only the offsets of those ranks and their rows' positions: a partition's cost is
-        its own rows."""
+        its own rows. The ranks come from the grouping itself (rows of rank r sit between
+        offsets[r] and offsets[r + 1]), never from looking the rows' msisdns up in the whole
+        base's index, which would cost every partition the size of the base."""
         grouped = self._group(name)
         starts, ends = grouped.offsets[ranks], grouped.offsets[ranks + 1]
+        lengths = ends - starts
         if len(ranks) and ranks[-1] - ranks[0] + 1 == len(ranks):  # a contiguous range: one slice
             at = np.arange(starts[0], ends[-1], dtype=np.int64)
         else:
-            lengths = ends - starts
             at = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
                 + np.arange(int(lengths.sum()), dtype=np.int64)
-        return at if grouped.order is None else np.sort(grouped.order[at])
+        rank = np.repeat(np.asarray(ranks, dtype=np.int64), lengths)
+        if grouped.order is None:
+            return at, rank
+        rows = grouped.order[at]
+        by_row = np.argsort(rows, kind="stable")
+        return rows[by_row], rank[by_row]
 
 
 def join_index(snapshot) -> JoinIndex:
@@ -155,10 +167,19 @@ def join_index(snapshot) -> JoinIndex:
     return found
 
 
-def subscriber_positions(snapshot, msisdns) -> np.ndarray:
-    """Row of each msisdn in `subscribers` (file order), -1 when absent."""
+def subscriber_positions(snapshot, msisdns, subscribers=None) -> np.ndarray:
+    """Row of each msisdn in `subscribers` (file order), -1 when absent.
+
+    `subscribers` (a slice or array of ranks, as build_facts takes it): the msisdns are known to
+    be among those subscribers, so they are looked up in that part of the index only (a
+    partition's cost stays its own size); an msisdn outside them is -1."""
     join = join_index(snapshot)
-    rank = positions(msisdns, join.msisdns)
+    if subscribers is None:
+        rank = positions(msisdns, join.msisdns)
+    else:
+        chosen = join.select(subscribers)
+        found = positions(msisdns, join.msisdns[chosen])
+        rank = np.where(found >= 0, chosen[np.maximum(found, 0)], -1)
     return np.where(rank >= 0, join.row_of_rank[np.maximum(rank, 0)], -1)
 
 

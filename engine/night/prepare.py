@@ -15,9 +15,20 @@ import pandas as pd
 from engine.rules.vector import NotVectorisable, segment_frame
 
 
-def _merge_scores(facts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Facts with their subscriber's scores (columns of `scores`, incl. any propensity.<s>)."""
-    pos = scores.index.get_indexer(facts["msisdn"])
+def _merge_scores(facts: pd.DataFrame, scores: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Facts with their subscriber's scores (columns of `scores`, incl. any propensity.<s>).
+
+    `rows`: each fact's subscriber's row in the subscribers table (file order, -1 absent). The
+    scores of a whole snapshot are in that order (engine.scoring.scoring), so a slice takes its
+    scores by position instead of hashing its msisdns into the whole base's index; the msisdns
+    are compared to be sure, and any other scores are joined by msisdn."""
+    pos = None
+    if rows is not None and len(rows) and (rows >= 0).all() and rows.max() < len(scores):
+        taken = scores.index.take(rows)
+        if (np.asarray(taken, dtype=object) == np.asarray(facts["msisdn"], dtype=object)).all():
+            pos = rows
+    if pos is None:
+        pos = scores.index.get_indexer(facts["msisdn"])
     merged = {name: facts[name].to_numpy() for name in facts.columns}
     for name in scores.columns:
         values = scores[name].to_numpy()
@@ -85,7 +96,9 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     stage("score")
     scores, versions = scores or score_base(snapshot, as_of, content, models_dir, require_stability)
     versions = dict(versions)
-    frame = _merge_scores(facts, scores)
+    people = snapshot.tables["subscribers"]
+    pos = subscriber_positions(snapshot, facts["msisdn"], subscribers)  # the one join index (engine.facts.keys)
+    frame = _merge_scores(facts, scores, pos)
     stage("segment")
     try:
         segmented = segment_frame(frame, content.segments.data)
@@ -97,8 +110,6 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     response_version = add_propensity(frame, models_dir, loaded=response)
     if response_version:
         versions["response"] = response_version
-    people = snapshot.tables["subscribers"]
-    pos = subscriber_positions(snapshot, frame["msisdn"])  # the one join index (engine.facts.keys)
     names = people["account_manager"].take(pos).fillna("").to_numpy(dtype=object)  # the slice's only
     extras = pd.DataFrame({"account_manager_name": names,
                            "segment_rules": segmented["segment_rules"].to_numpy()})

@@ -150,12 +150,13 @@ def _active_days(snapshot, subs: pd.DataFrame, as_of, ranks: np.ndarray) -> np.n
     from engine.facts.keys import join_index, month_labels, positions
 
     join = join_index(snapshot)
-    rows = join.rows("usage_monthly", ranks)
+    rows, usage_rank = join.rows_and_ranks("usage_monthly", ranks)
     usage = snapshot.tables["usage_monthly"].take(rows)
     month = positions(usage["month"], month_labels(as_of, 3))
     window = (month >= 1) & (month <= 3)
-    key = join.ranks("usage_monthly", rows)[window] * 32 + service_codes(usage["service"])[window]
-    fact_key = positions(subs["msisdn"], join.msisdns) * 32 + service_codes(subs["service"])
+    key = usage_rank[window] * 32 + service_codes(usage["service"])[window]
+    found = positions(subs["msisdn"], join.msisdns[ranks])  # within the slice: its cost is its own size
+    fact_key = np.where(found >= 0, ranks[np.maximum(found, 0)], -1) * 32 + service_codes(subs["service"])
     row = pd.Index(fact_key).get_indexer(key)
     hit = row >= 0
     cell = row[hit] * 3 + (month[window][hit] - 1)

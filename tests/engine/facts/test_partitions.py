@@ -112,3 +112,40 @@ def test_partitions_of_unsorted_files(small, tmp_path_factory, seed, parts):
     slices = subscriber_partitions(snapshot, parts)
     pieces = [build_facts(snapshot, AS_OF, subscribers=part) for part in slices]
     _same(pd.concat(pieces, ignore_index=True), _by_partition(snapshot, whole, slices))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(seed=st.integers(0, 2**31 - 1), contiguous=st.booleans())
+def test_the_ranks_a_partition_reads_are_its_rows_subscribers(small, tmp_path_factory, seed, contiguous):
+    """`rows_and_ranks` takes each row's rank from the grouping, not from looking the msisdn up in
+    the whole base: held equal to that lookup, on files in any order, for a range and a scattered set."""
+    from engine.facts.keys import positions, subscriber_positions
+
+    folder = tmp_path_factory.mktemp("ranks")
+    rng = np.random.default_rng(seed)
+    for name, frame in small.items():
+        frame.iloc[rng.permutation(len(frame))].to_csv(folder / f"{name}.csv", index=False)
+    snapshot = load_snapshot(folder)
+    join = join_index(snapshot)
+    if contiguous:
+        start = int(rng.integers(0, join.size))
+        chosen = np.arange(start, min(join.size, start + int(rng.integers(1, 40))), dtype=np.int64)
+    else:
+        chosen = np.sort(rng.choice(join.size, size=int(rng.integers(1, 40)), replace=False)).astype(np.int64)
+    for name, frame in snapshot.tables.items():
+        if "msisdn" not in frame.columns:
+            continue
+        rows, ranks = join.rows_and_ranks(name, chosen)
+        looked_up = positions(frame["msisdn"].take(rows), join.msisdns)
+        assert (np.diff(rows) > 0).all()  # file order
+        assert ranks.tolist() == looked_up.tolist()
+        assert set(ranks.tolist()) <= set(chosen.tolist())
+        every = positions(frame["msisdn"], join.msisdns)
+        assert rows.tolist() == np.flatnonzero(np.isin(every, chosen)).tolist()  # all of them, nothing else
+    people = snapshot.tables["subscribers"]["msisdn"]
+    inside = subscriber_positions(snapshot, join.msisdns[chosen], chosen)
+    assert inside.tolist() == subscriber_positions(snapshot, join.msisdns[chosen]).tolist()
+    assert (people.astype(str).to_numpy()[inside] == np.asarray(join.msisdns[chosen], dtype=str)).all()
+    others = np.setdiff1d(np.arange(join.size), chosen)[:5]
+    assert (subscriber_positions(snapshot, join.msisdns[others], chosen) == -1).all()
