@@ -51,7 +51,7 @@ def mask(array) -> np.ndarray:
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
-def _as_strings(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
+def as_strings(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
     """String view of a column: strings as-is, dictionary (pandas category) decoded; else None."""
     kind = values.type
     if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind) \
@@ -66,7 +66,7 @@ def parse_column(column: Column, values: pa.ChunkedArray) -> tuple[object, list[
     String kinds come back as Arrow strings (nulls = empty nullable cells) for `_to_object`;
     the others as numpy arrays or a pandas BooleanArray.
     """
-    strings = _as_strings(values)
+    strings = as_strings(values)
     if strings is None:
         return _parse_typed(column, values)
     empty = mask(pc.equal(strings, "")) | mask(pc.is_null(strings))

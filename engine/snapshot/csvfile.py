@@ -79,7 +79,12 @@ def read_csv(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
     if not first.strip():
         return None, [Diagnostic("DC005", "the file has no header row", file=str(path), line=1,
                                  hint=f"first line must name the columns: {', '.join(table.column_names)}")]
-    header = next(csv.reader(io.StringIO(first)))
+    try:
+        header = next(csv.reader(io.StringIO(first)))
+    except csv.Error as error:  # a carriage return or NUL inside the header row
+        return None, [Diagnostic("DC005", f"the header row cannot be read: {error}", file=str(path), line=1,
+                                 hint=f"first line must name the columns, separated by commas, without control "
+                                      f"characters: {', '.join(table.column_names)}")]
     table = table.present_in(header)  # optional columns the file leaves out (contract.Column.optional)
     missing = missing_columns(path, table, header) + duplicate_columns(path, header)
     if missing:

@@ -142,7 +142,7 @@ def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.Dat
         if column.name not in raw.columns:  # an optional column the file leaves out
             continue
         values = raw.columns[column.name]
-        bad = rules.check_cells(column, values)  # input rules on the text (engine.snapshot.rules)
+        bad = rules.check_cells(column, values, encoded=lambda name=column.name: raw.dictionary(name))  # input rules on the text (engine.snapshot.rules)
         result, typing_bad = parse_column(column, values)
         bad += typing_bad
         if result is not None:

@@ -21,6 +21,9 @@ or broken values out of the night before any of them can reach a contact list:
 
 Every check is vectorised over the Arrow column (regex, length, comparison); only the failing
 rows become `Bad` entries, reported by the loader at file:line:column like every other cell.
+The checks cost a base far less than the text they read: a column whose bytes hold no control
+character and whose longest cell is short is passed by one numpy pass and one Arrow max, and the
+msisdn pattern is matched per distinct number (a 1M base's 25M msisdn cells: 62 s -> seconds).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.snapshot import contract
-from engine.snapshot.cells import Bad, mask
+from engine.snapshot.cells import Bad, as_strings, mask
 from engine.snapshot.contract import Column
 
 MSISDN_PATTERN_ENV = "REKINDLE_MSISDN_PATTERN"
@@ -81,29 +84,53 @@ def msisdn_pattern() -> str:
     return pattern
 
 
-def _strings(values: pa.ChunkedArray) -> pa.ChunkedArray | None:
-    kind = values.type
-    if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind) \
-            or pa.types.is_string_view(kind):
-        return pc.cast(values, pa.string())
-    return values if pa.types.is_string(kind) else None
+def _control_bytes(strings: pa.ChunkedArray) -> bool:
+    """Might a cell hold a control character? False only when no byte of any cell is one.
+
+    One numpy pass over the column's UTF-8 bytes (a control character is a single byte in UTF-8,
+    and every byte of a multi-byte character is >= 0x80), so the usual clean column costs no
+    regular expression at all; True sends the column to the regex, which finds the rows."""
+    for chunk in strings.chunks:
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        if (data < 0x20).any() or (data == 0x7F).any():
+            return True
+    return False
 
 
-def check_cells(column: Column, values: pa.ChunkedArray) -> list[Bad]:
-    """Rules on the raw text of one column: control characters, length, msisdn format."""
-    strings = _strings(values)
+def check_cells(column: Column, values: pa.ChunkedArray, encoded=None) -> list[Bad]:
+    """Rules on the raw text of one column: control characters, length, msisdn format.
+
+    `encoded()`, when given, returns the column's dictionary encoding (the loader computes it
+    once for the key checks and the compact column): the msisdn pattern is then matched once per
+    distinct number, not once per row (18M usage rows hold 1M numbers)."""
+    strings = as_strings(values)
     if strings is None:
         return []
     bad: list[Bad] = []
-    control = mask(pc.match_substring_regex(strings, CONTROL_CHARACTERS))
-    if control.any():
-        bad.append(Bad(np.flatnonzero(control), "text without control characters", CONTROL))
-    long = mask(pc.greater(pc.utf8_length(strings), MAX_CELL_CHARS))
-    if long.any():
-        bad.append(Bad(np.flatnonzero(long), f"at most {MAX_CELL_CHARS} characters", TOO_LONG))
+    control = long = None
+    if _control_bytes(strings):
+        control = mask(pc.match_substring_regex(strings, CONTROL_CHARACTERS))
+        if control.any():
+            bad.append(Bad(np.flatnonzero(control), "text without control characters", CONTROL))
+    # a cell of more than MAX_CELL_CHARS characters has more than that many bytes: count characters only then
+    if len(strings) and (pc.max(pc.binary_length(strings)).as_py() or 0) > MAX_CELL_CHARS:
+        long = mask(pc.greater(pc.utf8_length(strings), MAX_CELL_CHARS))
+        if long.any():
+            bad.append(Bad(np.flatnonzero(long), f"at most {MAX_CELL_CHARS} characters", TOO_LONG))
     if column.name == "msisdn":
-        filled = ~(mask(pc.equal(strings, "")) | mask(pc.is_null(strings)))  # empty cells: DC020
-        wrong = filled & ~mask(pc.match_substring_regex(strings, msisdn_pattern())) & ~control & ~long
+        coded = encoded() if encoded is not None and pa.types.is_string(values.type) \
+            else pc.dictionary_encode(strings.combine_chunks())
+        words = coded.dictionary
+        # empty cells are DC020 (the cell typing), not a wrong number
+        wrong_word = ~mask(pc.match_substring_regex(words, msisdn_pattern())) & mask(pc.not_equal(words, ""))
+        index = pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
+        wrong = np.append(wrong_word, False)[index]  # a null cell (-1) is not a wrong number either
+        for other in (control, long):
+            if other is not None:
+                wrong &= ~other
         if wrong.any():
             bad.append(Bad(np.flatnonzero(wrong), "an msisdn (11-digit mobile number)", BAD_MSISDN))
     return bad
