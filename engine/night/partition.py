@@ -18,7 +18,8 @@ one fact of each group (`Decider.decide_pack`), and the group shares that outcom
 value) are the fact's own: the template's JSON is split once around them
 (engine/night/fragments.Template) and filled per fact from per-column JSON fragments. A fact's
 outcome across packs is its templates in pack order; its final outcome is worked out once per
-distinct combination. tests/engine/night/test_partition.py holds the rows and payloads equal to
+distinct combination. The classes mean the same in every slice, so a worker keeps the templates
+it built for the next slices (`TemplateMemo`): a group met before is not decided again. tests/engine/night/test_partition.py holds the rows and payloads equal to
 deciding every fact on its own.
 """
 
@@ -84,11 +85,13 @@ class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
     def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
-                 compiled: Any = None, decider: DeciderAdapter | None = None):
+                 compiled: Any = None, decider: DeciderAdapter | None = None, memo: "TemplateMemo | None" = None):
         self.ctx = ctx
         self.decider = decider or DeciderAdapter(content, ctx, compiled)
+        self.memo = memo if memo is not None else TemplateMemo()  # a worker passes one for all its slices
         self._attach(frame, extras)
         self.templates: list[PackTemplate] = []
+        self._ids: dict[int, int] = {}  # id() of a memo's template -> its index in `templates`
         self.pack_order = [p.name for p in self.decider.decider.packs]  # outcome order: priority, name
         self.tids = np.full((len(self.frame), len(self.pack_order)), -1, dtype=np.int32)  # template per pack
         self.combo = np.zeros(len(self.frame), dtype=np.int64)  # the fact's combination of templates
@@ -145,12 +148,16 @@ class Partition:
             rows = np.flatnonzero((self.scope_bits >> bit_of[name]) & 1)
             if not rows.size:
                 continue
-            groups, first = classes.groups(decider.pack_fields[name], rows)
-            ids = np.full(len(first), -1, dtype=np.int32)
-            for g, record in enumerate(fact_records(frame.iloc[rows[first]])):
+            fields = decider.pack_fields[name]
+            groups, first = classes.groups(fields, rows)
+            keys = classes.labels(fields, rows[first])
+            templates = [self.memo.get((name, key)) for key in keys]
+            todo = [g for g, template in enumerate(templates) if template is TemplateMemo.UNKNOWN]
+            for g, record in zip(todo, fact_records(frame.iloc[rows[first[todo]]])):
                 decided = decider.decide_pack(normalise_fact(record), name)
-                if decided is not None:
-                    ids[g] = self._template(name, decided[0])
+                templates[g] = None if decided is None else self._new_template(name, decided[0])
+                self.memo.put((name, keys[g]), templates[g])
+            ids = np.array([-1 if t is None else self._template_id(t) for t in templates], dtype=np.int32)
             self.tids[rows, k] = ids[groups]
         self._combinations()
         funnel: Counter = Counter()
@@ -162,16 +169,23 @@ class Partition:
         self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
         return Decided(candidates, funnel, len(frame))
 
-    def _template(self, pack: str, raw: Any) -> int:
-        """Register the outcome one group of facts shares in `pack`; its template id."""
+    def _new_template(self, pack: str, raw: Any) -> PackTemplate:
+        """The outcome one group of facts shares in `pack`, its values left as slots."""
         entry = self.decider.entry(raw)
         info = self.ctx.packs[pack]
         trace = dict(entry["trace"])
         trace["tested"] = [dict(t, values={name: Template.slot(name) for name in t["values"]}) for t in trace["tested"]]
         trace["require"] = [dict(q, value=Template.slot(q["field"])) for q in trace["require"]]
-        self.templates.append(PackTemplate(pack, entry, Template(jsonable(dict(trace, pack=pack, hash=info.sha256,
-                                                                              priority=info.priority)))))
-        return len(self.templates) - 1
+        return PackTemplate(pack, entry, Template(jsonable(dict(trace, pack=pack, hash=info.sha256,
+                                                                priority=info.priority))))
+
+    def _template_id(self, template: PackTemplate) -> int:
+        """This partition's id of `template` (ids are per partition: `tids` index `templates`)."""
+        at = self._ids.get(id(template))
+        if at is None:
+            at = self._ids[id(template)] = len(self.templates)
+            self.templates.append(template)
+        return at
 
     def _combinations(self) -> None:
         """Per fact its combination of templates; per combination the final outcome."""
@@ -418,12 +432,40 @@ def _payload_template(ctx: RunContext) -> Template:
     return Template(jsonable(structure))
 
 
+class TemplateMemo:
+    """Pack templates by (pack, signature classes of the pack's fields), kept across the slices of
+    one worker.
+
+    A pack's outcome depends only on the classes of the fields it reads (the module docstring),
+    which is why one fact decides for its whole group inside a slice. The classes are the same
+    in every slice (engine.rules.signature: the rules' constants split each field), so a group
+    met in an earlier slice is not sent to durable_rules again: most groups of a big base recur
+    slice after slice. Bounded: it starts over when full.
+    """
+
+    LIMIT = 100_000
+    UNKNOWN = object()  # `get` of a key not decided yet
+
+    def __init__(self) -> None:
+        self._known: dict[tuple, PackTemplate | None] = {}  # None: out of the pack's scope
+
+    def get(self, key: tuple) -> Any:
+        """The template of `key`, None when the pack's scope does not hold it, else UNKNOWN."""
+        return self._known.get(key, TemplateMemo.UNKNOWN)
+
+    def put(self, key: tuple, template: PackTemplate | None) -> None:
+        if len(self._known) >= self.LIMIT:
+            self._known.clear()
+        self._known[key] = template
+
+
 class _Classes:
     """Signature classes of a partition's fields, per row, computed on distinct values and cached."""
 
     def __init__(self, frame: pd.DataFrame, signatures: Any):
         self.frame, self.signatures = frame, signatures
         self._codes: dict[str, tuple[np.ndarray, int]] = {}
+        self._labels: dict[str, list] = {}  # field -> the class each code stands for, the same in every slice
 
     def codes(self, name: str) -> tuple[np.ndarray, int]:
         """(class id per row, number of classes) of field `name`."""
@@ -431,22 +473,34 @@ class _Classes:
             numbers = record_numbers(self.frame, name) if name in self.frame.columns else None
             if name not in self.frame.columns:
                 self._codes[name] = (np.zeros(len(self.frame), dtype=np.int64), 1)
+                self._labels[name] = [("absent",)]
             elif numbers is not None:
                 values, missing = numbers
                 if values.dtype.kind == "b":
-                    codes = values.astype(np.int64) + 1
+                    codes, kind = values.astype(np.int64) + 1, "b"
                 else:
-                    codes = self.signatures.number_codes(name, values, missing)
-                _, codes = np.unique(codes, return_inverse=True)
+                    codes, kind = self.signatures.number_codes(name, values, missing), "n"
+                original, codes = np.unique(codes, return_inverse=True)
                 codes = np.asarray(codes, dtype=np.int64).reshape(-1)
                 self._codes[name] = (codes, int(codes.max()) + 1 if len(codes) else 1)
+                self._labels[name] = [(kind, c) for c in original.tolist()]
             else:
                 codes, table = distinct(self.frame, name, lambda r, name=name: self.signatures.value_class(
                     name, lookup(normalise_fact(r), name)))
                 ids: dict[Any, int] = {}
                 remap = np.array([ids.setdefault(c, len(ids)) for c in table], dtype=np.int64)
                 self._codes[name] = (remap[codes] if len(codes) else codes, max(len(ids), 1))
+                self._labels[name] = [("v", c) for c in ids]
         return self._codes[name]
+
+    def labels(self, fields: tuple[str, ...], rows: np.ndarray) -> list[tuple]:
+        """The classes of `fields` at each of `rows`, as a key that means the same in any slice."""
+        columns = []
+        for name in fields:
+            codes, _size = self.codes(name)
+            labels = self._labels[name]
+            columns.append([labels[c] for c in codes[rows].tolist()])
+        return list(zip(*columns)) if columns else [()] * len(rows)
 
     def groups(self, fields: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(group per row of `rows`, first position in `rows` of each group): rows of one group agree

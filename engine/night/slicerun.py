@@ -27,7 +27,7 @@ from engine.base.memory import release_unused
 from engine.store import blocks
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
-from engine.night.partition import Partition, Row
+from engine.night.partition import Partition, Row, TemplateMemo
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.night.slices import Slices
 
@@ -71,6 +71,7 @@ class SliceRunner:
         self.ctx, self.content, self.compiled = ctx, content, compiled
         self.as_of, self.models_dir = as_of, models_dir
         self.decider = DeciderAdapter(content, ctx, compiled)  # one Decider (durable_rules engine) per worker
+        self.memo = TemplateMemo()  # pack outcomes by signature, shared by the worker's slices
         self.parts: dict[int, Partition] = {}
         self.verdicts: dict = {}
         self.starts: dict = {}
@@ -95,7 +96,7 @@ class SliceRunner:
         result = SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
         for k in self.ks:
             inside, extras, outside = self._frame(k)
-            part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider)
+            part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider, memo=self.memo)
             decided = part.decide()
             result.candidates.extend(decided.candidates)
             result.funnel.update(decided.funnel)

@@ -21,7 +21,7 @@ from engine.generator import generate
 from engine.night.arbitrate import arbitrate
 from engine.night.context import build_context, hot_content_index
 from engine.night.holdout import period_of
-from engine.night.partition import Partition
+from engine.night.partition import Partition, TemplateMemo
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.night.run import load_run_content
 from engine.rules.compiler import compile_set
@@ -123,3 +123,37 @@ def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, 
         assert a == b, (a.msisdn, a.service)
     assert len({t.pack for t in fast.templates}) > 1  # the packs really were decided
     assert len(fast.templates) < len(frame)  # and outcomes really were shared
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_later_slice_reusing_earlier_slices_outcomes_equals_deciding_each_fact(content, snapshots, data):
+    """A worker's TemplateMemo carries pack outcomes from one slice to the next: the second half
+    of the facts, decided after the first half with the same memo, gives the reference's rows."""
+    seed = data.draw(st.sampled_from(sorted(snapshots)))
+    frame, extras, ctx = _prepared(snapshots[seed], content)
+    compiled = compile_set(content)
+    _near_constants(compiled, frame, data)
+    extras = extras.assign(scope_bits=_scope_bits(frame, ctx))
+    inside = extras["scope_bits"].to_numpy() != 0
+    frame, extras = frame[inside].reset_index(drop=True), extras[inside].reset_index(drop=True)
+    cut = data.draw(st.integers(len(frame) // 4, 3 * len(frame) // 4))
+    memo = TemplateMemo()
+    Partition(frame.iloc[:cut], extras.iloc[:cut], ctx, content, compiled, memo=memo).decide()
+    known = len(memo._known)
+    later, fresh = frame.iloc[cut:], extras.iloc[cut:]
+    fast = Partition(later, fresh, ctx, content, compiled, memo=memo)
+    slow = ReferencePartition(later, fresh, ctx, content, compiled)
+    got, expected = fast.decide(), slow.decide()
+    assert len(memo._known) - known < len(fast.templates)  # the second half really reused outcomes
+    assert got.funnel == expected.funnel
+    assert sorted(got.candidates, key=lambda c: c.key) == sorted(expected.candidates, key=lambda c: c.key)
+    contacts = dict(zip(later["msisdn"], later["contacts_30d"].astype(int)))
+    results = arbitrate(expected.candidates, contacts, ctx.policy)
+    verdicts = {r.candidate.key: (r.outcome, r.option.strategy if r.option else "", r.option.channel if r.option else "",
+                                  r.fell_back, r.beaten_by, r.full_channels) for r in results}
+    fast_rows, slow_rows = _rows(fast, verdicts), _rows(slow, verdicts)
+    assert len(fast_rows) == len(slow_rows) == len(later)
+    for a, b in zip(fast_rows, slow_rows):
+        assert a == b, (a.msisdn, a.service)
