@@ -89,11 +89,21 @@ def _sum(codes: np.ndarray, values, n: int, mask=None) -> np.ndarray:
 
 
 def services_used(usage: pd.DataFrame, codes: np.ndarray, n: int, recent: np.ndarray) -> np.ndarray:
-    """Number of distinct services with any use in the `recent` rows, per subscriber position."""
+    """Number of distinct services with any use in the `recent` rows, per subscriber position.
+
+    Marks (subscriber, service) cells of an n × services table: no strings and no sort over the
+    usage rows (a 1M base's 18M rows took ~45 s as a unique over pairs of factorised strings)."""
     keep = (codes >= 0) & recent & (usage["uses"].to_numpy() > 0)
-    service = pd.factorize(usage["service"].to_numpy()[keep])[0]
-    pairs = np.unique(codes[keep].astype(np.int64) * 64 + service)  # (subscriber, service) pairs
-    return np.bincount(pairs // 64, minlength=n).astype(float)
+    column = usage["service"]
+    if isinstance(column.dtype, pd.CategoricalDtype):  # the loader's compact column: its codes
+        service, width = column.cat.codes.to_numpy()[keep].astype(np.int64), len(column.cat.categories)
+    else:
+        service, uniques = pd.factorize(column.to_numpy()[keep])
+        width = len(uniques)
+    known = service >= 0  # a missing service (the contract refuses it) counts as no service
+    seen = np.zeros(n * max(width, 1), dtype=bool)
+    seen[codes[keep][known].astype(np.int64) * width + service[known]] = True
+    return seen.reshape(n, max(width, 1)).sum(axis=1).astype(float)
 
 
 def subscriber_features(tables: dict[str, pd.DataFrame], as_of: date, keys: SnapshotKeys | None = None) -> pd.DataFrame:
