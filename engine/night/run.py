@@ -19,9 +19,10 @@
    workers at once; the parent takes the slices in order (their ranges are in order, so the rows
    are in (msisdn, service) order), seals the payloads into the hash chain (engine.store.chain)
    and writes rows, blocks and the slice's out-of-scope rows as they come, inside the run's one
-   database transaction (engine.store.write.RunWriter). The parent holds one slice's rows at a
-   time, and the treated ones' channel fields;
-8. files: the five channel files written to a temp folder; then the run row and model versions
+   database transaction (engine.store.write.RunWriter), and appends the treated rows to their
+   channel's file in a staging folder (engine.night.channels.ChannelFiles). The parent holds one
+   slice's rows at a time;
+8. files: the five channel files finished under their names; then the run row and model versions
    go into the same transaction, which commits; then the folder is renamed into place. Any
    failure (or kill) before the commit leaves no decisions, traces or files; a staging folder
    left by a killed run is recovered or removed by the next run (engine.night.outdir).
@@ -48,7 +49,7 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError, has_errors
 from engine.base.diagnostics import Refused as DiagnosticRefused
 from engine.base.exitcodes import stored_error
 from engine.night import outdir
-from engine.night.channels import CHANNEL_EXTRAS, write_channel_files
+from engine.night.channels import ChannelFiles
 from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
@@ -323,18 +324,23 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         clock.stage("rows")
         workers.call("start_rows", [(v, starts) for v in verdicts])
         del verdicts
-        with RunWriter(options.db_url) as writer:
-            sealed = _seal_and_write(writer, run_id, _slices_in_order(workers, owner))
-            funnel = build_funnel(pack_counts, results, dict(out_of_scope_counts), sealed.decision_counts,
-                                  facts_total, ctx.policy.capacities)
-            clock.stage("files")
-            write_channel_files(staging, sealed.rows_by_channel)
-            clock.stage("store")
-            run_row.update(snapshot_fingerprint=fingerprint, content_hashes=canonical(ctx.content_hashes),
-                           model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
-                           decisions=sealed.count, chain_head=sealed.head, chain_count=sealed.count,
-                           out_dir=str(out_dir.resolve()), finished_at=utc_now())
-            writer.finish(run_row, [], versions)
+        files = ChannelFiles(staging)  # written as the rows are sealed; a failed night discards staging
+        try:
+            with RunWriter(options.db_url) as writer:
+                sealed = _seal_and_write(writer, run_id, _slices_in_order(workers, owner), files)
+                funnel = build_funnel(pack_counts, results, dict(out_of_scope_counts), sealed.decision_counts,
+                                      facts_total, ctx.policy.capacities)
+                clock.stage("files")
+                files.close()
+                clock.stage("store")
+                run_row.update(snapshot_fingerprint=fingerprint, content_hashes=canonical(ctx.content_hashes),
+                               model_versions=canonical(versions), funnel=canonical(funnel), facts=facts_total,
+                               decisions=sealed.count, chain_head=sealed.head, chain_count=sealed.count,
+                               out_dir=str(out_dir.resolve()), finished_at=utc_now())
+                writer.finish(run_row, [], versions)
+        except BaseException:
+            files.discard()  # closes what is still open (after `close`, nothing)
+            raise
         state["committed"] = True
     try:
         _swap_into_place(staging, out_dir)
@@ -367,16 +373,14 @@ class Sealed:
     count: int
     head: str
     decision_counts: Counter
-    rows_by_channel: dict[str, list[dict]]
 
 
-def _seal_and_write(writer: RunWriter, run_id: str, parts) -> Sealed:
+def _seal_and_write(writer: RunWriter, run_id: str, parts, files: ChannelFiles) -> Sealed:
     """Seal every slice's rows (numbered, their record heads built and their payloads compressed
     by the workers) into the hash chain and write them with their trace blocks and out-of-scope
-    rows, slice after slice."""
+    rows, slice after slice; the treated rows go on to their channel's file."""
     head, seq = GENESIS, 0
     counts: Counter = Counter()
-    by_channel: dict[str, list[dict]] = {}
     for part in parts:
         if part.start != seq:
             raise RuntimeError(f"a slice's rows came from record {part.start} where {seq} was due")
@@ -395,13 +399,11 @@ def _seal_and_write(writer: RunWriter, run_id: str, parts) -> Sealed:
             msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = fields
             counts[decision] += 1
             if decision == TREAT:
-                extra = {"city": city, "account_manager": manager}
-                by_channel.setdefault(channel, []).append(
-                    {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
-                     **{k: extra[k] for k in CHANNEL_EXTRAS[channel]}})
+                files.add(channel, {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
+                                    "city": city, "account_manager": manager})
         seq += len(part.fields)
         writer.out_of_scope([(run_id, *row) for row in part.out_of_scope])
-    return Sealed(seq, head, counts, by_channel)
+    return Sealed(seq, head, counts)
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
