@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from engine.rules.rete import RuleEngine
@@ -271,10 +272,13 @@ class Decider:
         return final_outcome(self.decide(fact, packs), home), fact
 
     def segment_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Columns `segment`, `reasons` ('|'-joined, sorted) and `segment_rules` for every row."""
+        """Columns `segment`, `reasons` ('|'-joined, sorted) and `segment_rules` (tuple of rule ids,
+        rule order) for every row: engine.rules.vector.segment_frame's columns, through the engine."""
         rows = [self.segment(record) for record in frame_records(frame)]
+        rules = np.empty(len(rows), dtype=object)
+        rules[:] = [tuple(r[2]) for r in rows]
         return pd.DataFrame({"segment": [r[0] for r in rows], "reasons": ["|".join(r[1]) for r in rows],
-                             "segment_rules": ["|".join(r[2]) for r in rows]}, index=frame.index)
+                             "segment_rules": rules}, index=frame.index)
 
     def decide_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Outcomes for many facts (with `segment`/`reasons` columns already merged in).

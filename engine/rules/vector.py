@@ -149,10 +149,13 @@ def scope_mask(frame: pd.DataFrame, scope: dict) -> np.ndarray:
 
 
 def segment_frame(frame: pd.DataFrame, segments: dict) -> pd.DataFrame:
-    """`segment`, `reasons` ('|'-joined sorted) and `segment_rules` ('|'-joined, rule order) per row.
+    """`segment`, `reasons` ('|'-joined sorted: a SET field) and `segment_rules` per row.
 
     `segments` is the data of rules/segments.yaml: ordered rules (the first match gives the
-    segment; every match adds its reason) and a `default` segment.
+    segment; every match adds its reason) and a `default` segment. `segment_rules` holds the ids
+    of the rules that matched as a tuple in rule order — the one form segmentation results take
+    in a frame (engine.rules.decide.Decider.segment_frame gives the same), written to the trace
+    as a list (engine/night/partition.py); facts with the same matches share one tuple.
     """
     rules = segments.get("segments") or []
     n = len(frame)
@@ -165,12 +168,11 @@ def segment_frame(frame: pd.DataFrame, segments: dict) -> pd.DataFrame:
         decided |= hit
         pattern |= hit.astype(np.int64) << j
     codes, uniques = pd.factorize(pattern)
-    reason_text, rule_text = [], []
-    for bits in uniques.tolist():
+    reason_arr = np.empty(len(uniques), dtype=object)
+    rule_arr = np.empty(len(uniques), dtype=object)
+    for k, bits in enumerate(uniques.tolist()):
         matched = [rules[j] for j in range(len(rules)) if bits >> j & 1]
-        reason_text.append("|".join(sorted({r["reason"] for r in matched})))
-        rule_text.append("|".join(r["rule"] for r in matched))
-    reason_arr = np.array(reason_text, dtype=object)
-    rule_arr = np.array(rule_text, dtype=object)
+        reason_arr[k] = "|".join(sorted({r["reason"] for r in matched}))
+        rule_arr[k] = tuple(r["rule"] for r in matched)
     return pd.DataFrame({"segment": segment, "reasons": reason_arr[codes] if n else reason_arr[:0],
                          "segment_rules": rule_arr[codes] if n else rule_arr[:0]}, index=frame.index)

@@ -61,7 +61,7 @@ def test_first_matching_rule_gives_the_segment_every_match_gives_a_reason(frame)
     out = segment_frame(frame, segments)
     assert out["segment"].tolist() == ["b", "a", "a"]
     assert out["reasons"].tolist() == ["w", "x", "w|x"]
-    assert out["segment_rules"].tolist() == ["r2", "r1", "r1|r2"]
+    assert out["segment_rules"].tolist() == [("r2",), ("r1",), ("r1", "r2")]
 
 
 def test_vectorised_segmentation_equals_the_rule_engine(night_inputs):
@@ -78,6 +78,8 @@ def test_vectorised_segmentation_equals_the_rule_engine(night_inputs):
     theirs = [decider.segment(record) for record in fact_records(facts)]
     assert ours["segment"].tolist() == [t[0] for t in theirs]
     assert ours["reasons"].tolist() == ["|".join(sorted(t[1])) for t in theirs]
+    assert ours["segment_rules"].tolist() == [tuple(t[2]) for t in theirs]
+    assert decider.segment_frame(facts)["segment_rules"].tolist() == ours["segment_rules"].tolist()  # one form
 
 
 def test_vectorised_scopes_equal_the_deciders_scope_masks(night_inputs):
