@@ -276,7 +276,7 @@ def build_facts(snapshot: Snapshot, as_of: date, data_services=None, subscribers
     return frame
 
 
-def _column_values(name: str, series: pd.Series) -> tuple[list, np.ndarray | None]:
+def column_values(name: str, series: pd.Series) -> tuple[list, np.ndarray | None]:
     """Python values of one column and the mask of missing cells (None when nothing is missing)."""
     field = FIELDS.get(name)
     values = series.to_numpy()
@@ -302,7 +302,7 @@ def fact_records(frame: pd.DataFrame) -> list[dict]:
     plain = [c for c in frame.columns if not str(c).startswith(NESTED_PREFIXES)]
     columns, gaps = [], []
     for name in plain:
-        values, missing = _column_values(name, frame[name])
+        values, missing = column_values(name, frame[name])
         columns.append(values)
         if missing is not None:
             gaps.append((name, np.flatnonzero(missing)))

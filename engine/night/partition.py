@@ -341,7 +341,7 @@ class Partition:
             raw = self.segment_rules[i]
             text = cache.get(raw)
             if text is None:
-                text = cache[raw] = canonical([r for r in (raw or "").split("|") if r])
+                text = cache[raw] = canonical(list(raw))  # a tuple of rule ids (engine.rules.vector.segment_frame)
             rules.append(text)
         return _SEGMENT.fill({"segment": segment, "reasons": reasons, "rules": rules}, n)
 

@@ -42,19 +42,13 @@ def _merge_scores(facts: pd.DataFrame, scores: pd.DataFrame, rows: np.ndarray | 
 
 def _segment_with_engine(frame: pd.DataFrame, content) -> pd.DataFrame:
     """Segmentation through the Decider, for segment rules the vectorised evaluator cannot read."""
-    from engine.facts.build import fact_records
     from engine.rules.decide import Decider
 
     decider = Decider(content)
-    segments, reasons, rules = [], [], []
-    for record in fact_records(frame):
-        result = decider.segment(record)
-        segment, why = result[0], result[1]
-        fired = result[2] if len(result) > 2 else []
-        segments.append(segment)
-        reasons.append("|".join(sorted(why)))
-        rules.append("|".join(fired))
-    return pd.DataFrame({"segment": segments, "reasons": reasons, "segment_rules": rules}, index=frame.index)
+    try:
+        return decider.segment_frame(frame)
+    finally:
+        decider.close()
 
 
 def score_base(snapshot, as_of: date, content, models_dir=None,
@@ -80,7 +74,8 @@ def prepare_frame(snapshot, as_of: date, content, models_dir=None,
     subscribers or their ranks, engine.facts.build.build_facts); scores stay base-wide.
 
     `extras` holds what is not a fact field but a run needs per fact: the account manager's
-    name (for messages and the account-manager list) and the segmentation rules that matched.
+    name (for messages and the account-manager list) and the segmentation rules that matched
+    (`segment_rules`: a tuple of rule ids per fact, engine.rules.vector.segment_frame).
     `scores`: the base's (`score_base`) when `snapshot` is one slice of it; else the snapshot is scored.
     `response`: the response model and its metadata (`latest_response`) when the caller loaded it
     once for many slices; else the latest stored one is loaded.

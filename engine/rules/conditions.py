@@ -14,6 +14,14 @@ tested. Semantics, for every input type:
   value (`exists: true`), not a missing one.
 - `not` negates this reading; a field with several operators ANDs them.
 
+The meaning of each operator is written once, in `MEANING` and `relation`: a relation between a
+present value and the YAML constant (`equal`, `member`, `order`, `contains`), possibly negated (a
+negated operator is true on a missing value), or `exists`. `check_operator` reads it for one value;
+`engine.rules.vector` reads the same two for a whole column of the fact frame (numpy applies
+`relation` itself to a column of numbers or bools; any other column gets `check_operator` of each
+of its distinct values). Property tests hold the column reading equal to this one
+(tests/engine/rules/test_vector.py) and the compiled rulesets equal to it (test_compiler.py).
+
 `normalise_fact` turns a fact as built by the fact stage (numpy scalars, nested
 `{"propensity": {s: p}}`, sets as lists/tuples/sets) into the canonical plain dict both this
 module and the engine read.
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Iterator
 
 import numpy as np
@@ -30,8 +39,17 @@ import numpy as np
 from engine.facts import fields as catalogue
 
 GROUPS = ("all", "any", "not")
-NUMBER_OPS = ("gt", "gte", "lt", "lte")
-OPERATORS = ("eq", "ne", *NUMBER_OPS, "in", "not_in", "contains", "exists")
+# operator -> (relation, negated): the one definition of every operator (module docstring)
+MEANING: dict[str, tuple[str, bool]] = {
+    "eq": ("equal", False), "ne": ("equal", True),
+    "gt": ("order", False), "gte": ("order", False), "lt": ("order", False), "lte": ("order", False),
+    "in": ("member", False), "not_in": ("member", True),
+    "contains": ("contains", False),
+    "exists": ("exists", False),
+}
+ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}  # work on numpy arrays too
+NUMBER_OPS = tuple(ORDER)
+OPERATORS = tuple(MEANING)
 SET_TYPES = (list, tuple, set, frozenset)
 
 
@@ -66,15 +84,24 @@ def is_missing(value: Any) -> bool:
     return kind.__name__ in ("NAType", "NaTType")
 
 
+def kind_of(value: Any) -> str:
+    """A present value's type tag: `b` bool, `n` number, `s` text, `l` set, `?` anything else."""
+    kind = type(value)
+    if kind is bool or isinstance(value, np.bool_):
+        return "b"
+    if kind is str:
+        return "s"
+    if is_number(value):
+        return "n"
+    if isinstance(value, SET_TYPES):
+        return "l"
+    return "?"
+
+
 def same(a: Any, b: Any) -> bool:
     """Equality without coercion: bool only equals bool, numbers compare numerically."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if is_number(a) or is_number(b):
-        return is_number(a) and is_number(b) and a == b
-    if isinstance(a, str) or isinstance(b, str):
-        return isinstance(a, str) and isinstance(b, str) and a == b
-    return False
+    kind = kind_of(a)
+    return kind in "bns" and kind == kind_of(b) and bool(a == b)
 
 
 def lookup(fact: dict, field: str) -> Any:
@@ -90,27 +117,36 @@ def lookup(fact: dict, field: str) -> Any:
     return None if is_missing(value) else value
 
 
+def relation(op: str, expected: Any, value: Any, kind: str) -> Any:
+    """Whether the relation of `op` (MEANING, before negation) holds between the constant and a
+    present value of type tag `kind` (`kind_of`). `value` may also be a numpy array of present
+    values that all have that tag (numbers or bools): the answer is then a bool array, or False
+    for every element (types never coerce)."""
+    name = MEANING[op][0]
+    if name == "equal":
+        return value == expected if kind in "bns" and kind == kind_of(expected) else False
+    if name == "member":
+        hit: Any = False
+        for item in expected:
+            hit = hit | relation("eq", item, value, kind)
+        return hit
+    if name == "order":  # ordering compares numbers only
+        return ORDER[op](value, expected) if kind == "n" and kind_of(expected) == "n" else False
+    if name == "contains":  # one set at a time (a column of sets is read value by value)
+        return kind == "l" and any(same(item, expected) for item in value)
+    raise ValueError(f"operator {op!r} is not a relation")
+
+
 def check_operator(op: str, expected: Any, value: Any) -> bool:
     """One `OP: VALUE` test against a fact value (None = missing)."""
+    if op not in MEANING:
+        raise ValueError(f"unknown operator {op!r}")
+    name, negated = MEANING[op]
     present = value is not None
-    if op == "eq":
-        return present and same(value, expected)
-    if op == "ne":
-        return not (present and same(value, expected))
-    if op in NUMBER_OPS:
-        if not (present and is_number(value) and is_number(expected)):
-            return False
-        return {"gt": value > expected, "gte": value >= expected,
-                "lt": value < expected, "lte": value <= expected}[op]
-    if op == "in":
-        return present and any(same(value, item) for item in expected)
-    if op == "not_in":
-        return not (present and any(same(value, item) for item in expected))
-    if op == "contains":
-        return present and isinstance(value, SET_TYPES) and any(same(item, expected) for item in value)
-    if op == "exists":
+    if name == "exists":
         return present == bool(expected)
-    raise ValueError(f"unknown operator {op!r}")
+    hit = present and bool(relation(op, expected, value, kind_of(value)))
+    return hit != negated
 
 
 def field_tests(test: Any) -> list[tuple[str, Any]]:
@@ -133,6 +169,13 @@ def evaluate(cond: dict, fact: dict) -> bool:
         return not evaluate(body, fact)
     value = lookup(fact, key)
     return all(check_operator(op, expected, value) for op, expected in field_tests(body))
+
+
+def scope_condition(scope: dict) -> dict:
+    """A pack's `scope` as a condition: `field: scalar` = eq, `field: [list]` = in, ANDed (an empty
+    scope holds every fact). The one reading of a scope, per fact and per column."""
+    return {"all": [{name: {"in": list(value)} if isinstance(value, list) else {"eq": value}}
+                    for name, value in scope.items()]}
 
 
 def fields_of(cond: dict) -> Iterator[str]:

@@ -29,7 +29,8 @@ import pandas as pd
 
 from engine.rules.rete import RuleEngine
 from engine.rules.compiler import CompiledPack, CompiledSet, compile_set
-from engine.rules.conditions import evaluate, fields_of, is_number, lookup, normalise_fact
+from engine.rules.conditions import evaluate, fields_of, lookup, normalise_fact, scope_condition
+from engine.rules.vector import scope_mask as vector_scope_mask
 from engine.rules.signature import Signatures
 
 POLICY = "contact_policy"
@@ -75,39 +76,15 @@ def final_outcome(outcomes: Iterable[PackOutcome], home: str | None = None) -> P
     return treated[0] if treated else ranked[0]
 
 
-def _scope_value_mask(column: pd.Series, value: Any) -> pd.Series:
-    """column == value under the plain reading: no bool/number/text coercion, missing is False."""
-    equal = (column == value)
-    equal = equal.fillna(False).astype(bool) if equal.dtype != bool else equal
-    dtype = column.dtype
-    if isinstance(value, bool):
-        return equal if pd.api.types.is_bool_dtype(dtype) else equal & column.map(lambda x: isinstance(x, (bool, np.bool_)))
-    if is_number(value):
-        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            return equal
-        return equal & column.map(is_number)
-    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-        return pd.Series(False, index=column.index)
-    return equal  # only a text equals a text: no cell of another type can be == value
-
-
 def scope_mask(frame: pd.DataFrame, scope: dict) -> pd.Series:
-    """Rows of `frame` inside a pack's scope (field: scalar = eq, list = in; ANDed), vectorised."""
-    mask = pd.Series(True, index=frame.index)
-    for name, value in scope.items():
-        if name not in frame.columns:
-            return pd.Series(False, index=frame.index)
-        values = value if isinstance(value, list) else [value]
-        hit = pd.Series(False, index=frame.index)
-        for v in values:
-            hit |= _scope_value_mask(frame[name], v)
-        mask &= hit
-    return mask
+    """Rows of `frame` inside a pack's scope (field: scalar = eq, list = in; ANDed), vectorised
+    (engine.rules.vector.scope_mask: the same reading as `in_scope`, a column at a time)."""
+    return pd.Series(vector_scope_mask(frame, scope), index=frame.index)
 
 
 def in_scope(fact: dict, scope: dict) -> bool:
     """The same test as `scope_mask` for one normalised fact."""
-    return all(evaluate({name: {"in": v} if isinstance(v, list) else {"eq": v}}, fact) for name, v in scope.items())
+    return evaluate(scope_condition(scope), fact)
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:
@@ -295,10 +272,13 @@ class Decider:
         return final_outcome(self.decide(fact, packs), home), fact
 
     def segment_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Columns `segment`, `reasons` ('|'-joined, sorted) and `segment_rules` for every row."""
+        """Columns `segment`, `reasons` ('|'-joined, sorted) and `segment_rules` (tuple of rule ids,
+        rule order) for every row: engine.rules.vector.segment_frame's columns, through the engine."""
         rows = [self.segment(record) for record in frame_records(frame)]
+        rules = np.empty(len(rows), dtype=object)
+        rules[:] = [tuple(r[2]) for r in rows]
         return pd.DataFrame({"segment": [r[0] for r in rows], "reasons": ["|".join(r[1]) for r in rows],
-                             "segment_rules": ["|".join(r[2]) for r in rows]}, index=frame.index)
+                             "segment_rules": rules}, index=frame.index)
 
     def decide_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Outcomes for many facts (with `segment`/`reasons` columns already merged in).

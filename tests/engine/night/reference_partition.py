@@ -109,7 +109,7 @@ class ReferencePartition:
         packs = [dict(o["trace"], pack=o["pack"], hash=self.ctx.packs[o["pack"]].sha256,
                       priority=self.ctx.packs[o["pack"]].priority) for o in self.outcomes[i]]
         segment = {"segment": record.get("segment"), "reasons": list(record.get("reasons") or []),
-                   "rules": [r for r in (self.segment_rules[i] or "").split("|") if r]}
+                   "rules": list(self.segment_rules[i])}
         payload = trace_payload(
             ctx=self.ctx, msisdn=msisdn, service=service, segment=segment, fact=record, packs=packs,
             arbitration=[self._arbitration_entry(state, verdict) for _, state, verdict in states],
