@@ -25,6 +25,12 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def canonical_strings(values) -> list[str]:
+    """`canonical(v)` of each value; a letters-and-digits string (an msisdn, a service id) needs no
+    escaping, so its text is made without the JSON encoder (~10× faster per value)."""
+    return ['"' + v + '"' if type(v) is str and v.isalnum() else canonical(v) for v in values]
+
+
 def _mode_for(path: Path) -> int:
     """The replaced file's permission bits, or what a plain new file gets under the umask."""
     try:

@@ -40,7 +40,7 @@ from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
 from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
 from engine.night.decider import jsonable
-from engine.base.jsonfile import canonical
+from engine.base.jsonfile import canonical, canonical_strings
 from engine.store.chain import record_heads
 from engine.facts.fields import UPLIFT_PREFIX
 from engine.rules.conditions import lookup, normalise_fact
@@ -273,8 +273,8 @@ class Partition:
         batch = self.frame.iloc[order]
         texts = {"fact": fact_texts(batch), "packs": self._packs_texts(order, batch),
                  "segment": self._segment_texts(order, batch),
-                 "msisdn": [canonical(self.msisdns[i]) for i in order.tolist()],
-                 "service": [canonical(self.services[i]) for i in order.tolist()]}
+                 "msisdn": canonical_strings([self.msisdns[i] for i in order.tolist()]),
+                 "service": canonical_strings([self.services[i] for i in order.tolist()])}
         combos = self.combo[order].tolist()
         arbitration, decision, holdout, rows_out = [], [], [], []
         cand_rows = np.flatnonzero(self.has_candidate[order])
