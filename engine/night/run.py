@@ -53,6 +53,7 @@ from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
+from engine.night.settings import run_settings
 from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
@@ -226,7 +227,7 @@ def _guarded(options: RunOptions, progress: Progress | None, out_dir: Path | Non
     acquire_lock(options.db_url, run_id)
     run_row = {"id": run_id, "as_of": options.as_of.isoformat(), "started_at": utc_now(),
                "data_dir": str(Path(options.data).resolve()), "production": options.production,
-               "workers": options.workers}
+               "workers": options.workers, "settings": canonical(run_settings(options))}
     out_dir = out_dir or runs_dir() / run_id
     staging = outdir.staging_for(out_dir, run_id)
     state = {"committed": False}
