@@ -34,7 +34,8 @@ def _payloads(db_url, run_id):
 
 
 def _spark_options(local, tmp_path, name="spark", **kw):
-    return RunOptions(data=local.inputs.data, as_of=local.inputs.as_of, db_url=f"sqlite:///{tmp_path / name}.db",
+    # Spark reads the snapshot through a URI (engine/spark/reading.py), as from HDFS or S3 on a cluster.
+    return RunOptions(data=f"file://{local.inputs.data}", as_of=local.inputs.as_of, db_url=f"sqlite:///{tmp_path / name}.db",
                       out=tmp_path / f"{name}-out", rules_dir=local.rules, strategies_dir=local.strategies,
                       models_dir=local.inputs.models, engine="spark", spark_master="local[2]", workers=2,
                       slice_size=1000, **kw)
@@ -62,16 +63,22 @@ def test_the_spark_night_decides_exactly_as_the_local_engine(stored_run_sqlite, 
         assert verified.ok, verified
 
 
-def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite, spark, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage", ["snapshot", "decide"])
+def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite, spark, tmp_path, monkeypatch, stage):
     from engine.spark.pool import SparkJobFailed
 
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     options = _spark_options(stored_run_sqlite, tmp_path, "failed")
-    # The executors cannot start Python (a cluster whose nodes lack the configured interpreter).
-    spark.conf.set("spark.sql.execution.pyspark.python", str(tmp_path / "no-such-python"))
+
+    def progress(started: str) -> None:
+        # From `stage` on, the executors cannot start Python (a cluster whose nodes lack the
+        # configured interpreter): the stage's first Spark job fails.
+        if started == stage:
+            spark.conf.set("spark.sql.execution.pyspark.python", str(tmp_path / "no-such-python"))
+
     try:
-        with pytest.raises(SparkJobFailed, match="the Spark job of the decide stage failed: .*no-such-python"):
-            run_night(options)
+        with pytest.raises(SparkJobFailed, match=f"the Spark job of the {stage} stage failed: .*no-such-python"):
+            run_night(options, progress=progress)
     finally:
         spark.conf.unset("spark.sql.execution.pyspark.python")
     db = options.db_url
