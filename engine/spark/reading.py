@@ -23,7 +23,8 @@ file, line, column, value and what to do — before anything of the run is writt
 
 The night's snapshot fingerprint is the local one (engine.night.run.snapshot_fingerprint: sha256
 over the table files' names and bytes, in order) when the driver can open the folder itself
-(a local path or `file://`); for a remote folder the executors hash each file where they read
+(`file://`, or a bare path on a cluster whose default filesystem is the local one, as in
+local mode; on YARN a bare path is an HDFS path); for a remote folder the executors hash each file where they read
 it and the fingerprint is sha256 over "NAME\\0" + each file's sha256 in the same order — a
 different value for the same bytes, so compare fingerprints of remote snapshots with each other
 only (docs/SPARK.md).
@@ -210,7 +211,7 @@ def read_snapshot(spark, data) -> tuple[Snapshot, str]:
             known.unpersist()
     if diags:
         raise DiagnosticError(diags)
-    folder = local_folder(data)
+    folder = local_folder(listing.base)  # as Hadoop resolved it: a bare path is fs.defaultFS's (HDFS on YARN)
     snapshot = Snapshot(folder if folder is not None else Path(str(data)),
                         {name: tables[name] for name in TABLES if name in tables})
     return snapshot, _fingerprint(folder, hashes)
