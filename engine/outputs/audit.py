@@ -37,7 +37,8 @@ class VerifyReport:
     settings: dict = field(default_factory=dict)  # how the night was run (engine/night/settings.py)
 
     def settings_text(self) -> str:
-        """The second line `rekindle audit verify` prints: how the verified night was run."""
+        """The line `rekindle audit verify` prints on stderr (its stdout is the verdict, `describe`,
+        which the console shows too): how the verified night was run."""
         return f"Run settings 运行设置: {settings_line(self.settings)}"
 
     def describe(self) -> str:

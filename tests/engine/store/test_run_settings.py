@@ -13,6 +13,7 @@ from auditrun import copy_db, execute, query
 from cli.main import app
 from engine.night.settings import run_settings, settings_line
 from engine.night.run import RunOptions
+from engine.console.runs import run_page
 from engine.outputs.audit import verify_run
 from engine.outputs.reports.run_report import run_report
 from engine.store import signing
@@ -23,16 +24,19 @@ runner = CliRunner()
 LOCAL = {"engine": "local", "workers": 1, "slice_size": 50_000}
 
 
-def test_a_local_run_records_its_engine_and_report_and_verify_show_it(run):
+def test_a_local_run_records_its_engine_and_report_verify_and_the_console_show_it(run):
     assert resolve_run(run.run_id, run.db_url).settings == LOCAL
     report = run_report(run.run_id, run.db_url)
     assert report["settings"] == LOCAL
     shown = runner.invoke(app, ["report", "run", "--run", run.run_id, "--db", run.db_url])
     assert shown.exit_code == 0, shown.output
     assert "Run settings 运行设置: engine local, 1 worker, slices of 50,000 subscribers" in shown.output
+    page = run_page(run.run_id, run.db_url)
+    assert page["settings"] == "engine local, 1 worker, slices of 50,000 subscribers"
     verified = runner.invoke(app, ["audit", "verify", "--run", run.run_id, "--db", run.db_url])
     assert verified.exit_code == 0, verified.output
-    assert verified.stdout.splitlines()[1] == "Run settings 运行设置: engine local, 1 worker, slices of 50,000 subscribers"
+    assert verified.stdout.startswith("OK: ") and len(verified.stdout.splitlines()) == 1  # the verdict alone
+    assert verified.stderr.strip() == "Run settings 运行设置: engine local, 1 worker, slices of 50,000 subscribers"
 
 
 def test_the_spark_settings_name_the_master():
