@@ -9,8 +9,9 @@ results), but an auditor or an operator comparing two nights' times needs to kno
 
 `spark_master` is recorded only for `--engine spark`. Stored as canonical JSON in the run row,
 under the run's signed seal (engine/store/signing.py). Runs stored before the column existed
-read `{}`, shown as "not recorded". `rekindle report` (JSON key `settings`, the text header and
-the HTML page), `rekindle explain` (the text header) and `rekindle audit verify` show it.
+read `{}`, shown as "not recorded". `rekindle report run` (JSON key `settings`, the text header
+and the HTML page), the console's run page and `rekindle audit verify` (stderr) show it;
+`rekindle explain` does not (its JSON keys are fixed: run, as_of, msisdn, facts).
 """
 
 from __future__ import annotations
