@@ -31,6 +31,7 @@ def verify(
     except DiagnosticError as error:
         fail(error)
     typer.echo(report.describe())
+    typer.echo(report.settings_text(), err=True)  # context for people; stdout stays the one verdict line
     if not report.ok:
         raise typer.Exit(FINDINGS)
 

@@ -32,7 +32,8 @@ def _with_progress(console: Console, options, run_night):
 
 
 def run(
-    data: Path = typer.Option(..., "--data", help="snapshot folder (NAME.csv or NAME.parquet per table)"),
+    data: str = typer.Option(..., "--data", help="snapshot folder (NAME.csv or NAME.parquet per table); with "
+                             "--engine spark also a URI the cluster reads: file:///…, hdfs://…, s3a://…"),
     as_of: str = typer.Option(..., "--as-of", help="decision date YYYY-MM-DD (M0 is its month)"),
     db: DbOption = None,
     out: Optional[Path] = typer.Option(None, "--out", help="channel files folder: new, empty, or one Rekindle made "
@@ -57,7 +58,7 @@ def run(
     """
     from engine.night.funnel import funnel_tables
     from engine.night.run import RunOptions, run_night
-    options = RunOptions(data=data, as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, slice_size=slice_size, production=production,
+    options = RunOptions(data=data if "://" in data else Path(data), as_of=as_of_date(as_of), db_url=db, out=out, workers=workers, slice_size=slice_size, production=production,
                          rules_dir=rules_dir, strategies_dir=strategies_dir, rerun=rerun, engine=engine,
                          spark_master=spark_master)
     console = Console(stderr=True)

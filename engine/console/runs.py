@@ -25,6 +25,7 @@ from engine.outputs.audit import VerifyReport, verify_run
 from engine.outputs.reports.run_report import run_report
 from engine.store.database import get_engine
 from engine.store.read import resolve_run
+from engine.night.settings import settings_line
 
 # Run ids are `<as-of date>.<hex>`; `latest` names the newest succeeded run.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
@@ -70,6 +71,7 @@ def run_page(run_id: str, db_url: str | None = None) -> dict:
         "content": [{"key": key, "kind": key.partition("/")[0], "name": key.partition("/")[2], "sha256": sha}
                     for key, sha in content],
         "models": sorted(info.model_versions.items()),
+        "settings": settings_line(info.settings),  # how the night was run (engine, master, workers, slices)
     }
 
 

@@ -54,6 +54,7 @@ from engine.night.funnel import build_funnel
 from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
+from engine.night.settings import run_settings
 from engine.night.prepare import score_base
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
@@ -79,6 +80,9 @@ NO_ENGINE = "RN004"
 # with (options, owner, snapshot, slices, (scores, versions), ctx, content, compiled) and answers
 # the calls of engine.night.workers.Workers. engine/spark registers "spark" when imported.
 POOLS: dict[str, Callable] = {}
+# Snapshot readers other than the local loader, by RunOptions.engine: (options) -> (validated
+# Snapshot, fingerprint); engine/spark registers "spark" (the snapshot read by Spark from a URI).
+READERS: dict[str, Callable] = {}
 
 
 @dataclass
@@ -167,6 +171,11 @@ def compile_content(rules_dir: Path | str, strategies_dir: Path | str, out: Path
     return compiled.sha256
 
 
+def _data_dir(data) -> str:
+    """The run row's data_dir: the absolute snapshot folder, or the URI a reader was given."""
+    return str(data) if "://" in str(data) else str(Path(data).resolve())
+
+
 def snapshot_fingerprint(directory: Path) -> str:
     """sha256 over the names and bytes of the snapshot's contract table files."""
     digest = hashlib.sha256()
@@ -226,8 +235,8 @@ def _guarded(options: RunOptions, progress: Progress | None, out_dir: Path | Non
     clock.stage("lock")
     acquire_lock(options.db_url, run_id)
     run_row = {"id": run_id, "as_of": options.as_of.isoformat(), "started_at": utc_now(),
-               "data_dir": str(Path(options.data).resolve()), "production": options.production,
-               "workers": options.workers}
+               "data_dir": _data_dir(options.data), "production": options.production,
+               "workers": options.workers, "settings": canonical(run_settings(options))}
     out_dir = out_dir or runs_dir() / run_id
     staging = outdir.staging_for(out_dir, run_id)
     state = {"committed": False}
@@ -271,10 +280,11 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     from engine.snapshot.loader import load_snapshot
 
     clock.stage("snapshot")
-    snapshot = load_snapshot(options.data)
+    reader = READERS.get(options.engine)
+    snapshot, fingerprint = reader(options) if reader else (load_snapshot(options.data), None)
     # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
     merge_written_back(snapshot, written_back(options.db_url, options.as_of, snapshot.tables["contact_history"]))
-    fingerprint = snapshot_fingerprint(options.data)
+    fingerprint = fingerprint or snapshot_fingerprint(options.data)
     release_unused()  # what loading freed goes back to the OS before the workers are forked
     clock.stage("score")
     scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)

@@ -20,6 +20,7 @@ from engine.store.signing import verify_seal
 from engine.store.database import get_engine
 from engine.store.blocks import BlockCorrupt
 from engine.store.read import RunInfo, json_object, payloads_at, resolve_run, subscriber_in_run
+from engine.night.settings import settings_line
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -33,6 +34,12 @@ class VerifyReport:
     first_bad_seq: int | None = None
     msisdn: str | None = None
     service: str | None = None
+    settings: dict = field(default_factory=dict)  # how the night was run (engine/night/settings.py)
+
+    def settings_text(self) -> str:
+        """The line `rekindle audit verify` prints on stderr (its stdout is the verdict, `describe`,
+        which the console shows too): how the verified night was run."""
+        return f"Run settings 运行设置: {settings_line(self.settings)}"
 
     def describe(self) -> str:
         """The line `rekindle audit verify` prints."""
@@ -70,13 +77,14 @@ def verify_run(run: str | None, db_url: str | None = None) -> VerifyReport:
         with get_engine(db_url).connect() as conn:
             sealed = verify_seal(conn, info.id)
         if not sealed.ok:
-            return VerifyReport(info.id, False, result.count, info.chain_head, sealed.message)
-        return VerifyReport(info.id, True, result.count, info.chain_head, f"{result.message}; {sealed.message}")
+            return VerifyReport(info.id, False, result.count, info.chain_head, sealed.message, settings=info.settings)
+        return VerifyReport(info.id, True, result.count, info.chain_head, f"{result.message}; {sealed.message}",
+                            settings=info.settings)
     msisdn = service = None
     if result.first_bad_seq is not None:
         msisdn, service = _record_at(info.id, result.first_bad_seq, db_url)
     return VerifyReport(info.id, False, result.count, info.chain_head, result.message,
-                        result.first_bad_seq, msisdn, service)
+                        result.first_bad_seq, msisdn, service, info.settings)
 
 
 # -- replay -----------------------------------------------------------------------------------

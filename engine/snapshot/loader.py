@@ -80,28 +80,44 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None) -> Sna
         raise ValueError(f"unknown table(s): {', '.join(unknown)}")
     if not directory.is_dir():
         raise DiagnosticError([Diagnostic("DC000", f"snapshot folder '{directory}' does not exist", file=str(directory),
-                                          hint="pass the folder holding subscribers.csv, subscriptions.csv, …")])
+                                          hint="pass the folder holding subscribers.csv, subscriptions.csv, …"
+                                          + URI_HINT * _looks_like_uri(directory))])
     snapshot = Snapshot(directory)
-    raws: dict[str, Raw] = {}
-    for name in names:
-        table = TABLES[name]
-        raw, problems = _read(directory, table)
-        diags.extend(problems)
-        if raw is None:
-            continue
-        raws[name] = raw
-        frame, problems = _typed(table, raw, compact_dtypes=True)
+    # subscribers first: the other tables' msisdns are checked against it as they are loaded
+    for name in sorted(names, key=lambda n: n != "subscribers"):
+        known = snapshot.tables["subscribers"]["msisdn"] if "subscribers" in snapshot.tables else None
+        frame, problems = load_table(directory, name, known)
         diags.extend(problems)
         if frame is not None:
             snapshot.tables[name] = frame
-    if "subscribers" in snapshot.tables:  # only typed tables: a wrongly typed msisdn was reported above
-        known = snapshot.tables["subscribers"]["msisdn"]
-        for name in REFERENCING:
-            if name in snapshot.tables:
-                diags.extend(_check_references(raws[name], snapshot.tables[name]["msisdn"], known))
     if diags:
         raise DiagnosticError(diags)
+    snapshot.tables = {name: snapshot.tables[name] for name in names if name in snapshot.tables}  # contract order
     return snapshot
+
+
+URI_HINT = "; a URI (hdfs://, s3a://, file://) is read by `rekindle run --engine spark` only"
+
+
+def _looks_like_uri(directory: Path) -> bool:
+    return str(directory).split(":", 1)[0] in ("file", "hdfs", "s3a", "s3", "gs", "abfs", "abfss", "viewfs")
+
+
+def load_table(directory: Path, name: str, known: pd.Series | None = None) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
+    """One contract table of the snapshot folder `directory` (NAME.csv or NAME.parquet): its
+    typed frame in compact dtypes, or None, and every problem found — with `known` (the typed
+    subscribers' msisdn column) also the rows whose msisdn is not a subscriber's. What
+    `load_snapshot` does for each table; the Spark night's executors call it on the one file
+    they read (engine/spark/reading.py), so both report the same problems at the same lines."""
+    table = TABLES[name]
+    raw, diags = _read(Path(directory), table)
+    if raw is None:
+        return None, diags
+    frame, problems = _typed(table, raw, compact_dtypes=True)
+    diags = diags + problems
+    if frame is not None and known is not None and name in REFERENCING:
+        diags += _check_references(raw, frame["msisdn"], known)  # only typed tables: a bad msisdn was reported
+    return frame, diags
 
 
 def check_snapshot(directory: str | Path) -> dict[str, int]:

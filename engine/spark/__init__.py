@@ -1,7 +1,9 @@
 """The night on Apache Spark (`rekindle run --engine spark`; docs/SPARK.md).
 
-Importing this package registers the "spark" decide-stage pool with engine.night.run (POOLS):
-run.py's stages stay the local engine's, and the slices of the base are decided by Spark
+Importing this package registers the "spark" snapshot reader (READERS: the snapshot read by
+Spark from a path or URI, engine/spark/reading.py) and decide-stage pool (POOLS) with
+engine.night.run: run.py's stages stay the local engine's, the snapshot is read and validated
+by Spark executors with the local loader's code, and the slices of the base are decided by Spark
 executors running the same Python code (engine/spark/pool.py, executor.py, shipping.py).
 Only this package imports pyspark, lazily: without the extra, `--engine spark` stops with
 "install the spark extra: pip install -e '.[spark]'" (engine/spark/session.py).
@@ -9,7 +11,7 @@ Only this package imports pyspark, lazily: without the extra, `--engine spark` s
 
 from __future__ import annotations
 
-from engine.night.run import POOLS
+from engine.night.run import POOLS, READERS
 
 
 def require() -> None:
@@ -27,4 +29,15 @@ def spark_pool(options, owner, snapshot, slices, scores, ctx, content, compiled)
     return SparkPool(options, owner, snapshot, slices, scores, ctx, content, compiled)
 
 
+def spark_snapshot(options):
+    """The snapshot reader run.py uses for `--engine spark`: (Snapshot, fingerprint), read by
+    Spark from `--data` (a path or any URI the cluster reads: engine/spark/reading.py)."""
+    require()
+    from engine.spark.reading import read_snapshot
+    from engine.spark.session import session
+
+    return read_snapshot(session(options.spark_master), options.data)
+
+
 POOLS["spark"] = spark_pool
+READERS["spark"] = spark_snapshot

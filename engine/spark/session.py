@@ -7,6 +7,8 @@ connectors) comes from Spark's own configuration — `spark-defaults.conf` in `$
 or `PYSPARK_SUBMIT_ARGS` — as for any PySpark job (docs/SPARK.md). Settings made here:
 - the executors' Python is the driver's (`PYSPARK_PYTHON`, unless set): in local mode the
   executors then see the same installed engine;
+- the executors' Python daemon is engine.spark.daemon (PySpark's, with the engine imported
+  before it forks the workers: a fresh worker's first task no longer imports it);
 - `spark.ui.enabled=false` and no console progress bars (a batch job), few shuffle partitions (a night has a
   few hundred slices at most), Arrow batches of one record (a record is a whole slice);
 - in local mode a 4 GB JVM heap (LOCAL_DRIVER_MEMORY); on a cluster the driver's JVM holds one
@@ -27,6 +29,8 @@ INSTALL_HINT = "install the spark extra: pip install -e '.[spark]'"
 # Heap of the one JVM of a local-mode night: the rows job's records of one slice (about 150 MB per
 # 50,000 subscribers) and the next one's, prefetched; 1 GB ran out at 100k with 50k-subscriber slices.
 LOCAL_DRIVER_MEMORY = "4g"
+# The executors' Python daemon imports the engine once, before forking its workers (engine/spark/daemon.py).
+DAEMON = "engine.spark.daemon"
 
 _SESSION: dict = {}
 
@@ -41,9 +45,10 @@ def pyspark_module():
     return pyspark
 
 
-def session(master: str = "local[*]"):
+def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     """The process's SparkSession on `master` (created once; a later call with another master
-    stops the first)."""
+    stops the first). `conf`: more Spark settings for the session when it is created (the
+    tests' JVM flags: tests/spark/conftest.py)."""
     pyspark_module()
     from pyspark.sql import SparkSession
 
@@ -56,12 +61,15 @@ def session(master: str = "local[*]"):
     builder = SparkSession.builder
     if master.startswith("local"):  # the executors live in the driver's JVM (spark-submit's default: 1 GB)
         builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     built = (builder.master(master).appName("rekindle-night")
              .config("spark.ui.enabled", "false")
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1")
              .config("spark.driver.maxResultSize", "0")
+             .config("spark.python.daemon.module", DAEMON)
              .getOrCreate())
     built.sparkContext.setLogLevel("ERROR")
     _SESSION.update(session=built, master=master)

@@ -36,6 +36,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.home import default_db_url
+from engine.store.migrate import add_missing_columns
 
 # Modules that define tables; imported before the schema is created so every table exists.
 TABLE_MODULES = ("engine.store.tables", "engine.store.approval", "engine.store.signing")
@@ -107,6 +108,7 @@ def _create_schema(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
         SQLModel.metadata.create_all(conn)
+        add_missing_columns(conn)  # columns added since an older Rekindle made this database
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -14,7 +14,7 @@ reports them, rather than being silently ignored.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.store.blocks import BlockCorrupt, decode_hashes, decode_payloads, decode_scope, scope_of
@@ -48,6 +48,7 @@ class RunInfo:
     chain_head: str
     chain_count: int
     rerun_of: str = ""
+    settings: dict = field(default_factory=dict)  # how the night was run (engine/night/settings.py); {} before
 
 
 def json_object(value: str | None) -> dict:
@@ -64,32 +65,34 @@ def resolve_run(run: str | None, db_url: str | None = None, *, require_success: 
     Raises DiagnosticError when there is no such run or (with `require_success`) when it failed.
     """
     engine = get_engine(db_url)
-    columns = ("id, as_of, status, started_at, finished_at, data_dir, production, content_hashes, model_versions, "
-               "funnel, facts, decisions, chain_head, chain_count, rerun_of")
+    # Every column (`*`): an older database read without opening its schema (engine/store/lite.py,
+    # or a read-only file) was not given the columns added since (engine/store/migrate.py).
+    columns = "*"
     with engine.connect() as conn:
         if run in (None, "", LATEST):
             row = conn.execute(text(f"SELECT {columns} FROM run WHERE status = 'succeeded' "
-                                    "ORDER BY started_at DESC, id DESC LIMIT 1")).first()
+                                    "ORDER BY started_at DESC, id DESC LIMIT 1")).mappings().first()
             if row is None:
                 raise DiagnosticError([Diagnostic(
                     NO_RUN, "this database holds no succeeded run",
                     hint="run `rekindle run --data DIR --as-of DATE` first, or pass --db")])
         else:
-            row = conn.execute(text(f"SELECT {columns} FROM run WHERE id = :id"), {"id": run}).first()
+            row = conn.execute(text(f"SELECT {columns} FROM run WHERE id = :id"), {"id": run}).mappings().first()
             if row is None:
                 known = [r[0] for r in conn.execute(text("SELECT id FROM run ORDER BY started_at DESC LIMIT 5"))]
                 hint = ("recent runs: " + ", ".join(known)) if known else "this database holds no runs"
                 raise DiagnosticError([Diagnostic(NO_RUN, f"no run {run!r} in this database", hint=hint)])
-    if require_success and row.status != "succeeded":
+    if require_success and row["status"] != "succeeded":
         raise DiagnosticError([Diagnostic(
-            RUN_NOT_SUCCEEDED, f"run {row.id} has status {row.status}: it stored no decisions",
+            RUN_NOT_SUCCEEDED, f"run {row['id']} has status {row['status']}: it stored no decisions",
             hint="pick a succeeded run (`--run latest`)")])
     return RunInfo(
-        id=row.id, as_of=str(row.as_of), status=row.status, started_at=str(row.started_at),
-        finished_at=str(row.finished_at or ""), data_dir=row.data_dir or "", production=bool(row.production),
-        content_hashes=json_object(row.content_hashes), model_versions=json_object(row.model_versions), funnel=json_object(row.funnel),
-        facts=int(row.facts or 0), decisions=int(row.decisions or 0), chain_head=row.chain_head or "",
-        chain_count=int(row.chain_count or 0), rerun_of=row.rerun_of or "",
+        id=row["id"], as_of=str(row["as_of"]), status=row["status"], started_at=str(row["started_at"]),
+        finished_at=str(row["finished_at"] or ""), data_dir=row["data_dir"] or "", production=bool(row["production"]),
+        content_hashes=json_object(row["content_hashes"]), model_versions=json_object(row["model_versions"]),
+        funnel=json_object(row["funnel"]), facts=int(row["facts"] or 0), decisions=int(row["decisions"] or 0),
+        chain_head=row["chain_head"] or "", chain_count=int(row["chain_count"] or 0), rerun_of=row["rerun_of"] or "",
+        settings=json_object(row.get("settings")),
     )
 
 

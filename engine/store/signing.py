@@ -46,6 +46,11 @@ CONTEXT = b"rekindle-seal-v1"
 SEALED_FIELDS = ("id", "as_of", "status", "started_at", "finished_at", "data_dir", "snapshot_fingerprint",
                  "content_hashes", "model_versions", "production", "workers", "funnel", "facts", "decisions",
                  "chain_head", "chain_count", "out_dir", "rerun_of")
+# Added later (engine/store/migrate.py): under the seal when it holds anything, i.e. on every run
+# stored since; a run sealed before the column existed reads "{}" there and its digest stays the
+# one it was sealed with. Setting it from "{}" to anything, or back, changes the digest.
+LATER_FIELDS = ("settings",)
+UNSET = "{}"
 
 
 class RunSeal(SQLModel, table=True):
@@ -102,11 +107,14 @@ def _text(value) -> object:
 
 
 def fields_digest(conn: Connection, run_id: str) -> str | None:
-    """sha256 of the run row's SEALED_FIELDS as stored (None when there is no such run)."""
-    row = conn.execute(text(f"SELECT {', '.join(SEALED_FIELDS)} FROM run WHERE id = :id"), {"id": run_id}).first()
+    """sha256 of the run row's SEALED_FIELDS (and LATER_FIELDS that are set) as stored (None
+    when there is no such run)."""
+    columns = SEALED_FIELDS + LATER_FIELDS
+    row = conn.execute(text(f"SELECT {', '.join(columns)} FROM run WHERE id = :id"), {"id": run_id}).first()
     if row is None:
         return None
-    values = [_text(v) for v in row]
+    values = [_text(v) for v in row[:len(SEALED_FIELDS)]]
+    values += [_text(v) for v in row[len(SEALED_FIELDS):] if v not in (None, UNSET)]
     body = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 

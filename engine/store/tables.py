@@ -46,6 +46,10 @@ class Run(SQLModel, table=True):
     out_dir: str = ""  # where the channel files were written
     rerun_of: str = ""  # a rerun (`--rerun`): the succeeded run of the same as-of date it repeats
     error: str = Field(default="", sa_column=Column(Text))  # why a failed run failed
+    # JSON {"engine": "local" | "spark", "spark_master": URL (spark only), "workers": n, "slice_size": n}:
+    # how the night was run (engine/night/settings.py); "{}" on runs stored before the column
+    # existed (engine/store/migrate.py adds it to older databases).
+    settings: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
 
 
 class Decision(SQLModel, table=True):

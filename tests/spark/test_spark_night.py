@@ -2,21 +2,37 @@
 snapshot: the same decisions, reasons, strategies, channels, messages, trace payloads, channel
 files and out-of-scope rows, and both hash chains verify; and a failed Spark job leaves no run.
 
+The snapshot is read by Spark (here through a `file://` URI in local mode; HDFS and S3 are not
+on this machine): the same typed tables and fingerprint as the local loader's, and a broken
+snapshot fails with the local loader's diagnostics — the same codes, lines, columns and
+messages, naming the URI — and leaves no run.
+
+All Spark tests are in this one module: `make test` keeps a module on one xdist worker, so the
+suite starts one SparkSession (a JVM and its Python workers), not one per module.
+
 The local run is the session's shared stored run (tests/auditrun.py: the local engine, default
 options). The Spark run cuts the base into three slices decided by two "workers" (Spark tasks),
 so slices, their order and the per-worker grouping are exercised."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
 import tracestore
+from engine.base.diagnostics import DiagnosticError
 from engine.night.channels import CHANNELS
-from engine.night.run import RunOptions, run_night
+from engine.night.run import RunOptions, run_night, snapshot_fingerprint
+from engine.snapshot.loader import load_snapshot
+from engine.spark.reading import read_snapshot
 from engine.store.database import get_engine
 from engine.store.read import all_out_of_scope
 from engine.store.verify import verify_chain
+from nightly_inputs import RULES, STRATEGIES
 
 
 def _rows(db_url, sql, **params):
@@ -34,7 +50,8 @@ def _payloads(db_url, run_id):
 
 
 def _spark_options(local, tmp_path, name="spark", **kw):
-    return RunOptions(data=local.inputs.data, as_of=local.inputs.as_of, db_url=f"sqlite:///{tmp_path / name}.db",
+    # Spark reads the snapshot through a URI (engine/spark/reading.py), as from HDFS or S3 on a cluster.
+    return RunOptions(data=f"file://{local.inputs.data}", as_of=local.inputs.as_of, db_url=f"sqlite:///{tmp_path / name}.db",
                       out=tmp_path / f"{name}-out", rules_dir=local.rules, strategies_dir=local.strategies,
                       models_dir=local.inputs.models, engine="spark", spark_master="local[2]", workers=2,
                       slice_size=1000, **kw)
@@ -60,18 +77,26 @@ def test_the_spark_night_decides_exactly_as_the_local_engine(stored_run_sqlite, 
     for db, run_id in ((mine, result.run_id), (theirs, local.run_id)):
         verified = verify_chain(run_id, db)
         assert verified.ok, verified
+    (settings,), = _rows(mine, "SELECT settings FROM run WHERE id = :r", r=result.run_id)
+    assert json.loads(settings) == {"engine": "spark", "spark_master": "local[2]", "workers": 2, "slice_size": 1000}
 
 
-def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite, spark, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage", ["snapshot", "decide"])
+def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite, spark, tmp_path, monkeypatch, stage):
     from engine.spark.pool import SparkJobFailed
 
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
     options = _spark_options(stored_run_sqlite, tmp_path, "failed")
-    # The executors cannot start Python (a cluster whose nodes lack the configured interpreter).
-    spark.conf.set("spark.sql.execution.pyspark.python", str(tmp_path / "no-such-python"))
+
+    def progress(started: str) -> None:
+        # From `stage` on, the executors cannot start Python (a cluster whose nodes lack the
+        # configured interpreter): the stage's first Spark job fails.
+        if started == stage:
+            spark.conf.set("spark.sql.execution.pyspark.python", str(tmp_path / "no-such-python"))
+
     try:
-        with pytest.raises(SparkJobFailed, match="the Spark job of the decide stage failed: .*no-such-python"):
-            run_night(options)
+        with pytest.raises(SparkJobFailed, match=f"the Spark job of the {stage} stage failed: .*no-such-python"):
+            run_night(options, progress=progress)
     finally:
         spark.conf.unset("spark.sql.execution.pyspark.python")
     db = options.db_url
@@ -81,3 +106,66 @@ def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite,
     assert not options.out.exists()
     assert [p for p in options.out.parent.iterdir() if p.name.startswith(options.out.name)] == []
     assert _rows(db, "SELECT count(*) FROM run_lock") == [(0,)]
+
+def test_spark_reads_the_same_tables_as_the_local_loader(night_inputs, spark):
+    snapshot, fingerprint = read_snapshot(spark, f"file://{night_inputs.data}")
+    local = load_snapshot(night_inputs.data)
+    assert list(snapshot.tables) == list(local.tables)
+    for name, frame in local.tables.items():
+        pd.testing.assert_frame_equal(snapshot.tables[name], frame, check_exact=True)
+    assert fingerprint == snapshot_fingerprint(night_inputs.data)
+
+
+def _break(folder):
+    """Three problems the local loader finds at known places: a bad number (usage_monthly line 5),
+    an msisdn that is not a subscriber's (subscriptions line 10: checked against the subscribers
+    table, which another task read), a required table missing."""
+    usage = folder / "usage_monthly.csv"
+    lines = usage.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").replace('"', "").split(",")
+    cells = lines[4].rstrip("\n").split(",")
+    cells[header.index("uses")] = "many"
+    lines[4] = ",".join(cells) + "\n"
+    usage.write_text("".join(lines), encoding="utf-8")
+    subscriptions = folder / "subscriptions.csv"
+    lines = subscriptions.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[9].split(",", 1)  # msisdn is the first column
+    lines[9] = "13999999999," + cells[1]
+    subscriptions.write_text("".join(lines), encoding="utf-8")
+    (folder / "handset_changes.csv").unlink()
+
+
+def _where(error: DiagnosticError, folder: str) -> list[tuple]:
+    return [(d.code, d.file.replace(folder, "<snapshot>"), d.line, d.column, d.path,
+             d.message.replace(folder, "<snapshot>"), d.hint.replace(folder, "<snapshot>"))
+            for d in error.diagnostics]
+
+
+def test_a_broken_snapshot_fails_as_in_a_local_run_and_leaves_no_run(night_inputs, spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "broken"
+    shutil.copytree(night_inputs.data, folder)
+    _break(folder)
+    with pytest.raises(DiagnosticError) as local:
+        load_snapshot(folder)
+    uri = f"file://{folder}"
+    options = RunOptions(data=uri, as_of=night_inputs.as_of, db_url=f"sqlite:///{tmp_path / 'x.db'}",
+                         out=tmp_path / "out", rules_dir=RULES, strategies_dir=STRATEGIES,
+                         models_dir=night_inputs.models, engine="spark", spark_master="local[2]", workers=2)
+    with pytest.raises(DiagnosticError) as spark_run:
+        run_night(options)
+    found = _where(spark_run.value, uri)
+    assert found == _where(local.value, str(folder))
+    codes = {d[0] for d in found}
+    assert {"DC002", "DC012"} <= codes and len(found) >= 3, found
+    assert any(d[1] == "<snapshot>/usage_monthly.csv" and d[2] == 5 for d in found), found
+    assert any(d[0] == "DC012" and d[1] == "<snapshot>/subscriptions.csv" and d[2] == 10 for d in found), found
+    with get_engine(options.db_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM run")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM run_lock")).scalar() == 0
+    assert not options.out.exists()
+
+
+def test_a_folder_spark_cannot_find_is_named(spark, tmp_path):
+    with pytest.raises(DiagnosticError, match="DC000.*snapshot folder 'file:///no/such/folder' does not exist"):
+        read_snapshot(spark, "file:///no/such/folder")

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from engine.base.csvsafe import neutralise
 from engine.base.privacy import mask_msisdn
 from engine.store.read import first_only_out_of_scope, resolve_run
+from engine.night.settings import settings_line
 from engine.store.database import get_engine
 from engine.base.vocabulary import DECISIONS, EXCLUDED, HELD_OUT, LOST, NOT_SELECTED, TREAT
 
@@ -45,7 +46,9 @@ def _examples(conn, run_id: str) -> dict[str, str | None]:
 def run_report(run: str | None, db_url: str | None = None, mask: bool = False) -> dict:
     """The report of run `run` (an id or `latest`) as one JSON-ready dict.
 
-    Keys: run, as_of, started_at, finished_at, production, rerun_of ('' or the run it repeats), facts, decisions, model_versions,
+    Keys: run, as_of, started_at, finished_at, production, rerun_of ('' or the run it repeats),
+    settings (how the night was run: engine, spark_master, workers, slice_size; engine/night/settings.py),
+    facts, decisions, model_versions,
     funnel (as stored), decision_counts (list of {pack, decision, channel, count}),
     decisions_by_kind ({decision: count}), examples ({treat, excluded, held_out, lost,
     not_selected, out_of_scope: msisdn or None}). With `mask`, the example msisdns are shown as
@@ -64,7 +67,8 @@ def run_report(run: str | None, db_url: str | None = None, mask: bool = False) -
         by_kind[row.decision] = by_kind.get(row.decision, 0) + int(row.n)
     return {
         "run": info.id, "as_of": info.as_of, "started_at": info.started_at, "finished_at": info.finished_at,
-        "production": info.production, "rerun_of": info.rerun_of, "facts": info.facts, "decisions": info.decisions,
+        "production": info.production, "rerun_of": info.rerun_of, "settings": info.settings,
+        "facts": info.facts, "decisions": info.decisions,
         "model_versions": info.model_versions, "funnel": info.funnel,
         "decision_counts": [{"pack": r.pack, "decision": r.decision, "channel": r.channel, "count": int(r.n)}
                             for r in counts],
@@ -140,7 +144,7 @@ def to_rich(report: dict):
     head = Text(f"Run {report['run']} — as of {report['as_of']} — {report['facts']:,} facts, "
                 f"{report['decisions']:,} decisions" + (" — production" if report["production"] else "")
                 + (f" — rerun of {report['rerun_of']}" if report.get("rerun_of") else ""))
-    parts = [head]
+    parts = [head, Text(f"Run settings 运行设置: {settings_line(report.get('settings') or {})}")]
     if report.get("funnel"):
         parts.extend(funnel_tables(report["funnel"]))
     parts.append(_decisions_table(report))
@@ -184,6 +188,7 @@ def to_html(report: dict) -> str:
             f"<style>{style}</style></head><body><h1>运行报告 {title}</h1>"
             f"<p>{report['facts']:,} facts, {report['decisions']:,} decisions"
             + (f" — rerun of {html.escape(report['rerun_of'])}" if report.get("rerun_of") else "") + "</p>"
+            + f"<p>Run settings 运行设置: {html.escape(settings_line(report.get('settings') or {}))}</p>"
             + _bars(per_pack, "treated per pack 各规则包触达", "#2a7ab0")
             + _bars(per_channel, "treated per channel 各渠道触达", "#3a9a5b")
             + _bars(kinds, "decisions by kind 决策分布", "#b0702a")

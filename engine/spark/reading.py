@@ -1,0 +1,230 @@
+"""The snapshot of a Spark night, read by Spark from any path its cluster can read.
+
+`rekindle run --engine spark --data URI`: URI is a local folder, `file:///…`, `hdfs://…`,
+`s3a://…` (when the cluster has the connector), or anything else Hadoop's FileSystem opens.
+The contract is the local loader's (engine/snapshot/loader.py, SPEC §2): the same fixed input
+columns, the same cell typing, and a broken file fails with the same diagnostics — code,
+file, line, column, value and what to do — before anything of the run is written. How:
+
+1. The driver lists the folder through Hadoop's FileSystem (Spark's own JVM, so the cluster's
+   connectors and credentials apply) and decides from the names alone what the local loader
+   decides from them: a required table missing (DC002), a table given both as CSV and Parquet
+   (DC001), a folder that does not exist (DC000).
+2. Spark reads each table file (`binaryFile`: one record per file, read by an executor), and
+   the executor types and validates it with the local loader's own per-table code
+   (`engine.snapshot.loader.load_table` on the file written into a private folder under its
+   own name), so line numbers are the file's physical lines, exactly as in a local run. The
+   diagnostics come back as data, their private folder replaced by the URI; the typed frame
+   comes back as Arrow IPC (categories and dtypes kept). Two jobs: `subscribers` first, then
+   every other table at once with the subscribers' msisdns broadcast (as Arrow) for the
+   reference check (DC012).
+3. Any problem: one DiagnosticError with all of them, as the local loader raises; run.py's
+   failure path for invalid input leaves no run visible (no run row, no files).
+
+The night's snapshot fingerprint is the local one (engine.night.run.snapshot_fingerprint: sha256
+over the table files' names and bytes, in order) when the driver can open the folder itself
+(`file://`, or a bare path on a cluster whose default filesystem is the local one, as in
+local mode; on YARN a bare path is an HDFS path); for a remote folder the executors hash each file where they read
+it and the fingerprint is sha256 over "NAME\\0" + each file's sha256 in the same order — a
+different value for the same bytes, so compare fingerprints of remote snapshots with each other
+only (docs/SPARK.md).
+
+Limits (docs/SPARK.md "Not done"): a table file is one record, so one file must fit one
+executor task's memory and Spark's 2 GB record limit (at 1M subscribers usage_monthly.csv is
+747 MB; a 30M base needs the table split by lines, which loses the exact line numbers unless
+each chunk carries its first line's number); the typed tables are assembled on the driver,
+which scores the base and cuts the slices from them (item 4 of issue 14, not built).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import pyarrow as pa
+
+from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.snapshot.contract import TABLES
+from engine.snapshot.loader import Snapshot, load_table
+
+SUFFIXES = (".csv", ".parquet")
+SPLIT = "spark.sql.files.maxPartitionBytes"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def is_uri(data) -> bool:
+    """Whether `--data` names a URI (scheme:…) rather than a local path."""
+    return bool(_SCHEME.match(str(data))) and not re.match(r"^[A-Za-z]:[\\/]", str(data))  # not C:\
+
+
+def local_folder(data) -> Path | None:
+    """The local folder `data` names (a path or a file: URI), or None for a remote URI."""
+    text = str(data)
+    if not is_uri(text):
+        return Path(text)
+    if text.startswith("file:"):
+        return Path(re.sub(r"^file:(//)?", "", text) or "/")
+    return None
+
+
+# -- frames as Arrow IPC (dtypes kept: nothing is dropped, not even unused categories) ----------
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _bytes_frame(blob: bytes) -> pd.DataFrame:
+    with pa.ipc.open_stream(io.BytesIO(blob)) as reader:
+        return reader.read_all().to_pandas()
+
+
+# -- the executors' part ------------------------------------------------------------------------
+def _renamed(diag: Diagnostic, folder: str, where: str) -> dict:
+    """A diagnostic found in the executor's private folder, naming the snapshot's URI instead."""
+    found = diag.to_dict()
+    for key in ("file", "message", "hint"):
+        found[key] = str(found[key] or "").replace(folder, where)
+    return found
+
+
+def read_files(known, base: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """`mapInPandas` body over Spark's binaryFile records (path, content): each table file typed
+    and checked by `load_table`, as (name, suffix, frame as Arrow IPC or empty, diagnostics as
+    JSON, sha256 of the file's bytes). `known`: a broadcast of the subscribers' msisdn column
+    as Arrow IPC, or None (the subscribers' own job)."""
+    msisdns = _bytes_frame(known.value)["msisdn"] if known is not None else None
+    for batch in batches:
+        for path, content in zip(batch["path"].tolist(), batch["content"].tolist()):
+            file_name = path.rstrip("/").rsplit("/", 1)[-1]
+            name, suffix = file_name.rsplit(".", 1)[0], "." + file_name.rsplit(".", 1)[-1]
+            folder = tempfile.mkdtemp(prefix="rekindle-snapshot-")
+            try:
+                (Path(folder) / file_name).write_bytes(content)
+                frame, diags = load_table(Path(folder), name, msisdns)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            yield pd.DataFrame({
+                "name": [name], "suffix": [suffix],
+                "data": [_frame_bytes(frame) if frame is not None and not diags else b""],
+                "diagnostics": [json.dumps([_renamed(d, folder, base) for d in diags]).encode("utf-8")],
+                "sha256": [hashlib.sha256(content).hexdigest()],
+            })
+
+
+# -- the driver's part --------------------------------------------------------------------------
+class Listing:
+    """The snapshot folder as Hadoop's FileSystem sees it."""
+
+    def __init__(self, spark, data):
+        jvm = spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(str(data))
+        fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        self.given = str(data)
+        if not fs.exists(path) or not fs.getFileStatus(path).isDirectory():
+            raise DiagnosticError([Diagnostic("DC000", f"snapshot folder '{data}' does not exist", file=str(data),
+                                              hint="pass the folder holding subscribers.csv, subscriptions.csv, … "
+                                                   "(any path or URI the Spark cluster can read)")])
+        self.base = str(fs.makeQualified(path).toString()).rstrip("/")
+        self.names = {status.getPath().getName() for status in fs.listStatus(path) if status.isFile()}
+
+    def files(self, name: str) -> list[str]:
+        return [f"{name}{suffix}" for suffix in SUFFIXES if f"{name}{suffix}" in self.names]
+
+
+def _decided_by_names(listing: Listing, name: str) -> list[Diagnostic]:
+    """The local loader's own verdict on a table with no file or two (it looks at names only)."""
+    folder = tempfile.mkdtemp(prefix="rekindle-snapshot-")
+    try:
+        for file_name in listing.files(name):
+            (Path(folder) / file_name).touch()
+        _frame, diags = load_table(Path(folder), name)
+        return [Diagnostic(**_renamed(d, folder, listing.given)) for d in diags]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _job(spark, listing: Listing, names: list[str], known) -> list:
+    from engine.spark.pool import SparkJobFailed, _spark_errors
+
+    paths = [f"{listing.base}/{f}" for n in names for f in listing.files(n)]
+    if not paths:
+        return []
+    body = functools.partial(read_files, known, listing.given)
+    # One file per task: files are not split, and a 1-byte split size packs no two into one task.
+    saved = spark.conf.get(SPLIT, None)
+    spark.conf.set(SPLIT, "1")
+    try:
+        frame = spark.read.format("binaryFile").load(paths).select("path", "content")
+        return frame.mapInPandas(body, "name string, suffix string, data binary, diagnostics binary, sha256 string") \
+            .collect()
+    except _spark_errors() as error:
+        raise SparkJobFailed("snapshot", error) from None
+    finally:
+        if saved is None:
+            spark.conf.unset(SPLIT)
+        else:
+            spark.conf.set(SPLIT, saved)
+
+
+def read_snapshot(spark, data) -> tuple[Snapshot, str]:
+    """The validated snapshot at `data` (path or URI) read by Spark, and its fingerprint
+    (module docstring); raises the local loader's DiagnosticError on a broken snapshot."""
+    listing = Listing(spark, data)
+    diags: list[Diagnostic] = []
+    readable = []
+    for name in TABLES:
+        files = listing.files(name)
+        if len(files) == 1:
+            readable.append(name)
+        else:
+            diags += _decided_by_names(listing, name)
+    records = _job(spark, listing, [n for n in readable if n == "subscribers"], None)
+    known = None
+    tables: dict[str, pd.DataFrame] = {}
+    hashes: dict[str, str] = {}
+
+    def take(found) -> None:
+        for r in found:
+            diags.extend(Diagnostic(**d) for d in json.loads(r["diagnostics"]))
+            hashes[r["name"] + r["suffix"]] = r["sha256"]
+            if r["data"]:
+                tables[r["name"]] = _bytes_frame(r["data"])
+
+    take(records)
+    if "subscribers" in tables:
+        known = spark.sparkContext.broadcast(_frame_bytes(tables["subscribers"][["msisdn"]]))
+    try:
+        take(_job(spark, listing, [n for n in readable if n != "subscribers"], known))
+    finally:
+        if known is not None:
+            known.unpersist()
+    if diags:
+        raise DiagnosticError(diags)
+    folder = local_folder(listing.base)  # as Hadoop resolved it: a bare path is fs.defaultFS's (HDFS on YARN)
+    snapshot = Snapshot(folder if folder is not None else Path(str(data)),
+                        {name: tables[name] for name in TABLES if name in tables})
+    return snapshot, _fingerprint(folder, hashes)
+
+
+def _fingerprint(folder: Path | None, hashes: dict[str, str]) -> str:
+    if folder is not None:
+        from engine.night.run import snapshot_fingerprint
+
+        return snapshot_fingerprint(folder)
+    digest = hashlib.sha256()
+    for name in sorted(TABLES):
+        for suffix in SUFFIXES:
+            if name + suffix in hashes:
+                digest.update(f"{name}{suffix}\0{hashes[name + suffix]}".encode())
+    return digest.hexdigest()
