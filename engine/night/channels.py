@@ -88,7 +88,8 @@ class ChannelFiles:
         key = (row["msisdn"], row["service"])
         last = self._last.get(channel)
         if last is not None and key < last:
-            raise RuntimeError(f"{channel} row {key} came after {last}: channel rows must come in (msisdn, service) order")
+            raise RuntimeError(f"{channel} row {key} came after {last}: "
+                               "channel rows must come in (msisdn, service) order")
         self._last[channel] = key
         self._open[channel][2].writerow(safe_row(row.get(c) or "" for c in columns_of(channel)))
 

@@ -19,8 +19,9 @@ value) are the fact's own: the template's JSON is split once around them
 (engine/night/fragments.Template) and filled per fact from per-column JSON fragments. A fact's
 outcome across packs is its templates in pack order; its final outcome is worked out once per
 distinct combination. The classes mean the same in every slice, so a worker keeps the templates
-it built for the next slices (`TemplateMemo`): a group met before is not decided again. tests/engine/night/test_partition.py holds the rows and payloads equal to
-deciding every fact on its own.
+it built for the next slices (`TemplateMemo`): a group met before is not decided again.
+tests/engine/night/test_partition.py holds the rows and payloads equal to deciding every fact on
+its own.
 """
 
 from __future__ import annotations

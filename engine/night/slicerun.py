@@ -96,7 +96,8 @@ class SliceRunner:
         result = SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
         for k in self.ks:
             inside, extras, outside = self._frame(k)
-            part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider, memo=self.memo)
+            part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider,
+                             memo=self.memo)
             decided = part.decide()
             result.candidates.extend(decided.candidates)
             result.funnel.update(decided.funnel)
