@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import re
 import shutil
@@ -49,11 +48,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-import pyarrow as pa
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.snapshot.contract import TABLES
 from engine.snapshot.loader import Snapshot, load_table
+from engine.spark.shipping import bytes_frame, ipc_bytes
 
 SUFFIXES = (".csv", ".parquet")
 SPLIT = "spark.sql.files.maxPartitionBytes"
@@ -75,20 +74,6 @@ def local_folder(data) -> Path | None:
     return None
 
 
-# -- frames as Arrow IPC (dtypes kept: nothing is dropped, not even unused categories) ----------
-def _frame_bytes(frame: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def _bytes_frame(blob: bytes) -> pd.DataFrame:
-    with pa.ipc.open_stream(io.BytesIO(blob)) as reader:
-        return reader.read_all().to_pandas()
-
-
 # -- the executors' part ------------------------------------------------------------------------
 def _renamed(diag: Diagnostic, folder: str, where: str) -> dict:
     """A diagnostic found in the executor's private folder, naming the snapshot's URI instead."""
@@ -103,7 +88,7 @@ def read_files(known, base: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd
     and checked by `load_table`, as (name, suffix, frame as Arrow IPC or empty, diagnostics as
     JSON, sha256 of the file's bytes). `known`: a broadcast of the subscribers' msisdn column
     as Arrow IPC, or None (the subscribers' own job)."""
-    msisdns = _bytes_frame(known.value)["msisdn"] if known is not None else None
+    msisdns = bytes_frame(known.value)["msisdn"] if known is not None else None
     for batch in batches:
         for path, content in zip(batch["path"].tolist(), batch["content"].tolist()):
             file_name = path.rstrip("/").rsplit("/", 1)[-1]
@@ -116,7 +101,7 @@ def read_files(known, base: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd
                 shutil.rmtree(folder, ignore_errors=True)
             yield pd.DataFrame({
                 "name": [name], "suffix": [suffix],
-                "data": [_frame_bytes(frame) if frame is not None and not diags else b""],
+                "data": [ipc_bytes(frame) if frame is not None and not diags else b""],
                 "diagnostics": [json.dumps([_renamed(d, folder, base) for d in diags]).encode("utf-8")],
                 "sha256": [hashlib.sha256(content).hexdigest()],
             })
@@ -199,11 +184,11 @@ def read_snapshot(spark, data) -> tuple[Snapshot, str]:
             diags.extend(Diagnostic(**d) for d in json.loads(r["diagnostics"]))
             hashes[r["name"] + r["suffix"]] = r["sha256"]
             if r["data"]:
-                tables[r["name"]] = _bytes_frame(r["data"])
+                tables[r["name"]] = bytes_frame(r["data"])
 
     take(records)
     if "subscribers" in tables:
-        known = spark.sparkContext.broadcast(_frame_bytes(tables["subscribers"][["msisdn"]]))
+        known = spark.sparkContext.broadcast(ipc_bytes(tables["subscribers"][["msisdn"]]))
     try:
         take(_job(spark, listing, [n for n in readable if n != "subscribers"], known))
     finally:

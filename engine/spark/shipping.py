@@ -38,11 +38,17 @@ INDEX = "__index__"
 
 # -- frames as Arrow IPC ------------------------------------------------------------------------
 def frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as one Arrow IPC stream (pandas metadata keeps dtypes: categories, object strings)."""
+    """A frame as one Arrow IPC stream (pandas metadata keeps dtypes: categories, object strings),
+    categories a slice does not use left out."""
     frame = frame.copy(deep=False)
     for name in frame.columns:
         if isinstance(frame[name].dtype, pd.CategoricalDtype):
             frame[name] = frame[name].cat.remove_unused_categories()
+    return ipc_bytes(frame)
+
+
+def ipc_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as one Arrow IPC stream exactly as it is (unused categories kept)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema) as writer:
