@@ -94,21 +94,21 @@ def _rows(part, verdicts):
     return out
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(data=st.data())
-def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, data):
+def _in_scope(content, snapshots, data):
+    """(facts in some pack's scope, their extras, ctx, compiled set) of a drawn snapshot whose
+    numeric signature fields were pushed onto and around the YAML's constants."""
     seed = data.draw(st.sampled_from(sorted(snapshots)))
     frame, extras, ctx = _prepared(snapshots[seed], content)
     compiled = compile_set(content)
     _near_constants(compiled, frame, data)
     extras = extras.assign(scope_bits=_scope_bits(frame, ctx))
     inside = extras["scope_bits"].to_numpy() != 0
-    frame, extras = frame[inside], extras[inside]
-    assert len(frame) > 50
+    return frame[inside].reset_index(drop=True), extras[inside].reset_index(drop=True), ctx, compiled
 
-    fast, slow = (Partition(frame, extras, ctx, content, compiled),
-                  ReferencePartition(frame, extras, ctx, content, compiled))
+
+def _same_as_reference(fast, slow, frame, ctx):
+    """Both partitions decide alike (funnel, candidates) and, after one arbitration of the
+    reference's candidates, hand out the same rows, one per fact."""
     got, expected = fast.decide(), slow.decide()
     assert got.funnel == expected.funnel
     assert got.facts == expected.facts
@@ -121,6 +121,16 @@ def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, 
     assert len(fast_rows) == len(slow_rows) == len(frame)
     for a, b in zip(fast_rows, slow_rows):
         assert a == b, (a.msisdn, a.service)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, data):
+    frame, extras, ctx, compiled = _in_scope(content, snapshots, data)
+    assert len(frame) > 50
+    fast = Partition(frame, extras, ctx, content, compiled)
+    _same_as_reference(fast, ReferencePartition(frame, extras, ctx, content, compiled), frame, ctx)
     assert len({t.pack for t in fast.templates}) > 1  # the packs really were decided
     assert len(fast.templates) < len(frame)  # and outcomes really were shared
 
@@ -131,29 +141,12 @@ def test_partition_rows_equal_deciding_each_fact_on_its_own(content, snapshots, 
 def test_a_later_slice_reusing_earlier_slices_outcomes_equals_deciding_each_fact(content, snapshots, data):
     """A worker's TemplateMemo carries pack outcomes from one slice to the next: the second half
     of the facts, decided after the first half with the same memo, gives the reference's rows."""
-    seed = data.draw(st.sampled_from(sorted(snapshots)))
-    frame, extras, ctx = _prepared(snapshots[seed], content)
-    compiled = compile_set(content)
-    _near_constants(compiled, frame, data)
-    extras = extras.assign(scope_bits=_scope_bits(frame, ctx))
-    inside = extras["scope_bits"].to_numpy() != 0
-    frame, extras = frame[inside].reset_index(drop=True), extras[inside].reset_index(drop=True)
+    frame, extras, ctx, compiled = _in_scope(content, snapshots, data)
     cut = data.draw(st.integers(len(frame) // 4, 3 * len(frame) // 4))
     memo = TemplateMemo()
     Partition(frame.iloc[:cut], extras.iloc[:cut], ctx, content, compiled, memo=memo).decide()
     known = len(memo._known)
     later, fresh = frame.iloc[cut:], extras.iloc[cut:]
     fast = Partition(later, fresh, ctx, content, compiled, memo=memo)
-    slow = ReferencePartition(later, fresh, ctx, content, compiled)
-    got, expected = fast.decide(), slow.decide()
+    _same_as_reference(fast, ReferencePartition(later, fresh, ctx, content, compiled), later, ctx)
     assert len(memo._known) - known < len(fast.templates)  # the second half really reused outcomes
-    assert got.funnel == expected.funnel
-    assert sorted(got.candidates, key=lambda c: c.key) == sorted(expected.candidates, key=lambda c: c.key)
-    contacts = dict(zip(later["msisdn"], later["contacts_30d"].astype(int)))
-    results = arbitrate(expected.candidates, contacts, ctx.policy)
-    verdicts = {r.candidate.key: (r.outcome, r.option.strategy if r.option else "", r.option.channel if r.option else "",
-                                  r.fell_back, r.beaten_by, r.full_channels) for r in results}
-    fast_rows, slow_rows = _rows(fast, verdicts), _rows(slow, verdicts)
-    assert len(fast_rows) == len(slow_rows) == len(later)
-    for a, b in zip(fast_rows, slow_rows):
-        assert a == b, (a.msisdn, a.service)
