@@ -9,18 +9,20 @@ by segment. The funnel is stored as JSON on the run row and printed as tables at
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Mapping
+from typing import Mapping
 
-from engine.night.arbitrate import WON, Result
+from engine.night.arbitrate import WON
 from engine.base.vocabulary import EXCLUDED, HELD_OUT, NOT_SELECTED
 
 
-def build_funnel(pack_counts: Counter, results: Iterable[Result], out_of_scope: Mapping[str, int],
+def build_funnel(pack_counts: Counter, arbitrated: Mapping[tuple[str, str, str], int], out_of_scope: Mapping[str, int],
                  decisions: Mapping[str, int], facts: int, capacities: Mapping[str, int]) -> dict:
-    """The funnel summary (JSON-ready) from the workers' counts and the arbitration results.
+    """The funnel summary (JSON-ready) from the workers' counts and the arbitration's.
 
     `pack_counts` maps (pack, decision, reason, channel) to counts for every non-candidate
-    outcome and every held-out candidate.
+    outcome and every held-out candidate; `arbitrated` maps (pack, outcome, channel) to the
+    arbitrated candidates (engine.night.candidates.arbitrate_table: a winner on the channel it
+    was contacted on, a loser on its first option's).
     """
     packs: dict[str, dict] = {}
     channels: dict[str, dict] = {}
@@ -46,20 +48,17 @@ def build_funnel(pack_counts: Counter, results: Iterable[Result], out_of_scope: 
             row["held_out"] += n
             channel_row(row["channels"], channel)["held_out"] += n
             channel_row(channels, channel)["held_out"] += n
-    for result in results:
-        cand = result.candidate
-        row = pack_row(cand.pack)
-        row["in_scope"] += 1
-        if result.outcome == WON:
-            channel = result.option.channel
-            row["treated"] += 1
-            channel_row(row["channels"], channel)["treated"] += 1
-            channel_row(channels, channel)["treated"] += 1
+    for (pack, outcome, channel), n in sorted(arbitrated.items()):
+        row = pack_row(pack)
+        row["in_scope"] += n
+        if outcome == WON:
+            row["treated"] += n
+            channel_row(row["channels"], channel)["treated"] += n
+            channel_row(channels, channel)["treated"] += n
         else:
-            channel = cand.options[0].channel
-            bump(row["lost"], result.outcome)
-            bump(channel_row(row["channels"], channel)["lost"], result.outcome)
-            bump(channel_row(channels, channel)["lost"], result.outcome)
+            bump(row["lost"], outcome, n)
+            bump(channel_row(row["channels"], channel)["lost"], outcome, n)
+            bump(channel_row(channels, channel)["lost"], outcome, n)
     for name, row in channels.items():
         row["capacity"] = capacities.get(name)
     return {

@@ -129,13 +129,15 @@ class Partition:
         self.order = np.zeros(0, dtype=np.int64)
         self._field_texts, self._messages, self._decision_texts = {}, {}, {}
 
-    def reattach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> None:
-        """The same facts again (rebuilt from the same inputs) after `release`, ready for rows."""
+    def reattach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> list[Candidate]:
+        """The same facts again (rebuilt from the same inputs) after `release`, ready for rows;
+        returns the arbitration candidates `decide` returned, again and in the same order."""
         if len(frame) != len(self.tids):
             raise RuntimeError(f"a slice rebuilt {len(frame)} facts where it decided {len(self.tids)}")
         self._attach(frame, extras)
-        self._candidates(Counter())
+        candidates = self._candidates(Counter())
         self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
+        return candidates
 
     # -- phase 1 ----------------------------------------------------------------------------
     def decide(self) -> Decided:

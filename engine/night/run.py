@@ -13,7 +13,8 @@
    signature in durable_rules (engine.night.partition); holdouts are drawn there. A worker keeps
    only each fact's outcome ids, not its facts;
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
-   the whole base (engine.night.arbitrate);
+   the whole base (engine.night.arbitrate); they come and their verdicts go back as arrays
+   (engine.night.candidates), not as objects;
 7. rows: every worker rebuilds its next slice's facts and builds its decision rows and trace
    payloads, compressed into trace blocks (engine.night.slicerun.SliceRunner.slice_rows), all
    workers at once; the parent takes the slices in order (their ranges are in order, so the rows
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from engine.night.arbitrate import arbitrate
+from engine.night.candidates import CandidateTable, arbitrate_table
 from engine.store.blocks import encode_hashes, payload_bytes
 from engine.store.chain import GENESIS, link_bytes
 from engine.snapshot.contract import TABLES
@@ -310,18 +311,16 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
           else Workers(makers, processes=count > 1)) as workers:
         decided = workers.call("decide")
         clock.stage("arbitrate")
-        candidates = [c for part in decided for c in part.candidates]
-        contacts = {m: n for part in decided for m, n in part.contacts.items()}
-        results = arbitrate(candidates, contacts, ctx.policy)
-        del candidates, contacts
-        verdicts: list[dict] = [{} for _ in decided]
-        worker_of = {c.key: w for w, part in enumerate(decided) for c in part.candidates}
-        for r in results:
-            option = r.option
-            verdicts[worker_of[r.candidate.key]][r.candidate.key] = (
-                r.outcome, option.strategy if option else "", option.channel if option else "",
-                r.fell_back, r.beaten_by, r.full_channels)
-        del worker_of
+        table = CandidateTable.concat([part.candidates for part in decided])
+        arbitrated, arbitrated_counts = arbitrate_table(table, ctx.policy)
+        del table
+        verdicts: list[dict] = [{} for _ in decided]  # per worker: slice -> the Verdicts of its candidates
+        at = 0
+        for w, part in enumerate(decided):
+            for k, count in part.counts.items():  # the worker's slices in the order of its table's rows
+                verdicts[w][k] = arbitrated.part(at, at + count)
+                at += count
+        del arbitrated
         pack_counts: Counter = Counter()
         out_of_scope_counts: Counter = Counter()
         for part in decided:
@@ -338,7 +337,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         try:
             with RunWriter(options.db_url) as writer:
                 sealed = _seal_and_write(writer, run_id, _slices_in_order(workers, owner), files)
-                funnel = build_funnel(pack_counts, results, dict(out_of_scope_counts), sealed.decision_counts,
+                funnel = build_funnel(pack_counts, arbitrated_counts, dict(out_of_scope_counts), sealed.decision_counts,
                                       facts_total, ctx.policy.capacities)
                 clock.stage("files")
                 files.close()

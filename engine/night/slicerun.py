@@ -4,9 +4,9 @@ A worker process is forked with the loaded snapshot, the slice plan (engine/nigh
 and the base's scores in memory; it owns slices w, w + W, w + 2W, … For each, phase 1 builds the
 slice's facts, merges the base's scores, segments them, applies the packs' scopes and decides
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
-(template ids per pack) and hands back the candidates, the contacts of their subscribers and
-the counts. Phase 2 rebuilds a slice's facts when the parent asks for its rows (the same inputs
-give the same facts), fills in the arbitration verdicts and builds all its rows, their payloads
+(template ids per pack) and hands back the candidates as arrays (engine/night/candidates.py,
+with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts when the parent asks for its rows (the same inputs
+give the same facts, so the same candidates in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
 compressed into trace blocks (`slice_rows`, `gather_rows`), with the slice's out-of-scope rows;
 every worker builds its next slice while the parent seals and writes the one before. So a worker
 holds the facts of one slice at a time, whatever the size of the base.
@@ -25,6 +25,7 @@ import pandas as pd
 
 from engine.base.memory import release_unused
 from engine.store import blocks
+from engine.night.candidates import CandidateTable, Verdicts
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.partition import Partition, Row, TemplateMemo
@@ -36,9 +37,9 @@ from engine.night.slices import Slices
 class SlicesDecided:
     """What phase 1 of a worker hands back to the parent."""
 
-    candidates: list  # arbitration candidates (held-out ones excluded), all the worker's slices
+    candidates: CandidateTable  # arbitration candidates (held-out ones excluded) of the worker's slices in turn
+    counts: dict  # slice -> its candidates (rows of `candidates`), in the order of the worker's slices
     funnel: Counter  # (pack, decision, reason, channel) -> facts
-    contacts: dict  # msisdn -> contacts_30d, for the candidates' subscribers
     facts: int  # facts of the worker's slices, in scope or not
     sizes: dict  # slice -> its facts in some pack's scope (its rows in the chain)
     out_of_scope: Counter  # segment -> facts in the scope of no pack
@@ -93,30 +94,34 @@ class SliceRunner:
 
     # -- phase 1 ----------------------------------------------------------------------------
     def decide(self) -> SlicesDecided:
-        result = SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
+        result = SlicesDecided(candidates=CandidateTable.concat([]), counts={}, funnel=Counter(), facts=0, sizes={},
+                               out_of_scope=Counter())
+        tables = []
         for k in self.ks:
             inside, extras, outside = self._frame(k)
             part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider,
                              memo=self.memo)
             decided = part.decide()
-            result.candidates.extend(decided.candidates)
-            result.funnel.update(decided.funnel)
-            people = {c.msisdn for c in decided.candidates}
-            if people:
+            contacts = {}
+            if decided.candidates:
                 contacts = dict(zip(inside["msisdn"], inside["contacts_30d"].astype(int)))
-                result.contacts.update({m: contacts[m] for m in people})
+            tables.append(CandidateTable.of(decided.candidates, contacts))
+            result.counts[k] = len(decided.candidates)
+            result.funnel.update(decided.funnel)
+            del decided, contacts  # the candidates as objects: only the table is kept
             result.facts += len(inside) + len(outside)
             result.sizes[k] = len(inside)
             result.out_of_scope.update(outside["segment"].value_counts().to_dict())
             part.release()
             self.parts[k] = part
             release_unused()  # the slice's facts are gone: keep the worker at one slice's size
+        result.candidates = CandidateTable.concat(tables)
         return result
 
     # -- phase 2 ----------------------------------------------------------------------------
-    def start_rows(self, verdicts: dict, starts: dict) -> None:
-        """The arbitration verdicts of this worker's candidates (see Partition.start_rows) and the
-        chain position of each slice's first row."""
+    def start_rows(self, verdicts: dict[int, Verdicts], starts: dict) -> None:
+        """Per slice the arbitration verdicts of its candidates (rows in the order `decide` gave
+        them) and the chain position of each slice's first row."""
         self.verdicts, self.starts = verdicts, starts
 
     def open_slice(self, k: int) -> None:
@@ -124,8 +129,11 @@ class SliceRunner:
         if k in self.outside:
             return
         inside, extras, outside = self._frame(k)
-        self.parts[k].reattach(inside, extras)
-        self.parts[k].start_rows(self.verdicts, self.starts[k])
+        candidates = self.parts[k].reattach(inside, extras)
+        verdicts = self.verdicts.pop(k, None)
+        if verdicts is None and candidates:
+            raise RuntimeError(f"slice {k} has {len(candidates)} candidates but no arbitration verdicts")
+        self.parts[k].start_rows(verdicts.entries(candidates) if candidates else {}, self.starts[k])
         self.outside[k] = sorted(zip(outside["msisdn"].astype(str), outside["service"].astype(str),
                                      outside["segment"].astype(object)))  # key order: the writer's blocks need it
 

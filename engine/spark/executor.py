@@ -67,12 +67,13 @@ def decide_slices(broadcast, batches: Iterator[pd.DataFrame]) -> Iterator[pd.Dat
             for old in [o for o in _DECIDED if o[0] != key]:
                 del _DECIDED[old]
             _DECIDED[(key, k)] = runner
+            table = decided.candidates
             body = {
                 "candidates": [[c.msisdn, c.service, c.pack, c.priority,
                                 [[o.strategy, o.channel, o.ev] for o in c.options], c.fallback]
-                               for c in decided.candidates],
+                               for c in table.candidates()],
                 "funnel": [[*key, n] for key, n in decided.funnel.items()],
-                "contacts": {m: int(n) for m, n in decided.contacts.items()}, "facts": int(decided.facts),
+                "contacts": dict(zip(table.msisdn.tolist(), table.contacts.tolist())), "facts": int(decided.facts),
                 "size": int(decided.sizes[0]),
                 "out_of_scope": [[segment, int(n)] for segment, n in decided.out_of_scope.items()],
                 "seconds": round(time.perf_counter() - start, 3),  # the task's work, for docs/SPARK.md's figures
@@ -90,7 +91,8 @@ def _ipc(table: pa.Table) -> bytes:
 
 def row_slices(broadcast, verdicts, starts, limit: int, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """Phase 2 of every slice in `batches` (module docstring); `verdicts` and `starts` are
-    broadcasts of {slice: {candidate key: verdict}} and {slice: first chain position}."""
+    broadcasts of {slice: its candidates' Verdicts (engine/night/candidates.py)} and {slice: first
+    chain position}."""
     for batch in batches:
         for k, blob in zip(batch["slice"].tolist(), batch["data"].tolist()):
             start = time.perf_counter()
@@ -98,7 +100,7 @@ def row_slices(broadcast, verdicts, starts, limit: int, batches: Iterator[pd.Dat
             if runner is None:
                 runner = _runner(broadcast.value, blob)
                 runner.decide()
-            runner.start_rows(verdicts.value.get(k, {}), {0: starts.value[k]})
+            runner.start_rows({0: verdicts.value[k]} if k in verdicts.value else {}, {0: starts.value[k]})
             part = 0
             while True:
                 rows = runner.next_rows(0, limit)

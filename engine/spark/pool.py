@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 
 from engine.night.arbitrate import Candidate, Option
+from engine.night.candidates import CandidateTable
 from engine.night.partition import Row
 from engine.night.slicerun import BATCH as ROWS_BATCH, SlicesDecided, gather_rows
 from engine.spark.executor import OUTSIDE, ROW_COLUMNS, ROWS, decide_slices, row_slices
@@ -78,7 +79,6 @@ class SparkPool:
         self.night = context.broadcast(pack_night(ctx, compiled, versions, options))
         self._broadcasts = [self.night]
         self._pending: dict[int, Any] = {}
-        self._keys: dict[int, list[tuple]] = {}  # slice -> its candidates' keys
         self._stream = None
         self._record = None  # the stream's next record, read ahead
         self._outside: dict[int, list[tuple]] = {}
@@ -140,29 +140,31 @@ class SparkPool:
                             decide_parts=[bodies[k]["spent"] for k in sorted(bodies)])
         if sorted(bodies) != list(range(self.slices)):
             raise SparkJobFailed("decide", RuntimeError(f"{len(bodies)} of {self.slices} slices came back"))
-        parts = [SlicesDecided(candidates=[], funnel=Counter(), contacts={}, facts=0, sizes={}, out_of_scope=Counter())
+        parts = [SlicesDecided(candidates=CandidateTable.concat([]), counts={}, funnel=Counter(), facts=0, sizes={},
+                               out_of_scope=Counter())
                  for _ in range(self.count)]
+        tables: list[list[CandidateTable]] = [[] for _ in range(self.count)]
         for k in range(self.slices):  # each worker's slices in order, as a local worker decides them
             body, part = bodies[k], parts[self.owner[k]]
             candidates = [Candidate(m, s, p, priority, tuple(Option(*o) for o in options), fallback)
                           for m, s, p, priority, options, fallback in body["candidates"]]
-            self._keys[k] = [c.key for c in candidates]
-            part.candidates.extend(candidates)
+            tables[self.owner[k]].append(CandidateTable.of(candidates, body["contacts"]))
+            part.counts[k] = len(candidates)
             part.funnel.update({tuple(row[:4]): row[4] for row in body["funnel"]})
-            part.contacts.update(body["contacts"])
             part.facts += body["facts"]
             part.sizes[k] = body["size"]
             part.out_of_scope.update({segment: n for segment, n in body["out_of_scope"]})
+        for part, worker_tables in zip(parts, tables):
+            part.candidates = CandidateTable.concat(worker_tables)
         return parts
 
     # -- job 2: rows ----------------------------------------------------------------------------
     def _start_rows(self, per_worker_args) -> list[None]:
-        merged: dict = {}
+        by_slice: dict = {}  # slice -> the Verdicts of its candidates
         starts: dict = {}
         for verdicts, first in per_worker_args:
-            merged.update(verdicts)
+            by_slice.update(verdicts)
             starts = first
-        by_slice = {k: {key: merged[key] for key in keys if key in merged} for k, keys in self._keys.items()}
         context = self.spark.sparkContext
         self._starts = dict(starts)
         verdicts_shared, starts_shared = context.broadcast(by_slice), context.broadcast(dict(starts))
