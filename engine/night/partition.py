@@ -35,7 +35,7 @@ import pandas as pd
 from engine.night.arbitrate import WON, Candidate, Option, option_values
 from engine.night.channels import CHANNEL_EXTRAS
 from engine.facts.build import fact_records
-from engine.night.holdout import UNIVERSAL, fraction
+from engine.night.holdout import UNIVERSAL, fraction, held_out
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
@@ -208,10 +208,12 @@ class Partition:
                 strategy="", channel="", message="", contact={})))
 
     def _candidates(self, funnel: Counter) -> list[Candidate]:
-        """Candidates of every treat outcome, their options' expected values and holdouts."""
+        """Candidates of every treat outcome, their options' expected values and holdouts: per
+        pack and template, in row order (phase 2 regenerates them in this order)."""
         ctx = self.ctx
-        universal_cache: dict[str, bool] = {}
+        universal_of: dict[str, bool] = {}  # msisdn -> in the universal control group
         candidates: list[Candidate] = []
+        columns: dict[str, np.ndarray] = {}  # the frame's value / uplift columns as floats, read once
         for k, name in enumerate(self.pack_order):
             pack = ctx.packs.get(name)
             column = self.tids[:, k]
@@ -219,35 +221,42 @@ class Partition:
                 entry = self.templates[t].entry
                 if entry["decision"] != TREAT:
                     continue
-                rows = np.flatnonzero(column == t)
-                evs = [self._evs(strategy, rows) for strategy, _channel in entry["options"]]
-                for n, i in enumerate(rows.tolist()):
-                    msisdn, service = self.msisdns[i], self.services[i]
-                    options = tuple(Option(strategy, channel, ev[n])
-                                    for (strategy, channel), ev in zip(entry["options"], evs))
-                    cand = Candidate(msisdn, service, pack.name, pack.priority, options, pack.fallback)
-                    universal = universal_cache.get(msisdn)
-                    if universal is None:
-                        universal = fraction(msisdn, UNIVERSAL, ctx.period) < ctx.universal_holdout
-                        universal_cache[msisdn] = universal
-                    held = universal or (pack.holdout > 0 and fraction(msisdn, pack.name, ctx.period) < pack.holdout)
-                    self.candidates[cand.key] = {"candidate": cand, "held_out": held, "universal": universal}
+                if not entry["options"]:  # a treat outcome names at least its own treatment
+                    raise RuntimeError(f"pack {name} decided treat with no option")
+                rows = np.flatnonzero(column == t).tolist()
+                msisdns = [self.msisdns[i] for i in rows]
+                per_option = [[Option(strategy, channel, ev) for ev in self._evs(strategy, rows, columns)]
+                              for strategy, channel in entry["options"]]
+                group = [Candidate(m, self.services[i], pack.name, pack.priority, options, pack.fallback)
+                         for m, i, options in zip(msisdns, rows, zip(*per_option))]
+                for m in msisdns:
+                    if m not in universal_of:
+                        universal_of[m] = fraction(m, UNIVERSAL, ctx.period) < ctx.universal_holdout
+                universal = [universal_of[m] for m in msisdns]
+                in_pack = held_out(msisdns, pack.name, ctx.period, pack.holdout).tolist()
+                first_channel = entry["options"][0][1]
+                for cand, u, p in zip(group, universal, in_pack):
+                    held = u or p
+                    self.candidates[cand.key] = {"candidate": cand, "held_out": held, "universal": u}
                     if held:
-                        funnel[(pack.name, HELD_OUT, UNIVERSAL_REASON if universal else HOLDOUT_REASON,
-                                options[0].channel)] += 1
+                        funnel[(pack.name, HELD_OUT, UNIVERSAL_REASON if u else HOLDOUT_REASON, first_channel)] += 1
                     else:
                         candidates.append(cand)
         return candidates
 
-    def _evs(self, strategy: str, rows: np.ndarray) -> list[float]:
+    def _evs(self, strategy: str, rows: list[int], columns: dict[str, np.ndarray]) -> list[float]:
         """Expected value of `strategy` for the facts `rows`: arbitrate.option_values (uplift, else
-        base_response, × value × value_scale − cost) on the frame's columns."""
+        base_response, × value × value_scale − cost) on the frame's columns (`columns` caches them as floats)."""
         info = self.ctx.strategies.get(strategy)
-        columns = {name: self.frame[name].to_numpy(dtype=float)[rows]
-                   for name in ("value", UPLIFT_PREFIX + strategy) if name in self.frame.columns}
-        if not columns:
-            columns = {"value": np.zeros(len(rows))}
-        ev = option_values(columns, strategy, info.cost if info else 0.0, info.base_response if info else 0.0,
+        wanted = {}
+        for name in ("value", UPLIFT_PREFIX + strategy):
+            if name in self.frame.columns:
+                if name not in columns:
+                    columns[name] = self.frame[name].to_numpy(dtype=float)
+                wanted[name] = columns[name][rows]
+        if not wanted:
+            wanted = {"value": np.zeros(len(rows))}
+        ev = option_values(wanted, strategy, info.cost if info else 0.0, info.base_response if info else 0.0,
                            self.ctx.value_scale)
         return [round(x, 9) for x in ev.tolist()]  # Python's round: identical across platforms' float noise
 
