@@ -77,10 +77,14 @@ class PeakSampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.peak_rss, self.peak_pss, self._stop_flag = pid, 0.0, 0.0, threading.Event()
+        self.stage = "start"  # the run's current stage (set by its progress callback)
+        self.peak_by_stage: dict[str, float] = {}  # stage -> peak summed PSS (MB) while it ran
 
     def _sample(self) -> None:
+        stage = self.stage
         rss, pss = tree_memory_mb(self.pid)
         self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+        self.peak_by_stage[stage] = max(self.peak_by_stage.get(stage, 0.0), pss)
 
     def run(self) -> None:
         while not self._stop_flag.is_set():
@@ -172,6 +176,7 @@ def main() -> None:
 
         def progress(stage: str) -> None:
             at_stage[stage] = round(tree_memory_mb(os.getpid())[1])
+            sampler.stage = stage
 
         result = run_night(options, progress=progress)
         seconds = time.perf_counter() - start
@@ -192,6 +197,7 @@ def main() -> None:
         "subscribers_per_s": round(args.subscribers / seconds),
         "peak_tree_rss_mb": round(sampler.peak_rss), "peak_tree_pss_mb": round(sampler.peak_pss),
         "pss_mb_at_stage_start": at_stage,
+        "peak_pss_mb_by_stage": {stage: round(mb) for stage, mb in sampler.peak_by_stage.items()},
         "db_mb": round(db_mb), "db_bytes_per_decision": round(db_mb * 2**20 / max(result.decisions, 1)),
         "explain_seconds": explain_seconds,  # `rekindle explain MSISDN` from the shell, on this run's database
         "cpu_seconds": round(cpu, 1),  # user + system of the run and its workers: less load-dependent than wall
