@@ -12,8 +12,20 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import sys
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library, found once: `ctypes.util.find_library` runs `ldconfig -p` in a child
+    process on Linux, and a night calls `release_unused` after every slice in every worker (each
+    call forked the worker, a process of hundreds of MB). The parent finds it before forking."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def release_unused() -> None:
@@ -26,7 +38,9 @@ def release_unused() -> None:
             pass
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
+            libc = _libc()
+            if libc is not None:
+                libc.malloc_trim(0)
+        except AttributeError:  # not glibc (musl has no malloc_trim)
             pass
 
