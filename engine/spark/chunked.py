@@ -1,0 +1,283 @@
+"""Table files larger than a chunk, read by Spark in parts: CSV by lines, Parquet by row group.
+
+A table file read as one `binaryFile` record (engine/spark/reading.py) must fit one task's
+memory and Spark's 2 GB record limit; at 1M subscribers usage_monthly.csv is 747 MB, at 30M
+~22 GB. A file larger than the chunk size (`REKINDLE_SPARK_CHUNK_BYTES`, default 128 MiB) is
+read in parts instead, and every part is read, typed and checked by the local loader's own code
+(engine/snapshot/chunks.py `load_part`); the driver puts the parts back together with
+`merge_parts`, which decides what `load_table` decides on the whole file — the same typed frame,
+the same diagnostics (codes, lines, columns, messages, order), duplicate keys across parts
+included.
+
+- **CSV**: Spark's text reader (`lineSep` "\\n": physical lines, a CR stays on its line as in
+  the file) cuts the file into splits of about the chunk size at line ends, as it does for any
+  text file on HDFS or S3 (`spark.sql.files.maxPartitionBytes` = the chunk size while reading).
+  A first job, all in the JVM, counts the lines of every split (`input_file_block_start` names
+  it) and takes each file's header line; the file line of a split's first line is then one plus
+  the lines of the splits before it. The second job hands each split's lines to Python
+  (`mapInArrow`, the lines' bytes as they are, joined back with "\\n" by numpy), which writes the
+  header and the lines as a private file and runs `load_part` with the split's line shift:
+  every line it reports is the file's. Lines never travel one Python object each.
+- **Parquet**: the driver reads the footers (pyarrow's filesystem: `file:`, `hdfs:` through
+  libhdfs, `s3a:` as pyarrow's `s3:` with the environment's credentials) and makes one task per
+  row group, with its first row; the executor opens the file the same way and reads that row
+  group only.
+- A CSV part that cannot stand for its lines (a quoted field across its edge, or a line break
+  inside a quoted field: chunks.py) sends its file back to the whole-file reader; such a file
+  is refused anyway (a line break in a cell is DC031), with the local loader's own diagnostics.
+
+Fingerprint of a remote file read in parts (the local fingerprint is the driver's, over the
+files' bytes, when it can open them): sha256 over the parts' sha256 in file order, so it
+depends on the chunk size as well as the bytes (docs/SPARK.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.base.diagnostics import Diagnostic
+from engine.snapshot.chunks import Part, load_part
+from engine.spark.shipping import bytes_frame, ipc_bytes
+
+CHUNK_ENV = "REKINDLE_SPARK_CHUNK_BYTES"
+DEFAULT_CHUNK = 128 << 20  # Spark's own default split (spark.sql.files.maxPartitionBytes)
+BATCH = 10_000  # lines per Arrow batch from the JVM to Python while reading (the session's is 1 slice)
+PART_SCHEMA = "file string, start long, meta binary, frame binary, keys binary, lines binary, sha256 string"
+
+
+def chunk_bytes(given: int | None = None) -> int:
+    """The chunk size in force: `given`, else REKINDLE_SPARK_CHUNK_BYTES, else 128 MiB."""
+    if given is not None:
+        return int(given)
+    text = os.environ.get(CHUNK_ENV, "").strip()
+    if not text:
+        return DEFAULT_CHUNK
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from engine.base.diagnostics import DiagnosticError
+
+        raise DiagnosticError([Diagnostic("SP002", f"{CHUNK_ENV}={text!r} is not a number of bytes",
+                                          hint=f"unset it for {DEFAULT_CHUNK:,} bytes, or give a whole number > 0")])
+    return value
+
+
+@contextlib.contextmanager
+def conf(spark, settings: dict[str, str]):
+    """Session settings for the duration of one reading, restored after."""
+    saved = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+# -- a part, as data between the executor and the driver ----------------------------------------
+def _renamed(found: list[Diagnostic], folder: str, where: str) -> list[dict]:
+    out = []
+    for diag in found:
+        d = diag.to_dict()
+        for key in ("file", "message", "hint"):
+            d[key] = str(d[key] or "").replace(folder, where)
+        out.append(d)
+    return out
+
+
+def part_record(part: Part, folder: str, where: str, file: str, start: int, sha256: str) -> dict:
+    meta = {
+        "name": part.name, "unit": part.unit, "stage": part.stage, "fields": part.fields,
+        "diagnostics": _renamed(part.diagnostics, folder, where), "items": _renamed(part.items, folder, where),
+        "reference_items": _renamed(part.reference_items, folder, where),
+        "field_rows": part.field_rows, "field_total": part.field_total, "total": part.total,
+        "counts": [[c, code, n] for (c, code), n in part.counts.items()], "unparsed": sorted(part.unparsed),
+        "reference_total": part.reference_total, "rows": part.rows, "positions": part.positions,
+        "first": part.first, "whole": part.whole,
+    }
+    keys = b""
+    if part.keys is not None:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, part.keys.schema) as writer:
+            writer.write_table(part.keys)
+        keys = sink.getvalue().to_pybytes()
+    return {"file": file, "start": start, "meta": json.dumps(meta).encode("utf-8"),
+            "frame": ipc_bytes(part.frame) if part.frame is not None else b"", "keys": keys,
+            "lines": part.lines.astype(np.int64).tobytes() if part.lines is not None else b"", "sha256": sha256}
+
+
+def part_of(record) -> Part:
+    meta = json.loads(record["meta"])
+    part = Part(meta["name"], meta["unit"], stage=meta["stage"], fields=meta["fields"],
+                diagnostics=[Diagnostic(**d) for d in meta["diagnostics"]],
+                items=[Diagnostic(**d) for d in meta["items"]],
+                reference_items=[Diagnostic(**d) for d in meta["reference_items"]],
+                field_rows=[tuple(r) for r in meta["field_rows"]], field_total=meta["field_total"],
+                total=meta["total"], counts={(c, code): n for c, code, n in meta["counts"]},
+                unparsed=set(meta["unparsed"]), reference_total=meta["reference_total"], rows=meta["rows"],
+                positions=meta["positions"], first=meta["first"], whole=meta["whole"])
+    if record["frame"]:
+        part.frame = bytes_frame(record["frame"])
+    if record["keys"]:
+        part.keys = pa.ipc.open_stream(pa.py_buffer(record["keys"])).read_all()
+    if record["lines"]:
+        part.lines = np.frombuffer(record["lines"], dtype=np.int64)
+    return part
+
+
+def _msisdns(known):
+    return bytes_frame(known.value)["msisdn"] if known is not None else None
+
+
+# -- CSV: the executors' part -------------------------------------------------------------------
+def _joined(values: list[pa.Array]) -> bytes:
+    """Lines (binary Arrow arrays, in order) as the bytes they were in the file: each + "\\n"."""
+    chunks = []
+    for array in values:
+        array = array.cast(pa.large_binary()) if array.type != pa.large_binary() else array
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+        data = array.buffers()[2]
+        body = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]] if data is not None \
+            else np.zeros(0, np.uint8)
+        ends = offsets[1:] - offsets[0]
+        chunks.append(np.insert(body, ends, 10))  # "\n" after every line
+    return np.concatenate(chunks).tobytes() if chunks else b""
+
+
+def csv_parts(known, where: str, headers, firsts, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`mapInArrow` body over (file, start, value) lines: each split's lines read as one part."""
+    group, values = None, []
+    for batch in batches:
+        files, starts, n = batch.column(0), batch.column(1).to_numpy(), batch.num_rows
+        if n == 0:
+            continue
+        changed = (starts[1:] != starts[:-1]) | \
+            pc.fill_null(pc.not_equal(files.slice(1), files.slice(0, n - 1)), True).to_numpy(zero_copy_only=False)
+        cut = np.flatnonzero(changed) + 1  # where the next split's lines begin (two small files may share a task)
+        for a, b in zip(np.append(0, cut), np.append(cut, n)):
+            key = (files[int(a)].as_py(), int(starts[a]))
+            if key != group:
+                if group is not None:
+                    yield _csv_part(known, where, headers.value, firsts.value, group, values)
+                group, values = key, []
+            values.append(batch.column(2).slice(a, b - a))
+    if group is not None:
+        yield _csv_part(known, where, headers.value, firsts.value, group, values)
+
+
+def _csv_part(known, where: str, headers: dict, firsts: dict, group: tuple[str, int], values) -> pa.RecordBatch:
+    file, start = group
+    file_name = file.rstrip("/").rsplit("/", 1)[-1]
+    lines = _joined(values)
+    first = firsts[f"{file}\0{start}"]  # the file line of the split's first line
+    body = lines if start == 0 else headers[file] + b"\n" + lines
+    shift = 0 if start == 0 else first - 2
+    folder = tempfile.mkdtemp(prefix="rekindle-part-")
+    try:
+        path = Path(folder) / file_name
+        path.write_bytes(body)
+        part = load_part(path, file_name.rsplit(".", 1)[0], _msisdns(known), line_shift=shift)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    record = part_record(part, folder, where, file, start, hashlib.sha256(lines).hexdigest())
+    return pa.RecordBatch.from_pylist([record], schema=_arrow_schema())
+
+
+def _arrow_schema() -> pa.Schema:
+    return pa.schema([("file", pa.string()), ("start", pa.int64()), ("meta", pa.binary()), ("frame", pa.binary()),
+                      ("keys", pa.binary()), ("lines", pa.binary()), ("sha256", pa.string())])
+
+
+# -- CSV: the driver's part ---------------------------------------------------------------------
+def read_csv_parts(spark, paths: list[str], chunk: int, known, where: str) -> list:
+    """Every split of the CSV files `paths` read as a part (module docstring): the part
+    records, each with its file (as Spark names it) and split start."""
+    from pyspark.sql import functions as F
+
+    with conf(spark, {"spark.sql.files.maxPartitionBytes": str(chunk),
+                      "spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH)}):
+        lines = spark.read.option("lineSep", "\n").text(paths).select(
+            F.input_file_name().alias("file"), F.input_file_block_start().alias("start"),
+            F.col("value").cast("binary").alias("value"))
+        counted = lines.groupBy("file", "start").agg(F.count(F.lit(1)).alias("n"),
+                                                     F.first("value").alias("head")).collect()
+        headers, firsts, seen = {}, {}, {}
+        for row in sorted(counted, key=lambda r: (r["file"], r["start"])):
+            firsts[f"{row['file']}\0{row['start']}"] = seen.get(row["file"], 0) + 1
+            seen[row["file"]] = seen.get(row["file"], 0) + row["n"]
+            if row["start"] == 0:
+                headers[row["file"]] = bytes(row["head"])
+        headers_b = spark.sparkContext.broadcast(headers)
+        firsts_b = spark.sparkContext.broadcast(firsts)
+        try:
+            body = functools.partial(csv_parts, known, where, headers_b, firsts_b)
+            return lines.mapInArrow(body, PART_SCHEMA).collect()
+        finally:
+            headers_b.unpersist()
+            firsts_b.unpersist()
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+def _open(uri: str):
+    import pyarrow.fs as pafs
+
+    uri = "s3://" + uri[len("s3a://"):] if uri.startswith("s3a://") else uri
+    filesystem, path = pafs.FileSystem.from_uri(uri)
+    return filesystem.open_input_file(path)
+
+
+def parquet_parts(known, where: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """`mapInPandas` body over (file, group, first): each row group read as a part."""
+    folder = "/rekindle-row-group"  # names the file in diagnostics only: replaced by `where`
+    for batch in batches:
+        for file, group, first in zip(batch["file"].tolist(), batch["group"].tolist(), batch["first"].tolist()):
+            file_name = file.rstrip("/").rsplit("/", 1)[-1]
+            with _open(file) as handle:
+                part = load_part(Path(folder) / file_name, file_name.rsplit(".", 1)[0], _msisdns(known),
+                                 row_group=int(group), first_row=int(first), source=handle)
+            record = part_record(part, folder, where, file, int(group), "")
+            record["sha256"] = hashlib.sha256(record["frame"] + record["meta"]).hexdigest()  # the typed row group
+            yield pd.DataFrame([record])
+
+
+def read_parquet_parts(spark, paths: list[str], known, where: str) -> tuple[list, list[str]]:
+    """Every row group of the Parquet files `paths` read as a part, one task each (the driver
+    reads the footers); and the files whose footer it cannot read (for the whole-file reader,
+    which reports them as the local loader does)."""
+    import pyarrow.parquet as pq
+
+    tasks, unread = [], []
+    for path in paths:
+        try:
+            with _open(path) as handle:
+                meta = pq.ParquetFile(handle).metadata
+        except (pa.ArrowException, OSError, ValueError):
+            unread.append(path)
+            continue
+        first = 0
+        for group in range(meta.num_row_groups):
+            tasks.append((path, group, first))
+            first += meta.row_group(group).num_rows
+    if not tasks:
+        return [], unread
+    frame = spark.createDataFrame(tasks, "file string, group long, first long").repartition(len(tasks))
+    return frame.mapInPandas(functools.partial(parquet_parts, known, where), PART_SCHEMA).collect(), unread
