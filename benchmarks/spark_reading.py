@@ -50,9 +50,9 @@ def main() -> None:
     parts: dict[str, int] = {}
     real_merge = reading.merge_parts
 
-    def counting(name, file, found):  # observe how many parts each file was read in
+    def counting(name, file, found, known=None):  # observe how many parts each file was read in
         parts[file.rsplit("/", 1)[-1]] = len(found)
-        return real_merge(name, file, found)
+        return real_merge(name, file, found, known)
 
     reading.merge_parts = counting
     start = time.perf_counter()

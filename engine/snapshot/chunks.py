@@ -25,11 +25,14 @@ file, from the parts alone:
 - **duplicate keys** (DC011), only when no cell failed: `loader._check_keys` on the parts' key
   columns put end to end (each part ships them dictionary-encoded: the one pass over the whole
   table that needs all of it);
-- **msisdns not in subscribers** (DC012), only when the table is clean: every part's, cut as
-  the whole file's (with the typed frame, as `load_table` returns it);
+- **msisdns not in subscribers** (DC012), only when the table is clean: the loader's
+  reference check on the frame put together (with the frame, as `load_table` returns it);
 - the **typed frame**: the parts' compact frames end to end, in file order, with the dtypes the
   whole column gets (the union of the text categories, sorted; int64 or float64 when any part
   needed them).
+
+A CSV part may be read before the line its first line is in the file is known (the Spark
+reader learns it from the other parts' line counts): `shift_part` then moves its lines.
 
 A CSV part knows when it cannot stand for its lines: an odd number of quote characters (a
 quoted field runs over its edge) or fewer records than non-blank lines (a quoted field holds a
@@ -42,6 +45,7 @@ whole-file reader names the first occurrence's line for both; a later part names
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +59,7 @@ from engine.snapshot import rules
 from engine.snapshot.compact import TEXT
 from engine.snapshot.contract import TABLES
 from engine.snapshot.csvfile import read_csv, wrong_field_counts
-from engine.snapshot.loader import REFERENCING, _check_keys, _Problems, _reference_problems, _type_cells
+from engine.snapshot.loader import REFERENCING, _check_keys, _check_references, _Problems, _type_cells
 from engine.snapshot.parquetfile import read_parquet
 from engine.snapshot.raw import MAX_PER_FILE, Raw
 
@@ -79,8 +83,6 @@ class Part:
     unparsed: set[str] = field(default_factory=set)
     frame: pd.DataFrame | None = None
     keys: pa.Table | None = None  # the key columns, dictionary-encoded
-    reference_items: list[Diagnostic] = field(default_factory=list)
-    reference_total: int = 0
     rows: int = 0
     positions: dict[str, int] = field(default_factory=dict)  # column -> position in the file
     first: int = 0  # CSV: the line of row 0; Parquet: the file's row index of row 0
@@ -88,12 +90,11 @@ class Part:
     whole: bool = False  # the part cannot stand for its lines: read the file whole
 
 
-def load_part(path: Path, name: str, known: pd.Series | None = None, *, line_shift: int = 0,
-              row_group: int | None = None, first_row: int = 0, source=None) -> Part:
+def load_part(path: Path, name: str, *, line_shift: int = 0, row_group: int | None = None, first_row: int = 0,
+              source=None) -> Part:
     """One part of table `name`'s file: for CSV `path` holds the header line and the part's
     lines (file line = part line + `line_shift`); for Parquet `row_group` of `path` (or of
-    `source`, an open file, `path` then naming it), starting at the file's row `first_row`.
-    `known`: the subscribers' typed msisdn column, for the reference check."""
+    `source`, an open file, `path` then naming it), starting at the file's row `first_row`."""
     table = TABLES[name]
     report: dict = {}
     if path.suffix == ".csv":
@@ -123,11 +124,25 @@ def load_part(path: Path, name: str, known: pd.Series | None = None, *, line_shi
     frame, problems = _type_cells(table, raw, compact_dtypes=True, keys=False)
     part.items, part.total, part.counts, part.unparsed = problems.items, problems.total, problems.counts, \
         problems.unparsed
-    if frame is not None:
-        part.frame = frame
-        if known is not None and name in REFERENCING:
-            found = _reference_problems(raw, frame["msisdn"], known)
-            part.reference_items, part.reference_total = found.items, found.total
+    part.frame = frame
+    return part
+
+
+def shift_part(part: Part, shift: int) -> Part:
+    """A CSV part read with its lines counted from its own header (`line_shift` 0) as if read
+    with `line_shift` = `shift`: every line it names moves, the header's (line 1) excepted."""
+    if part.unit != "line" or not shift:
+        return part
+
+    def moved(found: list[Diagnostic]) -> list[Diagnostic]:
+        return [dataclasses.replace(d, line=d.line + shift) if d.line is not None and d.line > 1 else d for d in found]
+
+    part.diagnostics, part.items = moved(part.diagnostics), moved(part.items)
+    part.field_rows = [(line + shift if line is not None and line > 1 else line, text) for line, text in part.field_rows]
+    if part.rows:
+        part.first += shift
+    if part.lines is not None:
+        part.lines = part.lines + shift
     return part
 
 
@@ -160,9 +175,10 @@ class PartsRaw(Raw):
         return self.line(row) if part.unit == "line" else part.first + at + 1
 
 
-def merge_parts(name: str, file: str, parts: list[Part]) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
+def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None = None) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
     """The whole file's typed frame or problems, from its parts in file order (module docstring).
-    `file` names the file as the parts' diagnostics do."""
+    `file` names the file as the parts' diagnostics do; `known`: the subscribers' typed msisdn
+    column, for the reference check (as `load_table`'s)."""
     table = TABLES[name]
     header = [p for p in parts if p.stage == "header"]
     if header:
@@ -213,11 +229,11 @@ def merge_parts(name: str, file: str, parts: list[Part]) -> tuple[pd.DataFrame |
         _check_keys(table, keys, cells)
         if cells.total:
             return None, cells.diagnostics()
-    references = _Problems(stub)
-    for p in parts:
-        references.items += p.reference_items
-        references.total += p.reference_total
-    return concat_frames([p.frame for p in parts]), references.diagnostics() if references.total else []
+    frame = concat_frames([p.frame for p in parts])
+    if known is None or name not in REFERENCING:
+        return frame, []
+    rows = PartsRaw(file, parts[0].unit, parts, {}, positions)
+    return frame, _check_references(rows, frame["msisdn"], known)
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -294,19 +294,13 @@ def _number(raw: Raw, row: int) -> int:
 def _check_references(raw: Raw, msisdn: pd.Series, known: pd.Series) -> list[Diagnostic]:
     """Rows whose msisdn is not in subscribers: one lookup of the distinct msisdns (the
     categories of both compact columns), then the rows whose code is unknown."""
-    problems = _reference_problems(raw, msisdn, known)
-    return problems.diagnostics() if problems.total else []
-
-
-def _reference_problems(raw: Raw, msisdn: pd.Series, known: pd.Series) -> "_Problems":
-    """`_check_references`' work, before its problems are cut to MAX_PER_FILE."""
-    problems = _Problems(raw)
     categories = msisdn.cat.categories
     absent = ~mask(pc.is_in(pa.array(categories.array), value_set=pa.array(known.cat.categories.array)))
     if not absent.any():
-        return problems
+        return []
     codes = msisdn.cat.codes.to_numpy()
     missing = np.flatnonzero(absent[codes])
+    problems = _Problems(raw)
     problems.total = len(missing)
     for row in missing[:MAX_PER_FILE]:
         problems.items.append(Diagnostic(
@@ -314,7 +308,7 @@ def _reference_problems(raw: Raw, msisdn: pd.Series, known: pd.Series) -> "_Prob
             file=raw.file,
             line=raw.line(row), column=raw.positions["msisdn"], path="msisdn",
             hint="add the subscriber to subscribers or remove this " + raw.unit))
-    return problems
+    return problems.diagnostics()
 
 
 # --- one file against a table contract (used by other files people hand us) -----------------

@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic
-from engine.snapshot.chunks import Part, load_part
+from engine.snapshot.chunks import Part, load_part, shift_part
 from engine.spark.shipping import bytes_frame, ipc_bytes
 
 CHUNK_ENV = "REKINDLE_SPARK_CHUNK_BYTES"
@@ -108,10 +108,9 @@ def part_record(part: Part, folder: str, where: str, file: str, start: int, sha2
     meta = {
         "name": part.name, "unit": part.unit, "stage": part.stage, "fields": part.fields,
         "diagnostics": _renamed(part.diagnostics, folder, where), "items": _renamed(part.items, folder, where),
-        "reference_items": _renamed(part.reference_items, folder, where),
         "field_rows": part.field_rows, "field_total": part.field_total, "total": part.total,
         "counts": [[c, code, n] for (c, code), n in part.counts.items()], "unparsed": sorted(part.unparsed),
-        "reference_total": part.reference_total, "rows": part.rows, "positions": part.positions,
+        "rows": part.rows, "positions": part.positions,
         "first": part.first, "whole": part.whole,
     }
     keys = b""
@@ -130,10 +129,9 @@ def part_of(record) -> Part:
     part = Part(meta["name"], meta["unit"], stage=meta["stage"], fields=meta["fields"],
                 diagnostics=[Diagnostic(**d) for d in meta["diagnostics"]],
                 items=[Diagnostic(**d) for d in meta["items"]],
-                reference_items=[Diagnostic(**d) for d in meta["reference_items"]],
                 field_rows=[tuple(r) for r in meta["field_rows"]], field_total=meta["field_total"],
                 total=meta["total"], counts={(c, code): n for c, code, n in meta["counts"]},
-                unparsed=set(meta["unparsed"]), reference_total=meta["reference_total"], rows=meta["rows"],
+                unparsed=set(meta["unparsed"]), rows=meta["rows"],
                 positions=meta["positions"], first=meta["first"], whole=meta["whole"])
     if record["frame"]:
         part.frame = bytes_frame(record["frame"])
@@ -142,10 +140,6 @@ def part_of(record) -> Part:
     if record["lines"]:
         part.lines = np.frombuffer(record["lines"], dtype=np.int64)
     return part
-
-
-def _msisdns(known):
-    return bytes_frame(known.value)["msisdn"] if known is not None else None
 
 
 # -- CSV: the executors' part -------------------------------------------------------------------
@@ -159,12 +153,13 @@ def _joined(values: list[pa.Array]) -> bytes:
         body = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]] if data is not None \
             else np.zeros(0, np.uint8)
         ends = offsets[1:] - offsets[0]
-        chunks.append(np.insert(body, ends, 10))  # "\n" after every line
+        chunks.append(np.insert(body, ends, 10))  # "\\n" after every line
     return np.concatenate(chunks).tobytes() if chunks else b""
 
 
-def csv_parts(known, where: str, headers, firsts, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """`mapInArrow` body over (file, start, value) lines: each split's lines read as one part."""
+def csv_parts(where: str, headers, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`mapInArrow` body over (file, start, value) lines: each split's lines read as one part,
+    its lines counted from its own header (the driver shifts them: module docstring)."""
     group, values = None, []
     for batch in batches:
         files, starts, n = batch.column(0), batch.column(1).to_numpy(), batch.num_rows
@@ -177,29 +172,30 @@ def csv_parts(known, where: str, headers, firsts, batches: Iterator[pa.RecordBat
             key = (files[int(a)].as_py(), int(starts[a]))
             if key != group:
                 if group is not None:
-                    yield _csv_part(known, where, headers.value, firsts.value, group, values)
+                    yield _csv_part(where, headers.value, group, values)
                 group, values = key, []
             values.append(batch.column(2).slice(a, b - a))
     if group is not None:
-        yield _csv_part(known, where, headers.value, firsts.value, group, values)
+        yield _csv_part(where, headers.value, group, values)
 
 
-def _csv_part(known, where: str, headers: dict, firsts: dict, group: tuple[str, int], values) -> pa.RecordBatch:
+def _csv_part(where: str, headers: dict, group: tuple[str, int], values) -> pa.RecordBatch:
     file, start = group
     file_name = file.rstrip("/").rsplit("/", 1)[-1]
     lines = _joined(values)
-    first = firsts[f"{file}\0{start}"]  # the file line of the split's first line
-    body = lines if start == 0 else headers[file] + b"\n" + lines
-    shift = 0 if start == 0 else first - 2
+    header = headers[file]
+    if start == 0 and not (lines.startswith(header + b"\n") or lines == header + b"\n"):
+        raise RuntimeError(f"{file}: the header read first is not the first line of the file's first split")
     folder = tempfile.mkdtemp(prefix="rekindle-part-")
     try:
         path = Path(folder) / file_name
-        path.write_bytes(body)
-        part = load_part(path, file_name.rsplit(".", 1)[0], _msisdns(known), line_shift=shift)
+        path.write_bytes(lines if start == 0 else header + b"\n" + lines)
+        part = load_part(path, file_name.rsplit(".", 1)[0])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     record = part_record(part, folder, where, file, start, hashlib.sha256(lines).hexdigest())
-    return pa.RecordBatch.from_pylist([record], schema=_arrow_schema())
+    record["count"] = sum(len(v) for v in values)  # the split's physical lines
+    return pa.RecordBatch.from_pylist([record], schema=pa.schema([*_arrow_schema(), ("count", pa.int64())]))
 
 
 def _arrow_schema() -> pa.Schema:
@@ -208,32 +204,36 @@ def _arrow_schema() -> pa.Schema:
 
 
 # -- CSV: the driver's part ---------------------------------------------------------------------
-def read_csv_parts(spark, paths: list[str], chunk: int, known, where: str) -> list:
-    """Every split of the CSV files `paths` read as a part (module docstring): the part
-    records, each with its file (as Spark names it) and split start."""
+def read_csv_parts(spark, paths: list[str], chunk: int, where: str) -> dict[str, list[tuple[Part, str]]]:
+    """Every split of the CSV files `paths` read as a part (module docstring): per file (as
+    Spark names it) its parts in file order, their lines the file's, each with its digest."""
     from pyspark.sql import functions as F
 
     with conf(spark, {"spark.sql.files.maxPartitionBytes": str(chunk),
                       "spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH)}):
+        headers = {}
+        for path in paths:  # the first line of the first split: one short job per file
+            first = spark.read.option("lineSep", "\n").text(path).select(
+                F.input_file_name().alias("file"), F.col("value").cast("binary").alias("value")).head()
+            if first is not None:
+                headers[first["file"]] = bytes(first["value"])
         lines = spark.read.option("lineSep", "\n").text(paths).select(
             F.input_file_name().alias("file"), F.input_file_block_start().alias("start"),
             F.col("value").cast("binary").alias("value"))
-        counted = lines.groupBy("file", "start").agg(F.count(F.lit(1)).alias("n"),
-                                                     F.first("value").alias("head")).collect()
-        headers, firsts, seen = {}, {}, {}
-        for row in sorted(counted, key=lambda r: (r["file"], r["start"])):
-            firsts[f"{row['file']}\0{row['start']}"] = seen.get(row["file"], 0) + 1
-            seen[row["file"]] = seen.get(row["file"], 0) + row["n"]
-            if row["start"] == 0:
-                headers[row["file"]] = bytes(row["head"])
-        headers_b = spark.sparkContext.broadcast(headers)
-        firsts_b = spark.sparkContext.broadcast(firsts)
+        shared = spark.sparkContext.broadcast(headers)
         try:
-            body = functools.partial(csv_parts, known, where, headers_b, firsts_b)
-            return lines.mapInArrow(body, PART_SCHEMA).collect()
+            records = lines.mapInArrow(functools.partial(csv_parts, where, shared), PART_SCHEMA + ", count long") \
+                .collect()
         finally:
-            headers_b.unpersist()
-            firsts_b.unpersist()
+            shared.unpersist()
+    found: dict[str, list[tuple[Part, str]]] = {}
+    line = {}
+    for record in sorted(records, key=lambda r: (r["file"], r["start"])):
+        first = line.get(record["file"], 1)  # the file line of the split's first line
+        line[record["file"]] = first + record["count"]
+        part = shift_part(part_of(record), first - 2 if record["start"] else 0)
+        found.setdefault(record["file"], []).append((part, record["sha256"]))
+    return found
 
 
 # -- Parquet ------------------------------------------------------------------------------------
@@ -245,24 +245,25 @@ def _open(uri: str):
     return filesystem.open_input_file(path)
 
 
-def parquet_parts(known, where: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def parquet_parts(where: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """`mapInPandas` body over (file, group, first): each row group read as a part."""
     folder = "/rekindle-row-group"  # names the file in diagnostics only: replaced by `where`
     for batch in batches:
         for file, group, first in zip(batch["file"].tolist(), batch["group"].tolist(), batch["first"].tolist()):
             file_name = file.rstrip("/").rsplit("/", 1)[-1]
             with _open(file) as handle:
-                part = load_part(Path(folder) / file_name, file_name.rsplit(".", 1)[0], _msisdns(known),
+                part = load_part(Path(folder) / file_name, file_name.rsplit(".", 1)[0],
                                  row_group=int(group), first_row=int(first), source=handle)
             record = part_record(part, folder, where, file, int(group), "")
             record["sha256"] = hashlib.sha256(record["frame"] + record["meta"]).hexdigest()  # the typed row group
             yield pd.DataFrame([record])
 
 
-def read_parquet_parts(spark, paths: list[str], known, where: str) -> tuple[list, list[str]]:
+def read_parquet_parts(spark, paths: list[str], where: str) -> tuple[dict[str, list[tuple[Part, str]]], list[str]]:
     """Every row group of the Parquet files `paths` read as a part, one task each (the driver
-    reads the footers); and the files whose footer it cannot read (for the whole-file reader,
-    which reports them as the local loader does)."""
+    reads the footers): per file its parts in order, each with its digest; and the files whose
+    footer the driver cannot read (for the whole-file reader, which reports them as the local
+    loader does)."""
     import pyarrow.parquet as pq
 
     tasks, unread = [], []
@@ -278,6 +279,10 @@ def read_parquet_parts(spark, paths: list[str], known, where: str) -> tuple[list
             tasks.append((path, group, first))
             first += meta.row_group(group).num_rows
     if not tasks:
-        return [], unread
+        return {}, unread
     frame = spark.createDataFrame(tasks, "file string, group long, first long").repartition(len(tasks))
-    return frame.mapInPandas(functools.partial(parquet_parts, known, where), PART_SCHEMA).collect(), unread
+    records = frame.mapInPandas(functools.partial(parquet_parts, where), PART_SCHEMA).collect()
+    found: dict[str, list[tuple[Part, str]]] = {}
+    for record in sorted(records, key=lambda r: (r["file"], r["start"])):
+        found.setdefault(record["file"], []).append((part_of(record), record["sha256"]))
+    return found, unread

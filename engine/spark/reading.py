@@ -62,7 +62,7 @@ from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.snapshot.contract import TABLES
 from engine.snapshot.chunks import merge_parts
 from engine.snapshot.loader import Snapshot, load_table
-from engine.spark.chunked import chunk_bytes, part_of, read_csv_parts, read_parquet_parts
+from engine.spark.chunked import chunk_bytes, read_csv_parts, read_parquet_parts
 from engine.spark.shipping import bytes_frame, ipc_bytes
 
 SUFFIXES = (".csv", ".parquet")
@@ -205,7 +205,8 @@ def read_snapshot(spark, data, chunk: int | None = None) -> tuple[Snapshot, str]
     if "subscribers" in tables:
         known = spark.sparkContext.broadcast(ipc_bytes(tables["subscribers"][["msisdn"]]))
     try:
-        take(_read(spark, listing, [n for n in readable if n != "subscribers"], known, chunk))
+        take(_read(spark, listing, [n for n in readable if n != "subscribers"], known, chunk,
+                   tables["subscribers"]["msisdn"] if "subscribers" in tables else None))
     finally:
         if known is not None:
             known.unpersist()
@@ -228,9 +229,11 @@ class Read:
     sha256: str
 
 
-def _read(spark, listing: Listing, names: list[str], known, chunk: int) -> list[Read]:
+def _read(spark, listing: Listing, names: list[str], known, chunk: int, msisdns: pd.Series | None = None) -> list[Read]:
     """The tables `names`: files up to `chunk` bytes one task each (whole), larger ones in parts
-    (engine/spark/chunked.py), and a file whose parts cannot stand for it whole after all."""
+    (engine/spark/chunked.py), and a file whose parts cannot stand for it whole after all.
+    `known`: the subscribers' msisdns broadcast, for the whole files' reference check in the
+    executors; `msisdns`: the same column on the driver, for the files read in parts."""
     from engine.spark.pool import SparkJobFailed, _spark_errors
 
     small = [n for n in names if listing.sizes[listing.files(n)[0]] <= chunk]
@@ -239,23 +242,21 @@ def _read(spark, listing: Listing, names: list[str], known, chunk: int) -> list[
     csvs = [f"{listing.base}/{f}" for f in large if f.endswith(".csv")]
     parquets = [f"{listing.base}/{f}" for f in large if not f.endswith(".csv")]
     try:
-        records = read_csv_parts(spark, csvs, chunk, known, listing.given) if csvs else []
-        more, unread = read_parquet_parts(spark, parquets, known, listing.given) if parquets else ([], [])
+        by_file = read_csv_parts(spark, csvs, chunk, listing.given) if csvs else {}
+        more, unread = read_parquet_parts(spark, parquets, listing.given) if parquets else ({}, [])
     except _spark_errors() as error:
         raise SparkJobFailed("snapshot", error) from None
-    by_file: dict[str, list] = {}
-    for record in records + more:
-        by_file.setdefault(record["file"].rstrip("/").rsplit("/", 1)[-1], []).append(record)
+    by_file.update(more)
     again = [f.rsplit("/", 1)[-1] for f in unread]
-    for file_name, group in sorted(by_file.items()):
-        group.sort(key=lambda r: r["start"])
-        parts = [part_of(r) for r in group]
+    for file, group in sorted(by_file.items()):
+        file_name = file.rstrip("/").rsplit("/", 1)[-1]
+        parts = [part for part, _digest in group]
         if any(p.whole for p in parts):
             again.append(file_name)
             continue
         name, suffix = file_name.rsplit(".", 1)[0], "." + file_name.rsplit(".", 1)[-1]
-        frame, problems = merge_parts(name, f"{listing.given}/{file_name}", parts)
-        digest = hashlib.sha256("\0".join(r["sha256"] for r in group).encode()).hexdigest()
+        frame, problems = merge_parts(name, f"{listing.given}/{file_name}", parts, msisdns)
+        digest = hashlib.sha256("\0".join(d for _part, d in group).encode()).hexdigest()
         found.append(Read(name, suffix, frame, problems, digest))
     if again:
         found += _whole(_job(spark, listing, [f.rsplit(".", 1)[0] for f in again], known))

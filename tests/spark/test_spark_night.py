@@ -119,9 +119,9 @@ def _parts_counted(monkeypatch) -> dict[str, int]:
 
     counted, merge = {}, reading.merge_parts
 
-    def counting(name, file, parts):
+    def counting(name, file, parts, known=None):
         counted[file.rsplit("/", 1)[-1]] = len(parts)
-        return merge(name, file, parts)
+        return merge(name, file, parts, known)
 
     monkeypatch.setattr(reading, "merge_parts", counting)
     return counted
@@ -167,7 +167,8 @@ def _line_at(data: bytes, offset: int) -> int:
 def test_a_broken_file_read_in_parts_names_the_lines_a_local_run_names(night_inputs, spark, tmp_path, monkeypatch):
     """Read in parts of 128 KiB: a bad cell in the second part of usage_monthly, a key repeated in
     subscriptions' last part from its first, a quoted line break across a cut of contact_history
-    (that file is read whole again): the local loader's diagnostics, lines and order."""
+    (that file is read whole again), an msisdn missing from subscribers in a last part: the local
+    loader's diagnostics, lines and order."""
     chunk = 128 << 10
     folder = tmp_path / "broken"
     shutil.copytree(night_inputs.data, folder)
@@ -199,6 +200,20 @@ def test_a_broken_file_read_in_parts_names_the_lines_a_local_run_names(night_inp
     assert any(d[0] == "DC031" and d[1] == "<snapshot>/contact_history.csv" for d in found), found
     assert parts["usage_monthly.csv"] >= 15 and parts["subscriptions.csv"] >= 4, parts
     assert "contact_history.csv" not in parts  # read whole: its parts could not stand for its lines
+    # an msisdn that is not a subscriber's, in the last part (the other tables left out: DC002)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(night_inputs.data / "subscribers.csv", alone)
+    subscriptions = (night_inputs.data / "subscriptions.csv").read_bytes().split(b"\n")
+    subscriptions[-3] = b"13999999999" + subscriptions[-3][11:]
+    (alone / "subscriptions.csv").write_bytes(b"\n".join(subscriptions))
+    with pytest.raises(DiagnosticError) as local:
+        load_snapshot(alone)
+    with pytest.raises(DiagnosticError) as spark_read:
+        read_snapshot(spark, f"file://{alone}", chunk)
+    found = _where(spark_read.value, f"file://{alone}")
+    assert found == _where(local.value, str(alone))
+    assert ("DC012", "<snapshot>/subscriptions.csv", len(subscriptions) - 2) in [d[:3] for d in found], found
 
 
 def _break(folder):

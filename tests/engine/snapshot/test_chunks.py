@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.snapshot.chunks import load_part, merge_parts
+from engine.snapshot.chunks import load_part, merge_parts, shift_part
 from engine.snapshot.contract import TABLES
 from engine.snapshot.loader import load_table
 
@@ -50,18 +50,23 @@ def read_in_parts(folder: Path, name: str, size: int, work: Path, known=None):
         file = str(csv)
         found = []
         for p, shift in cut_csv(csv, size, work):
-            found.append(load_part(p, name, known, line_shift=shift))
+            # read knowing its first line, or before (as Spark reads it) and moved after: the same
+            found.append(load_part(p, name, line_shift=shift))
+            moved = shift_part(load_part(p, name), shift)
+            assert (moved.diagnostics, moved.items, moved.field_rows, moved.first) == \
+                (found[-1].diagnostics, found[-1].items, found[-1].field_rows, found[-1].first)
+            assert (moved.lines is None and found[-1].lines is None) or (moved.lines == found[-1].lines).all()
             _rename(found[-1], str(p), file)
     else:
         path = folder / f"{name}.parquet"
         meta = pq.ParquetFile(path).metadata
         first, found = 0, []
         for g in range(meta.num_row_groups):
-            found.append(load_part(path, name, known, row_group=g, first_row=first))
+            found.append(load_part(path, name, row_group=g, first_row=first))
             first += meta.row_group(g).num_rows
         file = str(path)
     assert not any(p.whole for p in found)
-    return merge_parts(name, file, found), len(found)
+    return merge_parts(name, file, found, known), len(found)
 
 
 def _rename(part, old: str, new: str) -> None:
@@ -70,8 +75,7 @@ def _rename(part, old: str, new: str) -> None:
         return [dataclasses.replace(d, file=d.file.replace(old, new), message=d.message.replace(old, new))
                 for d in found]
 
-    part.diagnostics, part.items, part.reference_items = \
-        renamed(part.diagnostics), renamed(part.items), renamed(part.reference_items)
+    part.diagnostics, part.items = renamed(part.diagnostics), renamed(part.items)
     part.field_rows = list(part.field_rows)
 
 
@@ -203,13 +207,12 @@ def test_a_quoted_line_break_asks_for_the_whole_file(usage, tmp_path):
     lines = _lines(usage)
     lines[240] = _cell(lines[240], 1, b'"mail\nbox139"')  # near the end of the first part
     _write(usage, lines)
-    parts = [load_part(p, "usage_monthly", line_shift=s) for p, s in cut_csv(usage / "usage_monthly.csv", 10_000, tmp_path)]
+    parts = [load_part(p, "usage_monthly") for p, _s in cut_csv(usage / "usage_monthly.csv", 10_000, tmp_path)]
     assert any(p.whole for p in parts)
     # cut inside the quotes: the parts on both sides of the cut are flagged
     lines[240] = _cell(_lines(usage)[240], 1, b'"mail' + b"\n" * 200 + b'box139"')
     _write(usage, lines)
-    parts = [load_part(p, "usage_monthly", line_shift=s)
-             for p, s in cut_csv(usage / "usage_monthly.csv", 10_000, tmp_path / "inside")]
+    parts = [load_part(p, "usage_monthly") for p, _s in cut_csv(usage / "usage_monthly.csv", 10_000, tmp_path / "inside")]
     assert sum(p.whole for p in parts) >= 2
 
 
