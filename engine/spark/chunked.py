@@ -12,12 +12,13 @@ included.
 - **CSV**: Spark's text reader (`lineSep` "\\n": physical lines, a CR stays on its line as in
   the file) cuts the file into splits of about the chunk size at line ends, as it does for any
   text file on HDFS or S3 (`spark.sql.files.maxPartitionBytes` = the chunk size while reading).
-  A first job, all in the JVM, counts the lines of every split (`input_file_block_start` names
-  it) and takes each file's header line; the file line of a split's first line is then one plus
-  the lines of the splits before it. The second job hands each split's lines to Python
-  (`mapInArrow`, the lines' bytes as they are, joined back with "\\n" by numpy), which writes the
-  header and the lines as a private file and runs `load_part` with the split's line shift:
-  every line it reports is the file's. Lines never travel one Python object each.
+  A one-line job per file takes its header line. The reading job hands each split's lines to
+  Python (`mapInArrow`, the lines' bytes as they are, joined back with "\\n" by numpy: no Python
+  object per line), which writes the header and the split's lines as a private file and runs
+  `load_part` on it, its lines counted from its own header, and returns its line count with it
+  (`input_file_block_start` names the split). The driver then knows each split's first line (one
+  plus the lines of the splits before it) and moves every line the part names
+  (`chunks.shift_part`): one pass over the bytes, and every line reported is the file's.
 - **Parquet**: the driver reads the footers (pyarrow's filesystem: `file:`, `hdfs:` through
   libhdfs, `s3a:` as pyarrow's `s3:` with the environment's credentials) and makes one task per
   row group, with its first row; the executor opens the file the same way and reads that row
