@@ -16,11 +16,11 @@ file, line, column, value and what to do — before anything of the run is writt
    on the file written into a private folder under its own name), so line numbers are the
    file's physical lines, exactly as in a local run. A larger file is read in parts
    (engine/spark/chunked.py): a CSV file in line-aligned splits of Spark's text reader, each
-   carrying the file line of its first line; a Parquet file by row group, each with its first
-   row; every part typed and checked by the loader's code (engine/snapshot/chunks.py), and the
-   driver puts the parts together with the whole file's checks (duplicate keys across parts,
-   problems cut and counted over the file), so the frame and the diagnostics are the whole
-   file's. The diagnostics come back as data, their private folder replaced by the URI; the
+   part's lines moved to the file's by the driver from the splits' line counts; a Parquet file
+   by row group, each with its first row; every part typed and checked by the loader's code
+   (engine/snapshot/chunks.py), and the driver puts the parts together with the whole file's
+   checks (duplicate keys across parts, references, problems cut and counted over the file),
+   so the frame and the diagnostics are the whole file's. The diagnostics come back as data, their private folder replaced by the URI; the
    typed frames come back as Arrow IPC (categories and dtypes kept). `subscribers` first, then
    every other table with the subscribers' msisdns broadcast (as Arrow) for the reference check
    (DC012).
