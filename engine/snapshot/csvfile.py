@@ -38,19 +38,24 @@ def _data(path: Path) -> bytes:
     return data[len(BOM):] if data.startswith(BOM) else data
 
 
-def _long_lines(path: Path, data: bytes) -> list[Diagnostic]:
+def _shifted(line: int | None, shift: int) -> int | None:
+    """A line of a part of a file (header + some of its lines) as the whole file's line."""
+    return line + shift if line is not None and line > 1 else line
+
+
+def _long_lines(path: Path, data: bytes, shift: int = 0) -> list[Diagnostic]:
     """Lines Arrow cannot read because one is longer than its block (input rule DC033)."""
     lines = rules.long_lines(data)
     return [Diagnostic(rules.LINE_TOO_LONG, f"line is longer than {rules.MAX_LINE_BYTES:,} bytes", file=str(path),
-                       line=n, column=1, hint=rules.HINTS[rules.TOO_LONG]) for n in lines[:MAX_PER_FILE]]
+                       line=_shifted(n, shift), column=1, hint=rules.HINTS[rules.TOO_LONG]) for n in lines[:MAX_PER_FILE]]
 
 
-def utf8_problem(path: Path, data: bytes) -> list[Diagnostic]:
+def utf8_problem(path: Path, data: bytes, shift: int = 0) -> list[Diagnostic]:
     """A diagnostic naming the line of the first bytes that are not UTF-8 (empty if all are)."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = _shifted(data.count(b"\n", 0, exc.start) + 1, shift)
         return [Diagnostic("DC004", f"bytes {data[exc.start:exc.end]!r} are not valid UTF-8", file=str(path),
                            line=line, hint="save the file as UTF-8 (spreadsheets: 'CSV UTF-8')")]
     return []
@@ -69,8 +74,17 @@ def find_line(data: bytes, text: str) -> int | None:
     return None
 
 
-def read_csv(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
-    """The contract columns of one CSV file as Arrow strings, or the problems that stop it being read."""
+def read_csv(path: Path, table: Table, line_shift: int = 0,
+             report: dict | None = None) -> tuple[Raw | None, list[Diagnostic]]:
+    """The contract columns of one CSV file as Arrow strings, or the problems that stop it being read.
+
+    A part of a larger file (engine/snapshot/chunks.py) is the file's header line and some of
+    its lines: `line_shift` makes its lines the file's (part line n > 1 is file line n +
+    line_shift), and `report`, when given, receives what the whole file's verdict needs: the
+    stage that stopped the reading ("header", "raised": Arrow refused the bytes, "fields": lines
+    with the wrong number of fields, as `field_rows` (line, text) and `field_total`)."""
+    report = {} if report is None else report
+    report["stage"] = "header"
     first_line = _first_line(path)
     bad_bytes = utf8_problem(path, first_line)
     if bad_bytes:
@@ -109,30 +123,37 @@ def read_csv(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
         )
     except pa.ArrowInvalid as exc:
         # Arrow checks UTF-8 while reading but cannot say where; only then is Python asked to find it.
+        report["stage"] = "raised"
         data = _data(path)
-        bad_bytes = utf8_problem(path, data) or _long_lines(path, data)
+        bad_bytes = utf8_problem(path, data, line_shift) or _long_lines(path, data, line_shift)
         if bad_bytes:
             return None, bad_bytes
         return None, [Diagnostic("DC006", f"cannot parse CSV: {exc}", file=str(path),
                                  hint="check quoting and the number of fields per line")]
     if bad_rows:
-        return None, _wrong_field_counts(path, _data(path), bad_rows, len(header))
+        report["stage"] = "fields"
+        data = _data(path)
+        found = [(_shifted(find_line(data, text), line_shift), text) for _, text in bad_rows[:MAX_PER_FILE]]
+        report.update(field_rows=found, field_total=len(bad_rows), fields=len(header))
+        return None, wrong_field_counts(str(path), found, len(bad_rows), len(header))
+    report["stage"] = None
     return Raw(
         file=str(path),
         columns={name: arrow.column(name) for name in table.column_names},
         positions={name: header.index(name) + 1 for name in table.column_names},
-        rows=arrow.num_rows, line_offset=2, unit="line", source=path,
+        rows=arrow.num_rows, line_offset=2, unit="line", source=path, line_shift=line_shift,
     ), []
 
 
-def _wrong_field_counts(path: Path, data: bytes, bad_rows: list[tuple[int | None, str]], fields: int) -> list[Diagnostic]:
+def wrong_field_counts(file: str, found: list[tuple[int | None, str]], total: int, fields: int) -> list[Diagnostic]:
+    """DC006 for the first lines (line, text) with the wrong number of fields, of `total`."""
     diags = []
-    if len(bad_rows) > MAX_PER_FILE:
-        diags.append(Diagnostic("DC099", f"… {len(bad_rows) - MAX_PER_FILE} more problems in this file",
-                                file=str(path), line=find_line(data, bad_rows[MAX_PER_FILE - 1][1]), column=1,
+    if total > MAX_PER_FILE:
+        diags.append(Diagnostic("DC099", f"… {total - MAX_PER_FILE} more problems in this file",
+                                file=file, line=found[MAX_PER_FILE - 1][0], column=1,
                                 hint="fix the problems above and check again"))
-    for _, text in bad_rows[:MAX_PER_FILE]:
+    for line, text in found[:MAX_PER_FILE]:
         diags.append(Diagnostic(
-            "DC006", f"line has the wrong number of fields: {text[:80]!r}", file=str(path), line=find_line(data, text),
+            "DC006", f"line has the wrong number of fields: {text[:80]!r}", file=file, line=line,
             hint=f"each line needs {fields} comma-separated fields like the header"))
     return diags

@@ -152,6 +152,15 @@ def _read(directory: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
 def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
     """Type every column of `raw`; with `compact_dtypes` in the snapshot's compact form
     (engine.snapshot.compact), releasing each column's Arrow strings once typed."""
+    frame, problems = _type_cells(table, raw, compact_dtypes)
+    if problems.total:
+        return None, problems.diagnostics()
+    return frame, []
+
+
+def _type_cells(table: Table, raw: Raw, compact_dtypes: bool = False, keys: bool = True) -> tuple[pd.DataFrame | None, "_Problems"]:
+    """`_typed`'s work, with its problems before they are cut to MAX_PER_FILE (a part of a
+    file, engine/snapshot/chunks.py, leaves the key check to the whole file: `keys=False`)."""
     problems = _Problems(raw)
     series = {}
     for column in table.columns:
@@ -163,6 +172,8 @@ def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.Dat
         bad += typing_bad
         if result is not None:
             bad += rules.check_values(column, result)
+        else:
+            problems.unparsed.add(column.name)  # its values were not checked (DC034/DC035)
         for b in bad:
             problems.add_cells(column, values, b)
         if result is not None and not bad and not problems.total:
@@ -175,17 +186,17 @@ def _typed(table: Table, raw: Raw, compact_dtypes: bool = False) -> tuple[pd.Dat
                 result = _to_object(raw, column.name, result)
             series[column.name] = pd.Series(result, index=pd.RangeIndex(raw.rows), name=column.name, copy=False,
                                             dtype=object if isinstance(result, np.ndarray) and result.dtype == object else None)
-    if not problems.total and table.key:
+    if keys and not problems.total and table.key:
         _check_keys(table, raw, problems)
     raw.encoded.clear()
     if compact_dtypes:  # the snapshot keeps only the typed frame; `raw` still names lines and columns
         raw.columns = {}
     if problems.total:
-        return None, problems.diagnostics()
+        return None, problems
     frame = pd.DataFrame(index=pd.RangeIndex(raw.rows))
     for name, values in series.items():  # column by column: avoids copying into consolidated blocks
         frame[name] = values
-    return frame, []
+    return frame, problems
 
 
 class _Problems:
@@ -195,6 +206,8 @@ class _Problems:
         self.raw = raw
         self.items: list[Diagnostic] = []
         self.total = 0
+        self.counts: dict[tuple[str, str], int] = {}  # (column, code) -> cells, for parts of a file
+        self.unparsed: set[str] = set()  # columns that failed typing (their values were not checked)
 
     def add(self, diag: Diagnostic, count: int = 1) -> None:
         self.items.append(diag)
@@ -208,6 +221,7 @@ class _Problems:
             self.add(Diagnostic(bad.code, f"column has the wrong type, expected {bad.expected}", line=1, **where))
             return
         self.total += len(bad.rows)
+        self.counts[(column.name, bad.code)] = self.counts.get((column.name, bad.code), 0) + len(bad.rows)
         for row in bad.rows[:MAX_PER_FILE]:
             value = values[int(row)].as_py()
             shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else \
@@ -215,7 +229,7 @@ class _Problems:
             message = (f"empty cell, expected {bad.expected}" if value in ("", None)
                        else f"{shown} is not {bad.expected}")
             if raw.unit == "row":
-                message = f"row {int(row) + 1}: {message}"
+                message = f"row {raw.number(row)}: {message}"
             self.items.append(Diagnostic(bad.code, message, line=raw.line(row), **where))
 
     def diagnostics(self) -> list[Diagnostic]:
@@ -274,7 +288,7 @@ def _check_keys(table: Table, raw: Raw, problems: _Problems) -> None:
 
 def _number(raw: Raw, row: int) -> int:
     """How a person counts this record: CSV line, or 1-based Parquet row."""
-    return raw.line(row) if raw.unit == "line" else int(row) + 1
+    return raw.number(row)
 
 
 def _check_references(raw: Raw, msisdn: pd.Series, known: pd.Series) -> list[Diagnostic]:

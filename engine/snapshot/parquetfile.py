@@ -37,10 +37,16 @@ def invalid_utf8_columns(path: Path, arrow: pa.Table, header: list[str]) -> list
     return diags
 
 
-def read_parquet(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]]:
-    """The contract columns of one Parquet file, or the problems that stop it being read."""
+def read_parquet(path: Path, table: Table, row_group: int | None = None, first_row: int = 0,
+                 source=None) -> tuple[Raw | None, list[Diagnostic]]:
+    """The contract columns of one Parquet file, or the problems that stop it being read.
+
+    With `row_group`, only that row group (a part of the file, engine/snapshot/chunks.py),
+    whose first row is the file's row `first_row`; `source` (an open file) is read instead of
+    `path`, which then only names the file in diagnostics."""
+    source = path if source is None else source
     try:
-        schema = pq.read_schema(path)
+        schema = pq.read_schema(source)
     except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: names that are not UTF-8
         return None, _unreadable(path, exc)
     header = list(schema.names)
@@ -49,7 +55,10 @@ def read_parquet(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]
     if missing:
         return None, missing
     try:
-        arrow = pq.read_table(path, columns=list(table.column_names))
+        if row_group is None:
+            arrow = pq.read_table(source, columns=list(table.column_names))
+        else:
+            arrow = pq.ParquetFile(source).read_row_group(row_group, columns=list(table.column_names))
     except (pa.ArrowException, OSError, ValueError) as exc:  # a valid footer over broken pages
         return None, _unreadable(path, exc)
     broken = invalid_utf8_columns(path, arrow, header)
@@ -59,5 +68,5 @@ def read_parquet(path: Path, table: Table) -> tuple[Raw | None, list[Diagnostic]
         file=str(path),
         columns={name: arrow.column(name) for name in table.column_names},
         positions={name: header.index(name) + 1 for name in table.column_names},
-        rows=arrow.num_rows, line_offset=2, unit="row",
+        rows=arrow.num_rows, line_offset=2, unit="row", first_row=first_row,
     ), []

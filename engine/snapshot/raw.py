@@ -34,16 +34,28 @@ class Raw:
     line_offset: int  # line of row 0: 2 (CSV header is line 1; Parquet row n is reported as line n + 1)
     unit: str  # "line" or "row", used in messages
     source: Path | None = None  # the CSV file, re-read for line numbers only when there is an error
+    # A part of a larger file (engine/snapshot/chunks.py): its CSV lines are the file's lines
+    # + line_shift (header excepted); its Parquet rows are the file's rows from first_row on.
+    line_shift: int = 0
+    first_row: int = 0
     _lines: np.ndarray | None = field(default=None, repr=False)
     encoded: dict[str, pa.DictionaryArray] = field(default_factory=dict)  # cache: column -> codes
 
     def line(self, row: int) -> int:
         """The line a person looks at for row `row` (0-based)."""
         if self.source is None:
-            return int(row) + self.line_offset
+            return int(row) + self.first_row + self.line_offset
+        return int(self.data_lines()[row]) + self.line_shift
+
+    def data_lines(self) -> np.ndarray:
+        """The physical line of every row in the CSV `source` (before `line_shift`)."""
         if self._lines is None:  # the reader skips blank lines, so map rows to physical lines
             self._lines = data_lines(self.source.read_bytes())
-        return int(self._lines[row])
+        return self._lines
+
+    def number(self, row: int) -> int:
+        """How a person counts this record: CSV line, or 1-based Parquet row."""
+        return self.line(row) if self.unit == "line" else int(row) + self.first_row + 1
 
     def dictionary(self, name: str) -> pa.DictionaryArray:
         """Dictionary codes of a column, computed once (shared by key checks and conversion)."""

@@ -33,10 +33,12 @@ def spark_snapshot(options):
     """The snapshot reader run.py uses for `--engine spark`: (Snapshot, fingerprint), read by
     Spark from `--data` (a path or any URI the cluster reads: engine/spark/reading.py)."""
     require()
+    from engine.spark.chunked import chunk_bytes
     from engine.spark.reading import read_snapshot
     from engine.spark.session import session
 
-    return read_snapshot(session(options.spark_master), options.data)
+    chunk = chunk_bytes()  # REKINDLE_SPARK_CHUNK_BYTES checked before a JVM starts
+    return read_snapshot(session(options.spark_master), options.data, chunk)
 
 
 POOLS["spark"] = spark_pool

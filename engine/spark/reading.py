@@ -10,14 +10,20 @@ file, line, column, value and what to do — before anything of the run is writt
    connectors and credentials apply) and decides from the names alone what the local loader
    decides from them: a required table missing (DC002), a table given both as CSV and Parquet
    (DC001), a folder that does not exist (DC000).
-2. Spark reads each table file (`binaryFile`: one record per file, read by an executor), and
-   the executor types and validates it with the local loader's own per-table code
-   (`engine.snapshot.loader.load_table` on the file written into a private folder under its
-   own name), so line numbers are the file's physical lines, exactly as in a local run. The
-   diagnostics come back as data, their private folder replaced by the URI; the typed frame
-   comes back as Arrow IPC (categories and dtypes kept). Two jobs: `subscribers` first, then
-   every other table at once with the subscribers' msisdns broadcast (as Arrow) for the
-   reference check (DC012).
+2. Spark reads each table file up to the chunk size (`REKINDLE_SPARK_CHUNK_BYTES`, default
+   128 MiB) as one record (`binaryFile`, read by an executor), and the executor types and
+   validates it with the local loader's own per-table code (`engine.snapshot.loader.load_table`
+   on the file written into a private folder under its own name), so line numbers are the
+   file's physical lines, exactly as in a local run. A larger file is read in parts
+   (engine/spark/chunked.py): a CSV file in line-aligned splits of Spark's text reader, each
+   part's lines moved to the file's by the driver from the splits' line counts; a Parquet file
+   by row group, each with its first row; every part typed and checked by the loader's code
+   (engine/snapshot/chunks.py), and the driver puts the parts together with the whole file's
+   checks (duplicate keys across parts, references, problems cut and counted over the file),
+   so the frame and the diagnostics are the whole file's. The diagnostics come back as data, their private folder replaced by the URI; the
+   typed frames come back as Arrow IPC (categories and dtypes kept). `subscribers` first, then
+   every other table with the subscribers' msisdns broadcast (as Arrow) for the reference check
+   (DC012).
 3. Any problem: one DiagnosticError with all of them, as the local loader raises; run.py's
    failure path for invalid input leaves no run visible (no run row, no files).
 
@@ -29,11 +35,13 @@ it and the fingerprint is sha256 over "NAME\\0" + each file's sha256 in the same
 different value for the same bytes, so compare fingerprints of remote snapshots with each other
 only (docs/SPARK.md).
 
-Limits (docs/SPARK.md "Not done"): a table file is one record, so one file must fit one
-executor task's memory and Spark's 2 GB record limit (at 1M subscribers usage_monthly.csv is
-747 MB; a 30M base needs the table split by lines, which loses the exact line numbers unless
-each chunk carries its first line's number); the typed tables are assembled on the driver,
-which scores the base and cuts the slices from them (item 4 of issue 14, not built).
+The fingerprint of a remote file read in parts is sha256 over its parts' digests (their lines'
+bytes; a Parquet row group's typed rows), so it also depends on the chunk size.
+
+Limits (docs/SPARK.md "Not done"): the typed tables are assembled on the driver, which scores
+the base and cuts the slices from them (item 4 of issue 14, not built); a file whose parts
+cannot stand for its lines (a quoted field holding a line break, which the loader refuses
+anyway) is read whole, as one record.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import json
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -51,7 +60,9 @@ import pandas as pd
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.snapshot.contract import TABLES
+from engine.snapshot.chunks import merge_parts
 from engine.snapshot.loader import Snapshot, load_table
+from engine.spark.chunked import chunk_bytes, read_csv_parts, read_parquet_parts
 from engine.spark.shipping import bytes_frame, ipc_bytes
 
 SUFFIXES = (".csv", ".parquet")
@@ -121,7 +132,9 @@ class Listing:
                                               hint="pass the folder holding subscribers.csv, subscriptions.csv, … "
                                                    "(any path or URI the Spark cluster can read)")])
         self.base = str(fs.makeQualified(path).toString()).rstrip("/")
-        self.names = {status.getPath().getName() for status in fs.listStatus(path) if status.isFile()}
+        statuses = [status for status in fs.listStatus(path) if status.isFile()]
+        self.names = {status.getPath().getName() for status in statuses}
+        self.sizes = {status.getPath().getName(): int(status.getLen()) for status in statuses}
 
     def files(self, name: str) -> list[str]:
         return [f"{name}{suffix}" for suffix in SUFFIXES if f"{name}{suffix}" in self.names]
@@ -162,9 +175,12 @@ def _job(spark, listing: Listing, names: list[str], known) -> list:
             spark.conf.set(SPLIT, saved)
 
 
-def read_snapshot(spark, data) -> tuple[Snapshot, str]:
+def read_snapshot(spark, data, chunk: int | None = None) -> tuple[Snapshot, str]:
     """The validated snapshot at `data` (path or URI) read by Spark, and its fingerprint
-    (module docstring); raises the local loader's DiagnosticError on a broken snapshot."""
+    (module docstring); raises the local loader's DiagnosticError on a broken snapshot.
+    `chunk`: files larger than this many bytes are read in parts (engine/spark/chunked.py;
+    default REKINDLE_SPARK_CHUNK_BYTES or 128 MiB)."""
+    chunk = chunk_bytes(chunk)
     listing = Listing(spark, data)
     diags: list[Diagnostic] = []
     readable = []
@@ -174,23 +190,23 @@ def read_snapshot(spark, data) -> tuple[Snapshot, str]:
             readable.append(name)
         else:
             diags += _decided_by_names(listing, name)
-    records = _job(spark, listing, [n for n in readable if n == "subscribers"], None)
-    known = None
     tables: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
 
-    def take(found) -> None:
+    def take(found: list[Read]) -> None:
         for r in found:
-            diags.extend(Diagnostic(**d) for d in json.loads(r["diagnostics"]))
-            hashes[r["name"] + r["suffix"]] = r["sha256"]
-            if r["data"]:
-                tables[r["name"]] = bytes_frame(r["data"])
+            diags.extend(r.diagnostics)
+            hashes[r.name + r.suffix] = r.sha256
+            if r.frame is not None and not r.diagnostics:
+                tables[r.name] = r.frame
 
-    take(records)
+    take(_read(spark, listing, [n for n in readable if n == "subscribers"], None, chunk))
+    known = None
     if "subscribers" in tables:
         known = spark.sparkContext.broadcast(ipc_bytes(tables["subscribers"][["msisdn"]]))
     try:
-        take(_job(spark, listing, [n for n in readable if n != "subscribers"], known))
+        take(_read(spark, listing, [n for n in readable if n != "subscribers"], known, chunk,
+                   tables["subscribers"]["msisdn"] if "subscribers" in tables else None))
     finally:
         if known is not None:
             known.unpersist()
@@ -200,6 +216,56 @@ def read_snapshot(spark, data) -> tuple[Snapshot, str]:
     snapshot = Snapshot(folder if folder is not None else Path(str(data)),
                         {name: tables[name] for name in TABLES if name in tables})
     return snapshot, _fingerprint(folder, hashes)
+
+
+@dataclass
+class Read:
+    """One table file as read by Spark: its typed frame or its problems, and its digest."""
+
+    name: str
+    suffix: str
+    frame: pd.DataFrame | None
+    diagnostics: list[Diagnostic]
+    sha256: str
+
+
+def _read(spark, listing: Listing, names: list[str], known, chunk: int, msisdns: pd.Series | None = None) -> list[Read]:
+    """The tables `names`: files up to `chunk` bytes one task each (whole), larger ones in parts
+    (engine/spark/chunked.py), and a file whose parts cannot stand for it whole after all.
+    `known`: the subscribers' msisdns broadcast, for the whole files' reference check in the
+    executors; `msisdns`: the same column on the driver, for the files read in parts."""
+    from engine.spark.pool import SparkJobFailed, _spark_errors
+
+    small = [n for n in names if listing.sizes[listing.files(n)[0]] <= chunk]
+    large = [listing.files(n)[0] for n in names if n not in small]
+    found = _whole(_job(spark, listing, small, known))
+    csvs = [f"{listing.base}/{f}" for f in large if f.endswith(".csv")]
+    parquets = [f"{listing.base}/{f}" for f in large if not f.endswith(".csv")]
+    try:
+        by_file = read_csv_parts(spark, csvs, chunk, listing.given) if csvs else {}
+        more, unread = read_parquet_parts(spark, parquets, listing.given) if parquets else ({}, [])
+    except _spark_errors() as error:
+        raise SparkJobFailed("snapshot", error) from None
+    by_file.update(more)
+    again = [f.rsplit("/", 1)[-1] for f in unread]
+    for file, group in sorted(by_file.items()):
+        file_name = file.rstrip("/").rsplit("/", 1)[-1]
+        parts = [part for part, _digest in group]
+        if any(p.whole for p in parts):
+            again.append(file_name)
+            continue
+        name, suffix = file_name.rsplit(".", 1)[0], "." + file_name.rsplit(".", 1)[-1]
+        frame, problems = merge_parts(name, f"{listing.given}/{file_name}", parts, msisdns)
+        digest = hashlib.sha256("\0".join(d for _part, d in group).encode()).hexdigest()
+        found.append(Read(name, suffix, frame, problems, digest))
+    if again:
+        found += _whole(_job(spark, listing, [f.rsplit(".", 1)[0] for f in again], known))
+    return sorted(found, key=lambda r: list(TABLES).index(r.name))
+
+
+def _whole(records) -> list[Read]:
+    return [Read(r["name"], r["suffix"], bytes_frame(r["data"]) if r["data"] else None,
+                 [Diagnostic(**d) for d in json.loads(r["diagnostics"])], r["sha256"]) for r in records]
 
 
 def _fingerprint(folder: Path | None, hashes: dict[str, str]) -> str:

@@ -20,6 +20,8 @@ import json
 import shutil
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
 
@@ -60,8 +62,12 @@ def _spark_options(local, tmp_path, name="spark", **kw):
 def test_the_spark_night_decides_exactly_as_the_local_engine(stored_run_sqlite, spark, tmp_path, monkeypatch):
     local = stored_run_sqlite
     monkeypatch.setenv("REKINDLE_HOME", str(tmp_path / "home"))
+    # files over 256 KiB (subscribers, subscriptions, usage_monthly) are read in parts (engine/spark/chunked.py)
+    monkeypatch.setenv("REKINDLE_SPARK_CHUNK_BYTES", str(256 << 10))
+    parts = _parts_counted(monkeypatch)
     options = _spark_options(local, tmp_path)
     result = run_night(options)
+    assert parts["usage_monthly.csv"] >= 8 and parts["subscribers.csv"] >= 2, parts
     mine, theirs = options.db_url, local.db_url
 
     assert result.facts == local.result.facts and result.decisions == local.result.decisions > 0
@@ -107,6 +113,20 @@ def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite,
     assert [p for p in options.out.parent.iterdir() if p.name.startswith(options.out.name)] == []
     assert _rows(db, "SELECT count(*) FROM run_lock") == [(0,)]
 
+def _parts_counted(monkeypatch) -> dict[str, int]:
+    """How many parts each file read in parts was read in (the real merge, observed)."""
+    import engine.spark.reading as reading
+
+    counted, merge = {}, reading.merge_parts
+
+    def counting(name, file, parts, known=None):
+        counted[file.rsplit("/", 1)[-1]] = len(parts)
+        return merge(name, file, parts, known)
+
+    monkeypatch.setattr(reading, "merge_parts", counting)
+    return counted
+
+
 def test_spark_reads_the_same_tables_as_the_local_loader(night_inputs, spark):
     snapshot, fingerprint = read_snapshot(spark, f"file://{night_inputs.data}")
     local = load_snapshot(night_inputs.data)
@@ -114,6 +134,86 @@ def test_spark_reads_the_same_tables_as_the_local_loader(night_inputs, spark):
     for name, frame in local.tables.items():
         pd.testing.assert_frame_equal(snapshot.tables[name], frame, check_exact=True)
     assert fingerprint == snapshot_fingerprint(night_inputs.data)
+
+
+def test_files_read_in_parts_give_the_local_loaders_tables(night_inputs, spark, tmp_path, monkeypatch):
+    """CSV files cut by Spark's text reader at about 128 KiB (subscribers with CRLF line ends), a
+    Parquet table in row groups: the local loader's frames and the local fingerprint."""
+    folder = tmp_path / "snap"
+    shutil.copytree(night_inputs.data, folder)
+    subscribers = folder / "subscribers.csv"
+    subscribers.write_bytes(subscribers.read_bytes().replace(b"\n", b"\r\n"))
+    usage = pd.read_csv(folder / "usage_monthly.csv", dtype=str, keep_default_na=False)
+    (folder / "usage_monthly.csv").unlink()
+    table = pa.Table.from_pandas(usage, preserve_index=False)
+    table = table.set_column(3, "uses", table.column("uses").cast(pa.int64()))
+    pq.write_table(table, folder / "usage_monthly.parquet", row_group_size=10_000)
+    parts = _parts_counted(monkeypatch)
+    snapshot, fingerprint = read_snapshot(spark, f"file://{folder}", 128 << 10)
+    assert parts["subscribers.csv"] >= 3 and parts["subscriptions.csv"] >= 4, parts
+    assert parts["usage_monthly.parquet"] == pq.ParquetFile(folder / "usage_monthly.parquet").num_row_groups >= 5
+    local = load_snapshot(folder)
+    assert list(snapshot.tables) == list(local.tables)
+    for name, frame in local.tables.items():
+        pd.testing.assert_frame_equal(snapshot.tables[name], frame, check_exact=True)
+    assert fingerprint == snapshot_fingerprint(folder)
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    """The 0-based index of the line holding byte `offset`."""
+    return data.count(b"\n", 0, offset)
+
+
+def test_a_broken_file_read_in_parts_names_the_lines_a_local_run_names(night_inputs, spark, tmp_path, monkeypatch):
+    """Read in parts of 128 KiB: a bad cell in the second part of usage_monthly, a key repeated in
+    subscriptions' last part from its first, a quoted line break across a cut of contact_history
+    (that file is read whole again), an msisdn missing from subscribers in a last part: the local
+    loader's diagnostics, lines and order."""
+    chunk = 128 << 10
+    folder = tmp_path / "broken"
+    shutil.copytree(night_inputs.data, folder)
+    usage = (folder / "usage_monthly.csv").read_bytes().split(b"\n")
+    at = _line_at(b"\n".join(usage), chunk + 5000)  # in the second part
+    cells = usage[at].split(b",")
+    cells[3] = b"many"
+    usage[at] = b",".join(cells)
+    (folder / "usage_monthly.csv").write_bytes(b"\n".join(usage))
+    subscriptions = (folder / "subscriptions.csv").read_bytes().split(b"\n")
+    subscriptions[-3] = subscriptions[12]
+    (folder / "subscriptions.csv").write_bytes(b"\n".join(subscriptions))
+    history = (folder / "contact_history.csv").read_bytes().split(b"\n")
+    near = _line_at(b"\n".join(history), chunk - 100)  # its 4th cell starts before the cut at `chunk`
+    cells = history[near].split(b",")
+    cells[3] = b'"' + cells[3] + b"\n" * 300 + b'"'  # strategy: a quoted cell running over the cut
+    history[near] = b",".join(cells)
+    (folder / "contact_history.csv").write_bytes(b"\n".join(history))
+    with pytest.raises(DiagnosticError) as local:
+        load_snapshot(folder)
+    parts = _parts_counted(monkeypatch)
+    uri = f"file://{folder}"
+    with pytest.raises(DiagnosticError) as spark_read:
+        read_snapshot(spark, uri, chunk)
+    found = _where(spark_read.value, uri)
+    assert found == _where(local.value, str(folder))
+    assert ("DC024", "<snapshot>/usage_monthly.csv", at + 1) in [d[:3] for d in found], found
+    assert ("DC011", "<snapshot>/subscriptions.csv", len(subscriptions) - 2) in [d[:3] for d in found], found
+    assert any(d[0] == "DC031" and d[1] == "<snapshot>/contact_history.csv" for d in found), found
+    assert parts["usage_monthly.csv"] >= 15 and parts["subscriptions.csv"] >= 4, parts
+    assert "contact_history.csv" not in parts  # read whole: its parts could not stand for its lines
+    # an msisdn that is not a subscriber's, in the last part (the other tables left out: DC002)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(night_inputs.data / "subscribers.csv", alone)
+    subscriptions = (night_inputs.data / "subscriptions.csv").read_bytes().split(b"\n")
+    subscriptions[-3] = b"13999999999" + subscriptions[-3][11:]
+    (alone / "subscriptions.csv").write_bytes(b"\n".join(subscriptions))
+    with pytest.raises(DiagnosticError) as local:
+        load_snapshot(alone)
+    with pytest.raises(DiagnosticError) as spark_read:
+        read_snapshot(spark, f"file://{alone}", chunk)
+    found = _where(spark_read.value, f"file://{alone}")
+    assert found == _where(local.value, str(alone))
+    assert ("DC012", "<snapshot>/subscriptions.csv", len(subscriptions) - 2) in [d[:3] for d in found], found
 
 
 def _break(folder):
