@@ -5,8 +5,9 @@ and the base's scores in memory; it owns slices w, w + W, w + 2W, … For each, 
 slice's facts, merges the base's scores, segments them, applies the packs' scopes and decides
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
 (template ids per pack) and hands back the candidates as arrays (engine/night/candidates.py,
-with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts when the parent asks for its rows (the same inputs
-give the same facts, so the same candidates in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
+with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts
+when the parent asks for its rows (the same inputs give the same facts, so the same candidates
+in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
 compressed into trace blocks (`slice_rows`, `gather_rows`), with the slice's out-of-scope rows;
 every worker builds its next slice while the parent seals and writes the one before. So a worker
 holds the facts of one slice at a time, whatever the size of the base.
@@ -133,7 +134,8 @@ class SliceRunner:
         verdicts = self.verdicts.pop(k, None)
         if verdicts is None and candidates:
             raise RuntimeError(f"slice {k} has {len(candidates)} candidates but no arbitration verdicts")
-        self.parts[k].start_rows(verdicts.entries(candidates) if candidates else {}, self.starts[k])
+        # entries() refuses verdicts of another number of candidates than the slice regenerated
+        self.parts[k].start_rows(verdicts.entries(candidates) if verdicts is not None else {}, self.starts[k])
         self.outside[k] = sorted(zip(outside["msisdn"].astype(str), outside["service"].astype(str),
                                      outside["segment"].astype(object)))  # key order: the writer's blocks need it
 
