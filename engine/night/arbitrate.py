@@ -29,6 +29,10 @@ the strategy, else the strategy's `base_response` — the planner's estimate, re
 response the contact brings about (`option_value`, `option_values`). Not the response
 propensity: ranking on it would put first the subscribers who respond without contact
 (docs/LOOP.md §5).
+
+A night arbitrates its candidates as arrays (engine/night/candidates.py, `arbitrate_table`):
+the same order and rules, held equal to `arbitrate` by tests/engine/night/test_candidates.py.
+`arbitrate` here is the reference, and the form the tests and planners read.
 """
 
 from __future__ import annotations
