@@ -141,7 +141,7 @@ class Result:
     full_channels: tuple[str, ...] = ()  # channels that were full when this candidate tried them
 
 
-def _allowance(policy: Policy, contacts_30d: int) -> tuple[float, bool]:
+def subscriber_allowance(policy: Policy, contacts_30d: int) -> tuple[float, bool]:
     """(contacts allowed tonight, is the 30-day cap the binding limit?)"""
     per_run = float("inf") if policy.per_run is None else policy.per_run
     left_30 = float("inf") if policy.per_30_days is None else max(0, policy.per_30_days - contacts_30d)
@@ -164,7 +164,7 @@ def arbitrate(candidates: Iterable[Candidate], contacts_30d: Mapping[str, int], 
     remaining = {channel: int(n) for channel, n in policy.capacities.items()}
     results: list[Result] = []
     for msisdn, group in subscriber_order(candidates).items():
-        allowance, thirty_day_binding = _allowance(policy, int(contacts_30d.get(msisdn, 0) or 0))
+        allowance, thirty_day_binding = subscriber_allowance(policy, int(contacts_30d.get(msisdn, 0) or 0))
         winners: list[Candidate] = []
         for cand in group:
             twin = next((w for w in winners if w.service == cand.service), None)

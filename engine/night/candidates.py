@@ -31,7 +31,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from engine.night.arbitrate import LOST_CAP, LOST_CAPACITY, LOST_PRIORITY, WON, Candidate, Option, Policy
+from engine.night.arbitrate import (LOST_CAP, LOST_CAPACITY, LOST_PRIORITY, WON, Candidate, Option, Policy,
+                                    subscriber_allowance)
 
 OUTCOMES = (WON, LOST_PRIORITY, LOST_CAP, LOST_CAPACITY)  # Verdicts.outcome codes
 _WON, _LOST_PRIORITY, _LOST_CAP, _LOST_CAPACITY = range(4)
@@ -201,7 +202,6 @@ def arbitrate_table(table: CandidateTable, policy: Policy) -> tuple[Verdicts, Co
     full_index: dict[tuple[int, ...], int] = {(): 0}
     unlimited = -1
     remaining = [int(policy.capacities[name]) if name in policy.capacities else unlimited for name in table.channels]
-    per_run = float("inf") if policy.per_run is None else policy.per_run
 
     order = serving_order(table).tolist()
     msisdn = table.msisdn[order].tolist() if n else []
@@ -212,10 +212,7 @@ def arbitrate_table(table: CandidateTable, policy: Policy) -> tuple[Verdicts, Co
         end = at
         while end < n and msisdn[end] == msisdn[at]:
             end += 1
-        # the subscriber's allowance: min(per_run, per_30_days − contacts_30d), and which binds
-        left_30 = (float("inf") if policy.per_30_days is None
-                   else max(0, policy.per_30_days - contacts[order[at]]))
-        allowance, thirty_day_binding = min(per_run, left_30), left_30 < per_run
+        allowance, thirty_day_binding = subscriber_allowance(policy, contacts[order[at]])
         winners: list[int] = []
         for row in order[at:end]:
             twin = next((w for w in winners if service[w] == service[row]), None)
