@@ -6,23 +6,25 @@
 3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
    earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
 4. score: the whole base's scores (percentile ranks and quantile tiers are base-wide), once;
-   then the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices);
-5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): build
-   its facts, merge the scores, segment (vectorised), apply each pack's scope as a mask (facts in
+   then the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices), and
+   each slice — its rows of every table and its subscribers' scores — is written to its own file
+   in the staging folder (engine.night.slicefiles); the parent then lets the base go;
+5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): read
+   its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as a mask (facts in
    no pack's scope never reach the rule engine) and decide the rest, one fact per pack and
    signature in durable_rules (engine.night.partition); holdouts are drawn there. A worker keeps
    only each fact's outcome ids, not its facts;
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
    the whole base (engine.night.arbitrate); they come and their verdicts go back as arrays
    (engine.night.candidates), not as objects;
-7. rows: every worker rebuilds its next slice's facts and builds its decision rows and trace
+7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its decision rows and trace
    payloads, compressed into trace blocks (engine.night.slicerun.SliceRunner.slice_rows), all
    workers at once; the parent takes the slices in order (their ranges are in order, so the rows
    are in (msisdn, service) order), seals the payloads into the hash chain (engine.store.chain)
    and writes rows, blocks and the slice's out-of-scope rows as they come, inside the run's one
    database transaction (engine.store.write.RunWriter), and appends the treated rows to their
    channel's file in a staging folder (engine.night.channels.ChannelFiles). The parent holds one
-   slice's rows at a time;
+   slice's rows at a time. The slice files are removed when the last slice is written;
 8. files: the five channel files finished under their names; then the run row and model versions
    go into the same transaction, which commits; then the folder is renamed into place. Any
    failure (or kill) before the commit leaves no decisions, traces or files; a staging folder
@@ -34,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -57,6 +60,7 @@ from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
 from engine.night.settings import run_settings
 from engine.night.prepare import score_base
+from engine.night.slicefiles import SliceFiles
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
@@ -69,6 +73,9 @@ from engine.store.write import RunWriter, acquire_lock, release_lock, store_fail
 from engine.store.loopback import merge_written_back, written_back
 
 # The stages a run reports to its progress callback, in order.
+# The folder of the staging folder that holds a local night's slice files until its rows are written.
+SLICES = ".slices"
+
 STAGES = ("content", "lock", "snapshot", "score", "decide", "arbitrate", "rows", "files", "store")
 
 
@@ -302,13 +309,20 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
     count = min(options.workers, slices.count)
     owner = [k % count for k in range(slices.count)]
-    makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], snapshot, slices,
-                                       (scores, versions), ctx, content, compiled, options.as_of, options.models_dir,
-                                       response))
-              for w in range(count)]
     pool = POOLS.get(options.engine)  # --engine spark: Spark jobs answer the workers' calls (engine/spark)
-    with (pool(options, owner, snapshot, slices, (scores, versions), ctx, content, compiled) if pool
-          else Workers(makers, processes=count > 1)) as workers:
+    if pool:
+        workers = pool(options, owner, snapshot, slices, (scores, versions), ctx, content, compiled)
+    else:
+        # Each slice to its own file; the parent lets the base go (engine/night/slicefiles.py).
+        source = SliceFiles.write(staging / SLICES, snapshot, slices, scores)
+        snapshot.tables.clear(), snapshot.cache.clear()
+        del snapshot, scores
+        release_unused()
+        makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], source, versions,
+                                           ctx, content, compiled, options.as_of, options.models_dir, response))
+                  for w in range(count)]
+        workers = Workers(makers, processes=count > 1)
+    with workers:
         decided = workers.call("decide")
         clock.stage("arbitrate")
         table = CandidateTable.concat([part.candidates for part in decided])
@@ -337,6 +351,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         try:
             with RunWriter(options.db_url) as writer:
                 sealed = _seal_and_write(writer, run_id, _slices_in_order(workers, owner), files)
+                shutil.rmtree(staging / SLICES, ignore_errors=True)  # before the commit: never moved into place
                 funnel = build_funnel(pack_counts, arbitrated_counts, dict(out_of_scope_counts), sealed.decision_counts,
                                       facts_total, ctx.policy.capacities)
                 clock.stage("files")

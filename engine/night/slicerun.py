@@ -1,8 +1,10 @@
 """One worker's share of a night: its slices of the base, decided, then turned into rows.
 
-A worker process is forked with the loaded snapshot, the slice plan (engine/night/slices.py)
-and the base's scores in memory; it owns slices w, w + W, w + 2W, … For each, phase 1 builds the
-slice's facts, merges the base's scores, segments them, applies the packs' scopes and decides
+A worker process owns slices w, w + W, w + 2W, … of the slice plan (engine/night/slices.py) and
+reads each from its source: in a local night the slice's file, which the parent wrote after
+scoring (engine/night/slicefiles.py: the slice's rows of every table and its subscribers'
+base-wide scores); in a Spark executor the slice it was shipped. For each, phase 1 builds the
+slice's facts, merges the scores, segments them, applies the packs' scopes and decides
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
 (template ids per pack) and hands back the candidates as arrays (engine/night/candidates.py,
 with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts
@@ -31,7 +33,6 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.partition import Partition, Row, TemplateMemo
 from engine.night.prepare import prepare_frame, scope_masks
-from engine.night.slices import Slices
 
 
 @dataclass
@@ -65,10 +66,10 @@ class SliceRows:
 class SliceRunner:
     """The slices `ks` of the base: decide them all, then hand out one slice's rows at a time."""
 
-    def __init__(self, ks: list[int], snapshot: Any, slices: Slices, scores: tuple[pd.DataFrame, dict],
-                 ctx: RunContext, content: Any, compiled: Any, as_of: date, models_dir: Path | None,
-                 response: tuple | None = None):
-        self.ks, self.snapshot, self.slices, self.scores = ks, snapshot, slices, scores
+    def __init__(self, ks: list[int], source: Any, versions: dict, ctx: RunContext, content: Any, compiled: Any,
+                 as_of: date, models_dir: Path | None, response: tuple | None = None):
+        # source.open(k) -> (snapshot, slice k's subscribers in it, scores): engine/night/slicefiles.py
+        self.ks, self.source, self.versions = ks, source, versions
         self.response = response  # (model, metadata) of latest_response, loaded once by the parent
         self.ctx, self.content, self.compiled = ctx, content, compiled
         self.as_of, self.models_dir = as_of, models_dir
@@ -81,9 +82,11 @@ class SliceRunner:
 
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
-        frame, extras, _versions = prepare_frame(self.snapshot, self.as_of, self.content, self.models_dir,
-                                                 subscribers=self.slices.ranks(k), scores=self.scores,
+        snapshot, subscribers, scores = self.source.open(k)
+        frame, extras, _versions = prepare_frame(snapshot, self.as_of, self.content, self.models_dir,
+                                                 subscribers=subscribers, scores=(scores, self.versions),
                                                  response=self.response)
+        del snapshot, scores  # a slice file's tables: only the frame built from them is kept
         masks = scope_masks(frame, self.ctx.packs)
         bits = np.zeros(len(frame), dtype=np.int64)  # bit j: in the scope of pack j (sorted pack names)
         for j, name in enumerate(sorted(masks)):

@@ -28,6 +28,7 @@ from typing import Iterator
 import pandas as pd
 import pyarrow as pa
 
+from engine.night.slicefiles import InMemory
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import Slices
 from engine.spark.shipping import night_of, unpack_slice
@@ -51,8 +52,8 @@ def _runner(shipped: dict, blob: bytes, spent: dict | None = None) -> SliceRunne
     if spent is not None:
         spent.update(night=round(middle - start, 3), unpack=round(time.perf_counter() - middle, 3))
     people = len(snapshot.tables["subscribers"])
-    return SliceRunner([0], snapshot, Slices(people, max(people, 1), 1), (scores, night.versions), night.ctx,
-                       night.content, night.compiled, night.as_of, night.models_dir)
+    return SliceRunner([0], InMemory(snapshot, Slices(people, max(people, 1), 1), scores), night.versions,
+                       night.ctx, night.content, night.compiled, night.as_of, night.models_dir)
 
 
 def decide_slices(broadcast, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -22,88 +22,15 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import io
 import json
 import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-
-SCORES = "__scores__"  # the slice's scores, indexed by msisdn (index kept as column INDEX)
-INDEX = "__index__"
-
-
-# -- frames as Arrow IPC ------------------------------------------------------------------------
-def frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as one Arrow IPC stream (pandas metadata keeps dtypes: categories, object strings),
-    categories a slice does not use left out."""
-    frame = frame.copy(deep=False)
-    for name in frame.columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].cat.remove_unused_categories()
-    return ipc_bytes(frame)
-
-
-def ipc_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as one Arrow IPC stream exactly as it is (unused categories kept)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def bytes_frame(blob: bytes) -> pd.DataFrame:
-    with pa.ipc.open_stream(io.BytesIO(blob)) as reader:
-        return reader.read_all().to_pandas()
-
-
-def _container(parts: dict[str, bytes]) -> bytes:
-    names = sorted(parts)
-    table = pa.table({"name": pa.array(names, pa.string()), "data": pa.array([parts[n] for n in names], pa.large_binary())})
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def _uncontain(blob: bytes) -> dict[str, bytes]:
-    with pa.ipc.open_stream(io.BytesIO(blob)) as reader:
-        table = reader.read_all()
-    return dict(zip(table.column("name").to_pylist(), table.column("data").to_pylist()))
-
-
-# -- one slice ----------------------------------------------------------------------------------
-def pack_slice(snapshot, ranks: slice, scores: pd.DataFrame) -> bytes:
-    """Slice `ranks`' rows of every table (file order) and its subscribers' scores, as bytes."""
-    from engine.facts.keys import join_index
-
-    join = join_index(snapshot)
-    chosen = join.select(ranks)
-    parts: dict[str, bytes] = {}
-    for name, frame in snapshot.tables.items():
-        if "msisdn" in frame.columns:
-            frame = frame.take(join.rows(name, chosen)).reset_index(drop=True)
-        parts[name] = frame_bytes(frame)
-    msisdns = join.msisdns[chosen]
-    pos = scores.index.get_indexer(msisdns)
-    mine = scores.iloc[pos[pos >= 0]]
-    parts[SCORES] = frame_bytes(mine.reset_index(names=INDEX))
-    return _container(parts)
-
-
-def unpack_slice(blob: bytes):
-    """(Snapshot of the slice's rows, its scores indexed by msisdn)."""
-    from engine.snapshot.loader import Snapshot
-
-    parts = _uncontain(blob)
-    scores = bytes_frame(parts.pop(SCORES))
-    scores = scores.set_index(INDEX)
-    scores.index.name = None
-    return Snapshot(Path("."), {name: bytes_frame(data) for name, data in parts.items()}), scores
+# A slice travels as the bytes a local night writes to its slice files (engine/night/slicefiles.py);
+# the Spark modules take these names from here.
+from engine.night.slicefiles import bytes_frame, frame_bytes, ipc_bytes, pack_slice, unpack_slice  # noqa: F401
 
 
 # -- the night ----------------------------------------------------------------------------------
