@@ -117,3 +117,27 @@ def test_binary_flags_read_as_equalities():
     y = (rng.random(n) < np.where(flag == 0, 0.5, 0.05)).astype(int)
     rules = StabilityClassifier(hgb_candidates=1, tree_max_depth=1).fit(X, y).rules()
     assert rules[0].startswith("IF has_contract = 0 THEN") and rules[1].startswith("IF has_contract = 1 THEN")
+
+
+
+def _xor(n: int = 900):
+    """Churn where exactly one of two signals is high: trees learn it, a linear model cannot."""
+    rng = np.random.default_rng(11)
+    X = pd.DataFrame({"a": rng.random(n), "b": rng.random(n),
+                      "city": rng.choice(["x", "y", "z"], n).astype(object)})
+    y = (((X["a"] > 0.5) != (X["b"] > 0.5)) ^ (rng.random(n) < 0.05)).astype(int).to_numpy()
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["hist_gradient_boosting", "logistic_regression"])
+def test_scoring_in_blocks_gives_the_whole_frames_values(kind):
+    # A base is scored PREDICT_ROWS rows at a time (memory); every step of the pipeline works row
+    # by row, so the blocks must give exactly the values of one call on the whole frame.
+    X, y = _xor()
+    model = StabilityClassifier(random_state=5, **({"hgb_candidates": 2} if kind == "hist_gradient_boosting" else
+                                                     {"hgb_candidates": 0, "calibration": "isotonic"})).fit(X, y)
+    assert model.chosen_["model"] == kind
+    whole = model.churn_risk(X, rows=len(X))
+    blocks = model.churn_risk(X, rows=7)
+    assert len(blocks) == len(X) and np.array_equal(blocks, whole)
+    assert np.array_equal(model.predict_proba(X.iloc[::-1], rows=50)[::-1], model.predict_proba(X, rows=len(X)))
