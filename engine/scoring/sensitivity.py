@@ -126,7 +126,7 @@ def compute_sensitivity(msisdns: pd.Series | pd.Index, subscriptions: pd.DataFra
     # Users are ranked within the base being scored, so only rows of msisdns in it count.
     ok = (rows >= 0) & (cols >= 0) & (keys.usage_month == USAGE_MONTH)
     if ok.any():
-        pair = rows[ok] * k + cols[ok]
+        pair = rows[ok].astype(np.int64) * k + cols[ok]
         uses = pd.Series(usage_monthly["active_days"].to_numpy()[ok]).groupby(pair).sum()
         uses = uses[uses > 0]
         used = pd.DataFrame({"service": uses.index.to_numpy() % k, "uses": uses.to_numpy()})
