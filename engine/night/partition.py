@@ -39,12 +39,13 @@ from engine.night.holdout import UNIVERSAL, fraction, held_out
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
-from engine.night.fragments import Template, distinct, fact_texts, field_value_texts, per_distinct, record_numbers
+from engine.night.fragments import Template, fact_texts, field_value_texts, per_distinct
+from engine.night.groups import SignatureClasses, TemplateMemo
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical, canonical_strings
 from engine.store.chain import record_heads
 from engine.facts.fields import UPLIFT_PREFIX
-from engine.rules.conditions import lookup, normalise_fact
+from engine.rules.conditions import normalise_fact
 from engine.content.messages import render
 from engine.base.vocabulary import HELD_OUT, LOST, TREAT
 
@@ -144,7 +145,7 @@ class Partition:
         """The arbitration candidates, funnel counts by (pack, decision, reason, channel) and facts."""
         frame, decider = self.frame, self.decider.decider
         bit_of = {name: j for j, name in enumerate(sorted(self.ctx.packs))}
-        classes = _Classes(frame, decider.signatures)
+        classes = SignatureClasses(frame, decider.signatures)
         for k, name in enumerate(self.pack_order):
             if name not in bit_of:
                 continue
@@ -442,90 +443,3 @@ def _payload_template(ctx: RunContext) -> Template:
         fact=Template.slot("fact"), packs=Template.slot("packs"), arbitration=[], decision=Template.slot("decision"))
     structure.update(arbitration=Template.slot("arbitration"), holdout=Template.slot("holdout"))
     return Template(jsonable(structure))
-
-
-class TemplateMemo:
-    """Pack templates by (pack, signature classes of the pack's fields), kept across the slices of
-    one worker.
-
-    A pack's outcome depends only on the classes of the fields it reads (the module docstring),
-    which is why one fact decides for its whole group inside a slice. The classes are the same
-    in every slice (engine.rules.signature: the rules' constants split each field), so a group
-    met in an earlier slice is not sent to durable_rules again: most groups of a big base recur
-    slice after slice. Bounded: it starts over when full.
-    """
-
-    LIMIT = 100_000
-    UNKNOWN = object()  # `get` of a key not decided yet
-
-    def __init__(self) -> None:
-        self._known: dict[tuple, PackTemplate | None] = {}  # None: out of the pack's scope
-
-    def get(self, key: tuple) -> Any:
-        """The template of `key`, None when the pack's scope does not hold it, else UNKNOWN."""
-        return self._known.get(key, TemplateMemo.UNKNOWN)
-
-    def put(self, key: tuple, template: PackTemplate | None) -> None:
-        if len(self._known) >= self.LIMIT:
-            self._known.clear()
-        self._known[key] = template
-
-
-class _Classes:
-    """Signature classes of a partition's fields, per row, computed on distinct values and cached."""
-
-    def __init__(self, frame: pd.DataFrame, signatures: Any):
-        self.frame, self.signatures = frame, signatures
-        self._codes: dict[str, tuple[np.ndarray, int]] = {}
-        self._labels: dict[str, list] = {}  # field -> the class each code stands for, the same in every slice
-
-    def codes(self, name: str) -> tuple[np.ndarray, int]:
-        """(class id per row, number of classes) of field `name`."""
-        if name not in self._codes:
-            numbers = record_numbers(self.frame, name) if name in self.frame.columns else None
-            if name not in self.frame.columns:
-                self._codes[name] = (np.zeros(len(self.frame), dtype=np.int64), 1)
-                self._labels[name] = [("absent",)]
-            elif numbers is not None:
-                values, missing = numbers
-                if values.dtype.kind == "b":
-                    codes, kind = values.astype(np.int64) + 1, "b"
-                else:
-                    codes, kind = self.signatures.number_codes(name, values, missing), "n"
-                original, codes = np.unique(codes, return_inverse=True)
-                codes = np.asarray(codes, dtype=np.int64).reshape(-1)
-                self._codes[name] = (codes, int(codes.max()) + 1 if len(codes) else 1)
-                self._labels[name] = [(kind, c) for c in original.tolist()]
-            else:
-                codes, table = distinct(self.frame, name, lambda r, name=name: self.signatures.value_class(
-                    name, lookup(normalise_fact(r), name)))
-                ids: dict[Any, int] = {}
-                remap = np.array([ids.setdefault(c, len(ids)) for c in table], dtype=np.int64)
-                self._codes[name] = (remap[codes] if len(codes) else codes, max(len(ids), 1))
-                self._labels[name] = [("v", c) for c in ids]
-        return self._codes[name]
-
-    def labels(self, fields: tuple[str, ...], rows: np.ndarray) -> list[tuple]:
-        """The classes of `fields` at each of `rows`, as a key that means the same in any slice."""
-        columns = []
-        for name in fields:
-            codes, _size = self.codes(name)
-            labels = self._labels[name]
-            columns.append([labels[c] for c in codes[rows].tolist()])
-        return list(zip(*columns)) if columns else [()] * len(rows)
-
-    def groups(self, fields: tuple[str, ...], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(group per row of `rows`, first position in `rows` of each group): rows of one group agree
-        on the class of every field."""
-        key = np.zeros(len(rows), dtype=np.int64)
-        span = 1
-        for name in fields:
-            codes, size = self.codes(name)
-            if span * size >= 2**62:  # the mixed-radix key would overflow: compact it first
-                _, key = np.unique(key, return_inverse=True)
-                key = np.asarray(key, dtype=np.int64).reshape(-1)
-                span = int(key.max()) + 1 if len(key) else 1
-            key = key * size + codes[rows]
-            span *= size
-        _, first, groups = np.unique(key, return_index=True, return_inverse=True)
-        return np.asarray(groups, dtype=np.int64).reshape(-1), first

@@ -31,7 +31,8 @@ from engine.store import blocks
 from engine.night.candidates import CandidateTable, Verdicts
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
-from engine.night.partition import Partition, Row, TemplateMemo
+from engine.night.groups import TemplateMemo
+from engine.night.partition import Partition, Row
 from engine.night.prepare import prepare_frame, scope_masks
 
 
