@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -177,6 +178,9 @@ def main() -> None:
         def progress(stage: str) -> None:
             at_stage[stage] = round(tree_memory_mb(os.getpid())[1])
             sampler.stage = stage
+            # on stderr as it happens: how far a long night got if it is stopped (the report comes at the end)
+            print(f"[{time.perf_counter() - start:7.1f} s] {stage} starts, tree PSS {at_stage[stage]:,} MB, "
+                  f"peak so far {sampler.peak_pss:,.0f} MB", file=sys.stderr, flush=True)
 
         result = run_night(options, progress=progress)
         seconds = time.perf_counter() - start

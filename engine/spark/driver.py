@@ -54,7 +54,7 @@ EXIT_ON_OOM = "-XX:+ExitOnOutOfMemoryError"
 MINIMUM_MIB = 450  # Spark's UnifiedMemoryManager refuses a smaller heap
 _SIZE = re.compile(r"^([0-9]+)([kKmMgGtT])$")
 _MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
-HINT = f"give a heap size with its unit, e.g. 10g or 10240m (at least {MINIMUM_MIB}m)"
+HINT = f"give a heap size with its unit, e.g. 10g or 10240m; at least {MINIMUM_MIB}m"
 
 
 @dataclass(frozen=True)
