@@ -53,7 +53,10 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     from pyspark.sql import SparkSession
 
     found = _SESSION.get("session")
-    if found is not None and _SESSION.get("master") == master and found.sparkContext._jsc is not None:
+    if found is not None and not _alive(found):
+        _forget(found)  # its JVM ended (a failed night: engine/spark/watchdog.py); a new one is launched
+        found = None
+    if found is not None and _SESSION.get("master") == master:
         return found
     if found is not None:
         found.stop()
@@ -73,6 +76,31 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     built.sparkContext.setLogLevel("ERROR")
     _SESSION.update(session=built, master=master)
     return built
+
+
+def _alive(found) -> bool:
+    """Whether `found`'s JVM still runs (stopped sessions and ended JVMs are not reused)."""
+    from engine.spark.watchdog import jvm_process
+
+    process = jvm_process(found)
+    return found.sparkContext._jsc is not None and (process is None or process.poll() is None)
+
+
+def _forget(found) -> None:
+    """Drop PySpark's process-wide state of a session whose JVM has ended: `stop()` would call
+    into the dead JVM, and `getOrCreate` would hand the dead session back."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    server = getattr(found.sparkContext, "_accumulatorServer", None)
+    if server is not None:
+        server.shutdown()  # the Python side's accumulator server thread
+    SparkContext._active_spark_context = None
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    _SESSION.clear()
 
 
 def stop() -> None:
