@@ -91,8 +91,11 @@ def test_a_driver_out_of_memory_fails_the_snapshot_stage_instead_of_hanging(nigh
         handle.write(header + b"\n")
         for _ in range(600 * 2**20 // len(body) + 1):
             handle.write(body)
-    result, seconds, db, out = _night(night_inputs, tmp_path, data, REKINDLE_SPARK_DRIVER_MEMORY="512m",
-                                      REKINDLE_SPARK_CHUNK_BYTES=str(2**31 - 1))  # the file as one record
+    try:
+        result, seconds, db, out = _night(night_inputs, tmp_path, data, REKINDLE_SPARK_DRIVER_MEMORY="512m",
+                                          REKINDLE_SPARK_CHUNK_BYTES=str(2**31 - 1))  # the file as one record
+    finally:
+        (data / "usage_monthly.csv").unlink()  # pytest keeps the last sessions' folders: not 600 MB each
     assert "did not end" not in result.stderr, result.stderr
     assert result.returncode == 4, result.stderr[-3000:]  # environment (engine/base/exitcodes.py), not a bug
     assert "error: the Spark job of the snapshot stage failed: the driver's JVM ended" in result.stderr
