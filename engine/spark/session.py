@@ -53,10 +53,10 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     from pyspark.sql import SparkSession
 
     found = _SESSION.get("session")
-    if found is not None and not _alive(found):
+    if found is not None and _ended(found):
         _forget(found)  # its JVM ended (a failed night: engine/spark/watchdog.py); a new one is launched
         found = None
-    if found is not None and _SESSION.get("master") == master:
+    if found is not None and _SESSION.get("master") == master and found.sparkContext._jsc is not None:
         return found
     if found is not None:
         found.stop()
@@ -78,12 +78,12 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     return built
 
 
-def _alive(found) -> bool:
-    """Whether `found`'s JVM still runs (stopped sessions and ended JVMs are not reused)."""
+def _ended(found) -> bool:
+    """Whether the JVM of `found` (launched by this process) has ended."""
     from engine.spark.watchdog import jvm_process
 
     process = jvm_process(found)
-    return found.sparkContext._jsc is not None and (process is None or process.poll() is None)
+    return process is not None and process.poll() is not None
 
 
 def _forget(found) -> None:

@@ -119,3 +119,43 @@ def test_a_job_without_progress_fails_its_stage_after_the_stall_time(night_input
     assert error.startswith("SparkJobFailed: the Spark job of the snapshot stage failed: no progress for 3 s "
                             "(REKINDLE_SPARK_STALL_SECONDS"), (error, result.stderr[-3000:])
     print(f"no progress: the night failed in {seconds:.1f} s")
+
+
+SCRIPT = """
+import json, sys
+from engine.spark.session import session, stop
+from engine.spark.watchdog import SparkJobFailed, watched
+spark = session("local[1]")
+process = spark.sparkContext._gateway.proc
+process.kill()  # the driver's JVM ends under a night (the kernel's OOM killer, a person)
+process.wait()
+try:
+    with watched(spark, "decide"):
+        spark.range(5).count()
+    failed = None
+except SparkJobFailed as error:
+    failed = [str(error), getattr(error, "exit_code", None)]
+again = session("local[1]")  # the process's next night launches a new JVM instead of reusing the dead one
+print(json.dumps({"failed": failed, "new": again is not spark, "count": again.range(7).count()}))
+stop()
+"""
+
+
+def test_a_killed_jvm_fails_the_stage_and_the_next_session_starts_a_new_one(tmp_path):
+    import json
+
+    with open(tmp_path / "stdout", "w") as stdout:
+        process = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=stdout, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "PYSPARK_SUBMIT_ARGS": TEST_JVM}, start_new_session=True)
+        try:
+            process.wait(timeout=LIMIT)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+    found = json.loads((tmp_path / "stdout").read_text().strip().splitlines()[-1])
+    assert found == {"failed": ["the Spark job of the decide stage failed: the driver's JVM ended with exit code -9 "
+                                "(killed (SIGKILL: the kernel's OOM killer, or a person))", 4],
+                     "new": True, "count": 7}
