@@ -10,9 +10,10 @@ released, a `failed` run row records the message). What `watched` handles:
 - **The driver's JVM ended** (its OutOfMemoryError with `-XX:+ExitOnOutOfMemoryError`, set by
   engine/spark/driver.py; Spark's own exit on an executor thread's OOM in local mode, code 52;
   the kernel's OOM killer): the blocked py4j call then fails at once, and not always with a
-  py4j error (a collect's result socket gives `ConnectionRefusedError`, measured), so the JVM's
-  process is asked (`Popen.poll` on the gateway's process) and the message names its exit code
-  and heap instead of a socket error.
+  py4j error (a collect's result socket gives `ConnectionRefusedError`, measured), and the
+  socket can break while the JVM is still exiting: after such an error the JVM's process (the
+  gateway's `Popen`) is given EXIT_WAIT seconds to end, and the message names its exit code and
+  heap instead of a socket error.
 - **No progress**: a thread pool's thread can die of an error the job never hears of (the 1M
   attempt's OutOfMemoryError in `task-result-getter`: the task never counts as finished and
   the job waits forever). A daemon thread reads Spark's status tracker every POLL seconds while
@@ -42,6 +43,7 @@ STALL_ENV = "REKINDLE_SPARK_STALL_SECONDS"
 DEFAULT_STALL = 1800.0
 POLL = 2.0  # seconds between two readings of the status tracker
 GRACE = 60.0  # seconds a cancelled job's call has to return before the JVM is killed
+EXIT_WAIT = 30.0  # seconds a JVM whose connection broke has to end before the error is taken as it is
 # Exit codes of the driver's JVM worth naming.
 EXITS = {3: "out of memory: -XX:+ExitOnOutOfMemoryError", 52: "out of memory: Spark's handler for an executor thread",
          -9: "killed (SIGKILL: the kernel's OOM killer, or a person)", -15: "terminated (SIGTERM)"}
@@ -176,9 +178,25 @@ class Watchdog(threading.Thread):
             process.kill()
 
 
+def _await_exit(spark, error: BaseException) -> None:
+    """After a broken connection to the JVM, give its process EXIT_WAIT seconds to end: the socket
+    can break while the JVM is still exiting (after -XX:+ExitOnOutOfMemoryError's message, before
+    its process ends), and the message should name the exit, not "Connection refused"."""
+    from py4j.protocol import Py4JNetworkError
+
+    process = jvm_process(spark)
+    if process is None or not isinstance(error, (OSError, EOFError, Py4JNetworkError)):
+        return
+    try:
+        process.wait(timeout=EXIT_WAIT)
+    except Exception:  # noqa: BLE001  (still running: the error is what it says)
+        pass
+
+
 def failure(spark, stage: str, error: BaseException, dog: "Watchdog | None" = None) -> BaseException:
     """The error to raise for `error`, met in a Spark call of `stage`: SparkJobFailed when the
     watchdog stopped the job, the JVM is gone or Spark reports a failed job; else `error`."""
+    _await_exit(spark, error)
     ended = jvm_ended(spark, dog.heap if dog is not None else "")
     reason = (dog.reason if dog is not None else None) or ended
     if reason:
