@@ -29,7 +29,10 @@ already gives). Without it a driver OOM in one of Spark's own threads (the 1M at
 never counts as finished, and the job waits forever. With it the JVM exits at once, the py4j
 call of the job fails, and the night ends with SparkJobFailed naming its stage
 (engine/spark/watchdog.py). `spark.driver.defaultJavaOptions` (Spark ≥ 3.0) is the option meant
-for defaults, so `spark.driver.extraJavaOptions` stays the operator's.
+for defaults, so `spark.driver.extraJavaOptions` stays the operator's. One case is not
+merged: PYSPARK_SUBMIT_ARGS' own `--conf spark.driver.defaultJavaOptions=…` is applied by Spark
+after the session's and replaces it — put -XX:+ExitOnOutOfMemoryError in it there (the
+watchdog's no-progress limit still ends a hung job).
 """
 
 from __future__ import annotations
