@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -71,6 +72,25 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its live descendants, with the children
+    each has reaped: the Spark engine's JVM and its Python workers included, which
+    `_cpu_seconds` (RUSAGE_CHILDREN: finished children only) cannot see while the session lives."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            pass
+        stack.extend(_children(current))
+    return total / ticks
+
+
 class PeakSampler(threading.Thread):
     """Samples the process tree's memory until stopped; keeps the peaks (MB)."""
 
@@ -79,12 +99,15 @@ class PeakSampler(threading.Thread):
         self.pid, self.peak_rss, self.peak_pss, self._stop_flag = pid, 0.0, 0.0, threading.Event()
         self.stage = "start"  # the run's current stage (set by its progress callback)
         self.peak_by_stage: dict[str, float] = {}  # stage -> peak summed PSS (MB) while it ran
+        self.cpu_start = tree_cpu_seconds(pid)
+        self.cpu = 0.0  # the tree's CPU seconds since the sampler started (its largest reading)
 
     def _sample(self) -> None:
         stage = self.stage
         rss, pss = tree_memory_mb(self.pid)
         self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
         self.peak_by_stage[stage] = max(self.peak_by_stage.get(stage, 0.0), pss)
+        self.cpu = max(self.cpu, tree_cpu_seconds(self.pid) - self.cpu_start)
 
     def run(self) -> None:
         while not self._stop_flag.is_set():
@@ -177,6 +200,9 @@ def main() -> None:
         def progress(stage: str) -> None:
             at_stage[stage] = round(tree_memory_mb(os.getpid())[1])
             sampler.stage = stage
+            # on stderr as it happens: how far a long night got if it is stopped (the report comes at the end)
+            print(f"[{time.perf_counter() - start:7.1f} s] {stage} starts, tree PSS {at_stage[stage]:,} MB, "
+                  f"peak so far {sampler.peak_pss:,.0f} MB, tree CPU {sampler.cpu:,.1f} s", file=sys.stderr, flush=True)
 
         result = run_night(options, progress=progress)
         seconds = time.perf_counter() - start
@@ -201,6 +227,7 @@ def main() -> None:
         "db_mb": round(db_mb), "db_bytes_per_decision": round(db_mb * 2**20 / max(result.decisions, 1)),
         "explain_seconds": explain_seconds,  # `rekindle explain MSISDN` from the shell, on this run's database
         "cpu_seconds": round(cpu, 1),  # user + system of the run and its workers: less load-dependent than wall
+        "cpu_seconds_tree": round(sampler.cpu, 1),  # the same over the live process tree: Spark's JVM and workers too
         "load_average_1m": os.getloadavg()[0], "generate_seconds": round(generated, 2), "train_seconds": round(trained, 2),
         "treated": result.funnel["decisions"].get("treat", 0),
         "engine": args.engine,

@@ -90,6 +90,8 @@ def classify(error: BaseException) -> tuple[int, str]:
                 return ENVIRONMENT, redact(f"database unavailable: {text}")
             if type(cause).__name__ == "OperationalError":
                 return ENVIRONMENT, redact(f"database error: {text}")
+    if getattr(error, "exit_code", None) == ENVIRONMENT:  # an error that knows it is the machine's (a Spark JVM gone)
+        return ENVIRONMENT, redact(_first_line(str(error), 500))
     if isinstance(error, MemoryError):
         return ENVIRONMENT, "out of memory: run with fewer --workers or on a bigger machine"
     if isinstance(error, OSError):

@@ -36,9 +36,13 @@ def spark_snapshot(options):
     from engine.spark.chunked import chunk_bytes
     from engine.spark.reading import read_snapshot
     from engine.spark.session import session
+    from engine.spark.watchdog import stall_seconds, watched
 
     chunk = chunk_bytes()  # REKINDLE_SPARK_CHUNK_BYTES checked before a JVM starts
-    return read_snapshot(session(options.spark_master), options.data, chunk)
+    stall = stall_seconds()  # and REKINDLE_SPARK_STALL_SECONDS
+    spark = session(options.spark_master)
+    with watched(spark, "snapshot", stall):  # a dead or stalled JVM fails the stage (engine/spark/watchdog.py)
+        return read_snapshot(spark, options.data, chunk)
 
 
 POOLS["spark"] = spark_pool

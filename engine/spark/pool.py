@@ -41,27 +41,11 @@ from engine.night.slicerun import BATCH as ROWS_BATCH, SlicesDecided, gather_row
 from engine.spark.executor import OUTSIDE, ROW_COLUMNS, ROWS, decide_slices, row_slices
 from engine.spark.session import session
 from engine.spark.shipping import pack_night, pack_slice
+from engine.spark.watchdog import SparkJobFailed, Watchdog, failure, stall_seconds, watched  # noqa: F401  (SparkJobFailed: this module's name for it)
 
 
 # Seconds of each slice's task in the last night's two jobs (the benchmark's per-partition figures).
 LAST_FIGURES: dict[str, list] = {"decide": [], "rows": [], "decide_parts": []}
-
-
-class SparkJobFailed(RuntimeError):
-    """A Spark job of the night failed; `stage` is the night's stage it belonged to."""
-
-    def __init__(self, stage: str, error: BaseException):
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        cause = next((line for line in lines if "Error" in line or "Exception" in line), lines[0] if lines else "")
-        super().__init__(f"the Spark job of the {stage} stage failed: {cause[:400]}")
-        self.stage = stage
-
-
-def _spark_errors() -> tuple[type, ...]:
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    return (Py4JError, PySparkException)
 
 
 class SparkPool:
@@ -72,7 +56,6 @@ class SparkPool:
         self.owner = owner
         self.count = max(owner) + 1
         self.slices = slices.count
-        self._errors = _spark_errors()
         frame, versions = scores
         self.inputs = [(k, pack_slice(snapshot, slices.ranks(k), frame)) for k in range(slices.count)]
         context = self.spark.sparkContext
@@ -84,6 +67,7 @@ class SparkPool:
         self._outside: dict[int, list[tuple]] = {}
         self._part = {}  # slice -> the next rows part due
         self._starts: dict[int, int] = {}  # slice -> chain position of its first row (start_rows)
+        self._watch: Watchdog | None = None  # the rows job's, from start_rows to close
 
     def _frame(self):
         rdd = self.spark.sparkContext.parallelize(self.inputs, len(self.inputs))  # one slice per partition
@@ -113,14 +97,21 @@ class SparkPool:
 
     def close(self, kill: bool = False) -> None:
         stream, self._stream = self._stream, None
-        if kill:
-            self.spark.sparkContext.cancelAllJobs()
-        if stream is not None:
-            stream.close()
-        for shared in self._broadcasts:
-            shared.unpersist()
-        self._broadcasts = []
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
+        shared, self._broadcasts = self._broadcasts, []
         self.inputs = []
+        try:
+            if kill:
+                self.spark.sparkContext.cancelAllJobs()
+            if stream is not None:
+                stream.close()
+            for one in shared:
+                one.unpersist()
+        except BaseException as error:  # a JVM gone (the night already fails for it) has nothing left to free
+            if not kill or failure(self.spark, "rows", error) is error:
+                raise
 
     def __enter__(self) -> "SparkPool":
         return self
@@ -130,11 +121,9 @@ class SparkPool:
 
     # -- job 1: decide --------------------------------------------------------------------------
     def _decide(self) -> list[SlicesDecided]:
-        job = self._frame().mapInPandas(functools.partial(decide_slices, self.night), "slice int, data binary")
-        try:
+        with watched(self.spark, "decide"):
+            job = self._frame().mapInPandas(functools.partial(decide_slices, self.night), "slice int, data binary")
             records = job.collect()
-        except self._errors as error:
-            raise SparkJobFailed("decide", error) from None
         bodies = {r["slice"]: json.loads(r["data"]) for r in records}
         LAST_FIGURES.update(decide=[bodies[k]["seconds"] for k in sorted(bodies)], rows=[],
                             decide_parts=[bodies[k]["spent"] for k in sorted(bodies)])
@@ -167,18 +156,26 @@ class SparkPool:
             starts = first
         context = self.spark.sparkContext
         self._starts = dict(starts)
-        verdicts_shared, starts_shared = context.broadcast(by_slice), context.broadcast(dict(starts))
-        self._broadcasts += [verdicts_shared, starts_shared]
-        body = functools.partial(row_slices, self.night, verdicts_shared, starts_shared, ROWS_BATCH)
-        job = self._frame().mapInPandas(body, "slice int, part int, kind int, data binary, seconds double")
-        self._stream = job.toLocalIterator(prefetchPartitions=True)
+        with watched(self.spark, "rows"):
+            verdicts_shared, starts_shared = context.broadcast(by_slice), context.broadcast(dict(starts))
+            self._broadcasts += [verdicts_shared, starts_shared]
+            body = functools.partial(row_slices, self.night, verdicts_shared, starts_shared, ROWS_BATCH)
+            job = self._frame().mapInPandas(body, "slice int, part int, kind int, data binary, seconds double")
+            self._stream = job.toLocalIterator(prefetchPartitions=True)
+        # One watchdog for the whole stream (not one per record): the driver's own time between
+        # records runs no job, so it is no stall (engine/spark/watchdog.py).
+        self._watch = Watchdog(self.spark, stall_seconds())
+        self._watch.start()
         return [None] * self.count
 
     def _next_record(self):
         try:
             return next(self._stream, None)
-        except self._errors as error:
-            raise SparkJobFailed("rows", error) from None
+        except BaseException as error:
+            found = failure(self.spark, "rows", error, self._watch)
+            if found is error:
+                raise
+            raise found from None
 
     def _take(self, k: int):
         """The stream's next record, which must be slice k's next part."""

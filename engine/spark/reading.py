@@ -64,6 +64,7 @@ from engine.snapshot.chunks import merge_parts
 from engine.snapshot.loader import Snapshot, load_table
 from engine.spark.chunked import chunk_bytes, read_csv_parts, read_parquet_parts
 from engine.spark.shipping import bytes_frame, ipc_bytes
+from engine.spark.watchdog import SparkJobFailed, spark_errors
 
 SUFFIXES = (".csv", ".parquet")
 SPLIT = "spark.sql.files.maxPartitionBytes"
@@ -153,8 +154,6 @@ def _decided_by_names(listing: Listing, name: str) -> list[Diagnostic]:
 
 
 def _job(spark, listing: Listing, names: list[str], known) -> list:
-    from engine.spark.pool import SparkJobFailed, _spark_errors
-
     paths = [f"{listing.base}/{f}" for n in names for f in listing.files(n)]
     if not paths:
         return []
@@ -166,7 +165,7 @@ def _job(spark, listing: Listing, names: list[str], known) -> list:
         frame = spark.read.format("binaryFile").load(paths).select("path", "content")
         return frame.mapInPandas(body, "name string, suffix string, data binary, diagnostics binary, sha256 string") \
             .collect()
-    except _spark_errors() as error:
+    except spark_errors() as error:
         raise SparkJobFailed("snapshot", error) from None
     finally:
         if saved is None:
@@ -234,8 +233,6 @@ def _read(spark, listing: Listing, names: list[str], known, chunk: int, msisdns:
     (engine/spark/chunked.py), and a file whose parts cannot stand for it whole after all.
     `known`: the subscribers' msisdns broadcast, for the whole files' reference check in the
     executors; `msisdns`: the same column on the driver, for the files read in parts."""
-    from engine.spark.pool import SparkJobFailed, _spark_errors
-
     small = [n for n in names if listing.sizes[listing.files(n)[0]] <= chunk]
     large = [listing.files(n)[0] for n in names if n not in small]
     found = _whole(_job(spark, listing, small, known))
@@ -244,7 +241,7 @@ def _read(spark, listing: Listing, names: list[str], known, chunk: int, msisdns:
     try:
         by_file = read_csv_parts(spark, csvs, chunk, listing.given) if csvs else {}
         more, unread = read_parquet_parts(spark, parquets, listing.given) if parquets else ({}, [])
-    except _spark_errors() as error:
+    except spark_errors() as error:
         raise SparkJobFailed("snapshot", error) from None
     by_file.update(more)
     again = [f.rsplit("/", 1)[-1] for f in unread]

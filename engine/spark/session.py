@@ -11,9 +11,11 @@ or `PYSPARK_SUBMIT_ARGS` — as for any PySpark job (docs/SPARK.md). Settings ma
   before it forks the workers: a fresh worker's first task no longer imports it);
 - `spark.ui.enabled=false` and no console progress bars (a batch job), few shuffle partitions (a night has a
   few hundred slices at most), Arrow batches of one record (a record is a whole slice);
-- in local mode a 4 GB JVM heap (LOCAL_DRIVER_MEMORY); on a cluster the driver's JVM holds one
-  slice's rows and the next one's: give `spark.driver.memory` about 1 GB per 50,000 subscribers
-  of `--slice-size` (docs/SPARK.md).
+- the driver JVM's launch settings (engine/spark/driver.py): its heap — REKINDLE_SPARK_DRIVER_MEMORY,
+  PYSPARK_SUBMIT_ARGS or spark-defaults.conf, else 4g in local mode — checked before the JVM
+  starts, and `-XX:+ExitOnOutOfMemoryError`, so a driver OOM fails the job instead of hanging it.
+  On a cluster the driver's JVM holds one slice's rows and the next one's: give it about 1 GB
+  per 50,000 subscribers of `--slice-size` (docs/SPARK.md).
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import os
 import sys
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.spark.driver import launch_settings
 
 NO_PYSPARK = "SP001"
 INSTALL_HINT = "install the spark extra: pip install -e '.[spark]'"
 
-# Heap of the one JVM of a local-mode night: the rows job's records of one slice (about 150 MB per
-# 50,000 subscribers) and the next one's, prefetched; 1 GB ran out at 100k with 50k-subscriber slices.
-LOCAL_DRIVER_MEMORY = "4g"
 # The executors' Python daemon imports the engine once, before forking its workers (engine/spark/daemon.py).
 DAEMON = "engine.spark.daemon"
 
@@ -53,15 +53,17 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     from pyspark.sql import SparkSession
 
     found = _SESSION.get("session")
+    if found is not None and _ended(found):
+        _forget(found)  # its JVM ended (a failed night: engine/spark/watchdog.py); a new one is launched
+        found = None
     if found is not None and _SESSION.get("master") == master and found.sparkContext._jsc is not None:
         return found
     if found is not None:
         found.stop()
+    launch = launch_settings(master, conf)  # checked before a JVM starts (SP003)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
-    if master.startswith("local"):  # the executors live in the driver's JVM (spark-submit's default: 1 GB)
-        builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
-    for key, value in (conf or {}).items():
+    for key, value in {**(conf or {}), **launch}.items():
         builder = builder.config(key, value)
     built = (builder.master(master).appName("rekindle-night")
              .config("spark.ui.enabled", "false")
@@ -74,6 +76,31 @@ def session(master: str = "local[*]", conf: dict[str, str] | None = None):
     built.sparkContext.setLogLevel("ERROR")
     _SESSION.update(session=built, master=master)
     return built
+
+
+def _ended(found) -> bool:
+    """Whether the JVM of `found` (launched by this process) has ended."""
+    from engine.spark.watchdog import jvm_process
+
+    process = jvm_process(found)
+    return process is not None and process.poll() is not None
+
+
+def _forget(found) -> None:
+    """Drop PySpark's process-wide state of a session whose JVM has ended: `stop()` would call
+    into the dead JVM, and `getOrCreate` would hand the dead session back."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    server = getattr(found.sparkContext, "_accumulatorServer", None)
+    if server is not None:
+        server.shutdown()  # the Python side's accumulator server thread
+    SparkContext._active_spark_context = None
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    _SESSION.clear()
 
 
 def stop() -> None:

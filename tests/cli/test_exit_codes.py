@@ -130,6 +130,15 @@ def test_classify_maps_enospc_and_permissions_to_4():
     assert exitcodes.redact("seq 3 of 13800000001: x") == "seq 3 of #: x"
 
 
+def test_an_error_that_says_it_is_the_environments_exits_4_with_its_line():
+    class JobFailed(RuntimeError):  # as engine.spark.watchdog.SparkJobFailed when the JVM ended or stalled
+        exit_code = exitcodes.ENVIRONMENT
+
+    code, line = exitcodes.classify(JobFailed("the Spark job of the decide stage failed: JVM ended for 13800000001\nmore"))
+    assert (code, line) == (4, "the Spark job of the decide stage failed: JVM ended for #")
+    assert exitcodes.classify(RuntimeError("the Spark job failed"))[0] == 70  # without it: internal, as before
+
+
 def _commands(group, prefix=()):
     import typer.main
 

@@ -113,6 +113,17 @@ def test_a_failed_spark_job_leaves_no_run_and_names_its_stage(stored_run_sqlite,
     assert [p for p in options.out.parent.iterdir() if p.name.startswith(options.out.name)] == []
     assert _rows(db, "SELECT count(*) FROM run_lock") == [(0,)]
 
+def test_the_driver_heap_setting_reaches_the_jvm(spark):
+    """The session's JVM was launched with REKINDLE_SPARK_DRIVER_MEMORY=3g (conftest.py), not local
+    mode's 4g default: Spark's configuration says so and so does the JVM itself; and the JVM ends at
+    an OutOfMemoryError (driver.py) instead of losing a thread and hanging a job."""
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == "3g"
+    jvm = spark.sparkContext._jvm
+    assert jvm.java.lang.Runtime.getRuntime().maxMemory() == 3 * 2**30
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-Xmx3g" in arguments and "-XX:+ExitOnOutOfMemoryError" in arguments, arguments
+
+
 def _parts_counted(monkeypatch) -> dict[str, int]:
     """How many parts each file read in parts was read in (the real merge, observed)."""
     import engine.spark.reading as reading
