@@ -226,11 +226,11 @@ def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None
         for n in table.key:
             column = pa.chunked_array([p.keys.column(n).combine_chunks() for p in parts]).unify_dictionaries() \
                 if parts else pa.chunked_array([], pa.string())
+            for p in parts:  # consumed column by column: the merged codes stand for them
+                p.keys = p.keys.drop_columns([n])
             # one array per key column: its codes for the check, its text (through the dictionary) for a message
             keys.columns[n] = keys.encoded[n] = column.combine_chunks()
             del column
-        for p in parts:
-            p.keys = None  # consumed: the merged codes stand for them
         _check_keys(table, keys, cells)
         del keys
         if cells.total:

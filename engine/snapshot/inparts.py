@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.base.memory import release_unused
 from engine.snapshot.chunks import Part, load_part, merge_parts
 from engine.snapshot.csvfile import BOM
 from engine.snapshot.table import load_table
@@ -85,7 +86,11 @@ def read_table(directory: Path, name: str, known: pd.Series | None, size: int) -
     parts = _csv_parts(path, name, size) if path == csv_path else _parquet_parts(path, name)
     if parts is None:
         return load_table(directory, name, known)
-    return merge_parts(name, str(path), parts, known)
+    try:
+        return merge_parts(name, str(path), parts, known)
+    finally:
+        del parts
+        release_unused()  # the merge's key arrays and the parts' frames
 
 
 def csv_pieces(path: Path, size: int):
@@ -124,6 +129,7 @@ def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
             del block
             part = load_part(target, name, line_shift=shift)
             target.unlink()
+            release_unused()  # the part's Arrow strings and buffers, before the next part is read
             if part.whole:
                 return None
             _rename(part, str(target), str(path))
@@ -158,4 +164,5 @@ def _parquet_parts(path: Path, name: str) -> list[Part] | None:
     for group in range(meta.num_row_groups):
         parts.append(load_part(path, name, row_group=group, first_row=first))
         first += meta.row_group(group).num_rows
+        release_unused()
     return parts
