@@ -264,7 +264,7 @@ def test_a_part_size_that_is_not_a_number_of_bytes_is_refused(usage, monkeypatch
 
 def test_the_part_size_comes_from_the_environment(usage, monkeypatch):
     whole = load_snapshot(usage, TABLES_HERE, part_size=WHOLE)
-    assert part_bytes() == DEFAULT_PART == 64 << 20
+    assert part_bytes() == DEFAULT_PART == 128 << 20
     monkeypatch.setenv(PART_ENV, "4096")
     assert part_bytes() == 4096 and part_bytes(10) == 10
     parts = load_snapshot(usage, TABLES_HERE)
