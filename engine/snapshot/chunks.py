@@ -5,7 +5,7 @@ usage_monthly.csv is ~22 GB, beyond one Spark record) is read in parts: a CSV fi
 line followed by a run of consecutive lines, each part knowing the file line its first data line
 is (`line_shift`); a Parquet file one row group at a time, each knowing its first row. Every
 part is read and typed by the loader's own code (`read_csv` / `read_parquet`, the cell checks and
-compact typing of `loader._type_cells`), so every diagnostic names the file's own line (or row),
+compact typing of `table._type_cells`), so every diagnostic names the file's own line (or row),
 column, value and what to do. `merge_parts` then decides what `load_table` decides on the whole
 file, from the parts alone:
 
@@ -22,7 +22,7 @@ file, from the parts alone:
   whole file's, since a part's extra cells sort after the file's first MAX_PER_FILE of the same
   check; a column that failed typing in any part has no value checks (DC034/DC035) in the
   others, as in the whole file; a Parquet column of the wrong type (DC027) is reported once;
-- **duplicate keys** (DC011), only when no cell failed: `loader._check_keys` on the parts' key
+- **duplicate keys** (DC011), only when no cell failed: `table._check_keys` on the parts' key
   columns put end to end (each part ships them dictionary-encoded: the one pass over the whole
   table that needs all of it);
 - **msisdns not in subscribers** (DC012), only when the table is clean: the loader's
@@ -59,7 +59,7 @@ from engine.snapshot import rules
 from engine.snapshot.compact import TEXT
 from engine.snapshot.contract import TABLES
 from engine.snapshot.csvfile import read_csv, wrong_field_counts
-from engine.snapshot.loader import REFERENCING, _check_keys, _check_references, _Problems, _type_cells
+from engine.snapshot.table import REFERENCING, _check_keys, _check_references, _Problems, _type_cells
 from engine.snapshot.parquetfile import read_parquet
 from engine.snapshot.raw import MAX_PER_FILE, Raw
 
@@ -178,7 +178,9 @@ class PartsRaw(Raw):
 def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None = None) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
     """The whole file's typed frame or problems, from its parts in file order (module docstring).
     `file` names the file as the parts' diagnostics do; `known`: the subscribers' typed msisdn
-    column, for the reference check (as `load_table`'s)."""
+    column, for the reference check (as `load_table`'s). The parts are consumed: their key
+    columns and frames are released as the whole table's are built (read them again to merge
+    again)."""
     table = TABLES[name]
     header = [p for p in parts if p.stage == "header"]
     if header:
@@ -224,33 +226,47 @@ def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None
         for n in table.key:
             column = pa.chunked_array([p.keys.column(n).combine_chunks() for p in parts]).unify_dictionaries() \
                 if parts else pa.chunked_array([], pa.string())
-            keys.columns[n] = column
-            keys.encoded[n] = column.combine_chunks()
+            for p in parts:  # consumed column by column: the merged codes stand for them
+                p.keys = p.keys.drop_columns([n])
+            # one array per key column: its codes for the check, its text (through the dictionary) for a message
+            keys.columns[n] = keys.encoded[n] = column.combine_chunks()
+            del column
         _check_keys(table, keys, cells)
+        del keys
         if cells.total:
             return None, cells.diagnostics()
-    frame = concat_frames([p.frame for p in parts])
+    frames = [p.frame for p in parts]
+    for p in parts:
+        p.frame = None  # consumed column by column while the whole table's frame is built
+    frame = concat_frames(frames, release=True)
+    del frames
     if known is None or name not in REFERENCING:
         return frame, []
     rows = PartsRaw(file, parts[0].unit, parts, {}, positions)
     return frame, _check_references(rows, frame["msisdn"], known)
 
 
-def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def concat_frames(frames: list[pd.DataFrame], release: bool = False) -> pd.DataFrame:
     """Compact frames of consecutive parts of one table as the whole table's compact frame
     (engine.snapshot.compact): text categories are the union of the parts', sorted as
     `compact.categorical` sorts them; numbers take the widest part's dtype (int32 < int64 <
-    float64, as `compact.whole_numbers` would have chosen for the whole column)."""
+    float64, as `compact.whole_numbers` would have chosen for the whole column). With `release`
+    each column is dropped from the parts' frames once joined, so the table is held about once,
+    not twice (the local loader's peak, engine/snapshot/inparts.py)."""
     if len(frames) == 1:
         return frames[0]
     rows = sum(len(f) for f in frames)
     out = pd.DataFrame(index=pd.RangeIndex(rows))
-    for name in frames[0].columns:
+    for name in list(frames[0].columns):
         columns = [f[name] for f in frames]
         if isinstance(columns[0].dtype, pd.CategoricalDtype):
             out[name] = pd.Series(_categories(columns), index=out.index, name=name, copy=False)
         else:
             out[name] = pd.concat(columns, ignore_index=True)
+        if release:
+            del columns
+            for f in frames:
+                del f[name]
     return out
 
 
