@@ -28,9 +28,13 @@ def _libc():
         return None
 
 
-def release_unused() -> None:
-    """Collect garbage, then return free heap memory to the OS (glibc `malloc_trim`, Arrow's pool)."""
-    gc.collect()
+def release_unused(collect: bool = True) -> None:
+    """Collect garbage (unless `collect` is False), then return free heap memory to the OS (glibc
+    `malloc_trim`, Arrow's pool). A full collection walks every live object: in a long-lived
+    process holding many (a test worker) it took seconds, so the loader's per-part calls skip it
+    (what a part leaves is freed by reference counting, not by the collector)."""
+    if collect:
+        gc.collect()
     if "pyarrow" in sys.modules:
         try:
             sys.modules["pyarrow"].default_memory_pool().release_unused()

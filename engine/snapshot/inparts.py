@@ -129,7 +129,7 @@ def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
             del block
             part = load_part(target, name, line_shift=shift)
             target.unlink()
-            release_unused()  # the part's Arrow strings and buffers, before the next part is read
+            release_unused(collect=False)  # the part's Arrow strings and buffers, before the next part is read
             if part.whole:
                 return None
             _rename(part, str(target), str(path))
@@ -164,5 +164,5 @@ def _parquet_parts(path: Path, name: str) -> list[Part] | None:
     for group in range(meta.num_row_groups):
         parts.append(load_part(path, name, row_group=group, first_row=first))
         first += meta.row_group(group).num_rows
-        release_unused()
+        release_unused(collect=False)
     return parts
