@@ -10,16 +10,16 @@
    each slice — its rows of every table and its subscribers' scores — is written to its own file
    in the staging folder (engine.night.slicefiles); the parent then lets the base go;
 5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): read
-   its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as a mask (facts in
-   no pack's scope never reach the rule engine) and decide the rest, one fact per pack and
-   signature in durable_rules (engine.night.partition); holdouts are drawn there. A worker keeps
-   only each fact's outcome ids, not its facts;
+   its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as
+   a mask (facts in no pack's scope never reach the rule engine) and decide the rest, one fact
+   per pack and signature in durable_rules (engine.night.partition); holdouts are drawn there. A
+   worker keeps only each fact's outcome ids, not its facts;
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
    the whole base (engine.night.arbitrate); they come and their verdicts go back as arrays
    (engine.night.candidates), not as objects;
-7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its decision rows and trace
-   payloads, compressed into trace blocks (engine.night.slicerun.SliceRunner.slice_rows), all
-   workers at once; the parent takes the slices in order (their ranges are in order, so the rows
+7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its
+   decision rows and trace payloads, compressed into trace blocks
+   (engine.night.slicerun.SliceRunner.slice_rows), all workers at once; the parent takes the slices in order (their ranges are in order, so the rows
    are in (msisdn, service) order), seals the payloads into the hash chain (engine.store.chain)
    and writes rows, blocks and the slice's out-of-scope rows as they come, inside the run's one
    database transaction (engine.store.write.RunWriter), and appends the treated rows to their
@@ -72,10 +72,10 @@ from engine.store.read import succeeded_for, succeeded_run
 from engine.store.write import RunWriter, acquire_lock, release_lock, store_failed
 from engine.store.loopback import merge_written_back, written_back
 
-# The stages a run reports to its progress callback, in order.
 # The folder of the staging folder that holds a local night's slice files until its rows are written.
 SLICES = ".slices"
 
+# The stages a run reports to its progress callback, in order.
 STAGES = ("content", "lock", "snapshot", "score", "decide", "arbitrate", "rows", "files", "store")
 
 
