@@ -68,7 +68,8 @@ def bytes_frame(blob: bytes) -> pd.DataFrame:
 
 def _container(parts: dict[str, bytes]) -> bytes:
     names = sorted(parts)
-    table = pa.table({"name": pa.array(names, pa.string()), "data": pa.array([parts[n] for n in names], pa.large_binary())})
+    table = pa.table({"name": pa.array(names, pa.string()),
+                      "data": pa.array([parts[n] for n in names], pa.large_binary())})
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
