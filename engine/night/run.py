@@ -20,11 +20,12 @@
 7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its
    decision rows and trace payloads, compressed into trace blocks
    (engine.night.slicerun.SliceRunner.slice_rows), all workers at once; the parent takes the
-   slices in order (their ranges are in order, so the rows are in (msisdn, service) order), seals the payloads into the hash chain (engine.store.chain)
-   and writes rows, blocks and the slice's out-of-scope rows as they come, inside the run's one
-   database transaction (engine.store.write.RunWriter), and appends the treated rows to their
-   channel's file in a staging folder (engine.night.channels.ChannelFiles). The parent holds one
-   slice's rows at a time. The slice files are removed when the last slice is written;
+   slices in order (their ranges are in order, so the rows are in (msisdn, service) order),
+   seals the payloads into the hash chain (engine.store.chain) and writes rows, blocks and the
+   slice's out-of-scope rows as they come, inside the run's one database transaction
+   (engine.store.write.RunWriter), and appends the treated rows to their channel's file in a
+   staging folder (engine.night.channels.ChannelFiles). The parent holds one slice's rows at a
+   time. The slice files are removed when the last slice is written;
 8. files: the five channel files finished under their names; then the run row and model versions
    go into the same transaction, which commits; then the folder is renamed into place. Any
    failure (or kill) before the commit leaves no decisions, traces or files; a staging folder
