@@ -34,7 +34,6 @@ DC040 naming the variable.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,7 +42,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.base.diagnostics import Diagnostic
+from engine.base.envnumber import positive_number
 from engine.base.memory import release_unused
 from engine.snapshot.chunks import Part, load_part, merge_parts
 from engine.snapshot.csvfile import BOM
@@ -61,18 +61,9 @@ def part_bytes(given: int | None = None) -> int:
         if int(given) < 1:
             raise ValueError(f"part size must be at least 1 byte, got {given}")
         return int(given)
-    text = os.environ.get(PART_ENV, "").strip()
-    if not text:
-        return DEFAULT_PART
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise DiagnosticError([Diagnostic(
-            BAD_PART_SIZE, f"{PART_ENV}={text!r} is not a number of bytes",
-            hint=f"unset it for {DEFAULT_PART:,} bytes (128 MiB), or give a whole number > 0, e.g. 67108864")])
-    return value
+    return positive_number(PART_ENV, DEFAULT_PART, code=BAD_PART_SIZE, unit="bytes",
+                           hint=f"unset it for {DEFAULT_PART:,} bytes (128 MiB), or give a whole number > 0, "
+                                "e.g. 67108864")
 
 
 def read_table(directory: Path, name: str, known: pd.Series | None, size: int) -> tuple[pd.DataFrame | None, list[Diagnostic]]:

@@ -38,7 +38,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -50,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic
+from engine.base.envnumber import positive_number
 from engine.snapshot.chunks import Part, load_part, shift_part
 from engine.spark.shipping import bytes_frame, ipc_bytes
 
@@ -63,19 +63,8 @@ def chunk_bytes(given: int | None = None) -> int:
     """The chunk size in force: `given`, else REKINDLE_SPARK_CHUNK_BYTES, else 128 MiB."""
     if given is not None:
         return int(given)
-    text = os.environ.get(CHUNK_ENV, "").strip()
-    if not text:
-        return DEFAULT_CHUNK
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        from engine.base.diagnostics import DiagnosticError
-
-        raise DiagnosticError([Diagnostic("SP002", f"{CHUNK_ENV}={text!r} is not a number of bytes",
-                                          hint=f"unset it for {DEFAULT_CHUNK:,} bytes, or give a whole number > 0")])
-    return value
+    return positive_number(CHUNK_ENV, DEFAULT_CHUNK, code="SP002", unit="bytes",
+                           hint=f"unset it for {DEFAULT_CHUNK:,} bytes, or give a whole number > 0")
 
 
 @contextlib.contextmanager

@@ -33,11 +33,10 @@ time is a stall; a JVM so wedged that the tracker does not answer is caught only
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 
-from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.base.envnumber import positive_number
 
 STALL_ENV = "REKINDLE_SPARK_STALL_SECONDS"
 DEFAULT_STALL = 1800.0
@@ -77,18 +76,9 @@ def spark_errors() -> tuple[type, ...]:
 
 def stall_seconds() -> float:
     """REKINDLE_SPARK_STALL_SECONDS, checked (SP004), else DEFAULT_STALL."""
-    text = os.environ.get(STALL_ENV, "").strip()
-    if not text:
-        return DEFAULT_STALL
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise DiagnosticError([Diagnostic("SP004", f"{STALL_ENV}={text!r} is not a number of seconds",
-                                          hint=f"unset it for {DEFAULT_STALL:.0f} s, or give a number of seconds > 0 "
-                                               "after which a Spark job that makes no progress fails the night")])
-    return value
+    return positive_number(STALL_ENV, DEFAULT_STALL, code="SP004", unit="seconds", parse=float,
+                           hint=f"unset it for {DEFAULT_STALL:.0f} s, or give a number of seconds > 0 "
+                                "after which a Spark job that makes no progress fails the night")
 
 
 def jvm_process(spark):
