@@ -118,7 +118,6 @@ class InMemory:
 
     def __init__(self, snapshot, slices: Slices, scores: pd.DataFrame):
         self.snapshot, self.slices, self.scores = snapshot, slices, scores
-        self.count = slices.count
 
     def open(self, k: int):
         """(snapshot, the slice's subscribers in it, scores) for prepare_frame."""
