@@ -316,7 +316,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     else:
         # Each slice to its own file; the parent lets the base go (engine/night/slicefiles.py).
         source = SliceFiles.write(staging / SLICES, snapshot, slices, scores)
-        snapshot.tables.clear(), snapshot.cache.clear()
+        snapshot.tables.clear()
+        snapshot.cache.clear()
         del snapshot, scores
         release_unused()
         makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], source, versions,
