@@ -22,9 +22,13 @@ file, from the parts alone:
   whole file's, since a part's extra cells sort after the file's first MAX_PER_FILE of the same
   check; a column that failed typing in any part has no value checks (DC034/DC035) in the
   others, as in the whole file; a Parquet column of the wrong type (DC027) is reported once;
-- **duplicate keys** (DC011), only when no cell failed: `table._check_keys` on the parts' key
-  columns put end to end (each part ships them dictionary-encoded: the one pass over the whole
-  table that needs all of it);
+- **duplicate keys** (DC011), only when no cell failed: `table._check_keys` on the whole
+  table's key columns. Where every key column is text typed one to one as a categorical
+  (msisdn, service, month, list: `_text_keys`), on the typed frame's category codes, once the
+  frame is put together; else on the parts' key columns put end to end (each part ships them
+  dictionary-encoded). The codes stand for the text, so the same rows collide and the messages
+  show the same values; a part holds no second copy of its keys (at 1M subscribers the
+  usage_monthly parts' copies were ~0.25 GB of the loading peak);
 - **msisdns not in subscribers** (DC012), only when the table is clean: the loader's
   reference check on the frame put together (with the frame, as `load_table` returns it);
 - the **typed frame**: the parts' compact frames end to end, in file order, with the dtypes the
@@ -55,7 +59,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic
-from engine.snapshot import rules
+from engine.base.memory import release_unused
+from engine.snapshot import contract, rules
 from engine.snapshot.compact import TEXT
 from engine.snapshot.contract import TABLES
 from engine.snapshot.csvfile import read_csv, wrong_field_counts
@@ -119,13 +124,32 @@ def load_part(path: Path, name: str, *, line_shift: int = 0, row_group: int | No
                 part.lines = lines + line_shift
     else:
         part.first = first_row
-    if table.key:
+    if table.key and not _text_keys(table, raw):
         part.keys = pa.table({n: raw.dictionary(n) for n in table.key})
     frame, problems = _type_cells(table, raw, compact_dtypes=True, keys=False)
     part.items, part.total, part.counts, part.unparsed = problems.items, problems.total, problems.counts, \
         problems.unparsed
     part.frame = frame
     return part
+
+
+def _text_keys(table, raw: Raw) -> bool:
+    """Whether the typed frame's key columns stand for the key text one to one, so `merge_parts`
+    checks the keys on the typed categories instead of a copy of the key columns per part.
+
+    A key column of text that may not be empty (msisdn, an enum such as service, a month) is
+    typed as a categorical of its very strings (engine.snapshot.compact: one category per
+    distinct text, nothing trimmed or parsed), so two rows share a category code exactly when
+    they share the text. Any other key column (a date, a Parquet column of another type) keeps
+    the copy."""
+    kinds = (contract.STRING, contract.ENUM, contract.MONTH)
+    for name in table.key:
+        column = table.column(name)
+        values = raw.columns.get(name)
+        if column.kind not in kinds or column.nullable or values is None \
+                or not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            return False
+    return True
 
 
 def shift_part(part: Part, shift: int) -> Part:
@@ -221,7 +245,8 @@ def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None
             cells.items.append(d)
     if cells.total:
         return None, cells.diagnostics()
-    if table.key:
+    in_frame = all(p.keys is None for p in parts)  # the key text is the frame's categories (`_text_keys`)
+    if table.key and not in_frame:
         keys = PartsRaw(file, parts[0].unit, parts, {}, positions)
         for n in table.key:
             column = pa.chunked_array([p.keys.column(n).combine_chunks() for p in parts]).unify_dictionaries() \
@@ -240,10 +265,26 @@ def merge_parts(name: str, file: str, parts: list[Part], known: pd.Series | None
         p.frame = None  # consumed column by column while the whole table's frame is built
     frame = concat_frames(frames, release=True)
     del frames
+    if table.key and in_frame:
+        _check_keys(table, _frame_keys(file, parts, frame, positions, table.key), cells)
+        if cells.total:
+            return None, cells.diagnostics()
     if known is None or name not in REFERENCING:
         return frame, []
     rows = PartsRaw(file, parts[0].unit, parts, {}, positions)
     return frame, _check_references(rows, frame["msisdn"], known)
+
+
+def _frame_keys(file: str, parts: list[Part], frame: pd.DataFrame, positions: dict, key: tuple) -> "PartsRaw":
+    """The key columns of the typed frame as the key check reads them: dictionary arrays over
+    the categories (the key text), its codes without a copy."""
+    keys = PartsRaw(file, parts[0].unit, parts, {}, positions)
+    for n in key:
+        values = frame[n].array
+        codes = np.asarray(values.codes)
+        keys.columns[n] = keys.encoded[n] = pa.DictionaryArray.from_arrays(
+            pa.array(codes, mask=codes < 0), pa.array(values.categories.array))
+    return keys
 
 
 def concat_frames(frames: list[pd.DataFrame], release: bool = False) -> pd.DataFrame:
@@ -251,36 +292,59 @@ def concat_frames(frames: list[pd.DataFrame], release: bool = False) -> pd.DataF
     (engine.snapshot.compact): text categories are the union of the parts', sorted as
     `compact.categorical` sorts them; numbers take the widest part's dtype (int32 < int64 <
     float64, as `compact.whole_numbers` would have chosen for the whole column). With `release`
-    each column is dropped from the parts' frames once joined, so the table is held about once,
-    not twice (the local loader's peak, engine/snapshot/inparts.py)."""
+    each part's column is dropped as soon as it is copied into the whole column, so the table is
+    held about once plus one part's column, not twice (the local loader's peak,
+    engine/snapshot/inparts.py)."""
     if len(frames) == 1:
         return frames[0]
     rows = sum(len(f) for f in frames)
     out = pd.DataFrame(index=pd.RangeIndex(rows))
     for name in list(frames[0].columns):
-        columns = [f[name] for f in frames]
-        if isinstance(columns[0].dtype, pd.CategoricalDtype):
-            out[name] = pd.Series(_categories(columns), index=out.index, name=name, copy=False)
-        else:
-            out[name] = pd.concat(columns, ignore_index=True)
-        if release:
-            del columns
+        dtypes = [f[name].dtype for f in frames]
+        if isinstance(dtypes[0], pd.CategoricalDtype):
+            values = _categories(frames, name, rows, release)
+        elif all(isinstance(d, np.dtype) and d.kind in "biufM" for d in dtypes):
+            values = np.empty(rows, dtype=np.result_type(*dtypes))  # what pd.concat makes of these dtypes
+            at = 0
             for f in frames:
-                del f[name]
+                values[at:at + len(f)] = f[name].to_numpy()
+                at += len(f)
+                if release:
+                    del f[name]
+        else:  # Arrow text, nullable booleans: pandas joins its own arrays
+            values = pd.concat([f[name] for f in frames], ignore_index=True).array
+        out[name] = pd.Series(values, index=out.index, name=name, copy=False)
+        if release:
+            for f in frames:
+                if name in f.columns:
+                    del f[name]
+            release_unused(collect=False)  # the parts' column, before the next column is built
     return out
 
 
-def _categories(columns: list[pd.Series]) -> pd.Categorical:
+def _categories(frames: list[pd.DataFrame], name: str, rows: int, release: bool) -> pd.Categorical:
+    """The parts' categoricals `name` as one: the union of their categories, sorted, and the
+    codes of every part moved onto it, written into one array (each part's column dropped once
+    moved, with `release`)."""
+    columns = [f[name] for f in frames]
     first = columns[0].cat.categories
-    if all(c.cat.categories.equals(first) for c in columns[1:]):  # an enum: every allowed value, in every part
-        codes = np.concatenate([c.cat.codes.to_numpy() for c in columns])
-        return pd.Categorical.from_codes(codes, dtype=columns[0].dtype, validate=False)
-    words = pa.chunked_array([pa.array(c.cat.categories.array, pa.large_string()) for c in columns]).unique()
-    words = pc.take(words, pc.array_sort_indices(words))
-    codes = []
-    for c in columns:
-        remap = pc.index_in(pa.array(c.cat.categories.array, pa.large_string()), value_set=words).to_numpy()
-        remap = np.append(remap, -1)  # a missing value (code -1) stays missing
-        codes.append(remap[c.cat.codes.to_numpy().astype(np.int64)])
-    categories = pd.Index(pd.arrays.ArrowStringArray(words, dtype=TEXT))
-    return pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(categories), validate=False)
+    same = all(c.cat.categories.equals(first) for c in columns[1:])  # an enum: every allowed value, in every part
+    dtype = columns[0].dtype
+    if not same:
+        words = pa.chunked_array([pa.array(c.cat.categories.array, pa.large_string()) for c in columns]).unique()
+        words = pc.take(words, pc.array_sort_indices(words))
+        dtype = pd.CategoricalDtype(pd.Index(pd.arrays.ArrowStringArray(words, dtype=TEXT)))
+    remaps = [None if same else np.append(pc.index_in(pa.array(c.cat.categories.array, pa.large_string()),
+                                                      value_set=words).to_numpy(), -1)  # code -1 stays missing
+              for c in columns]
+    del columns
+    codes = np.empty(rows, dtype=pd.Categorical.from_codes([], dtype=dtype).codes.dtype)  # pandas' width for them
+    at = 0
+    for f, remap in zip(frames, remaps):
+        part = f[name].cat.codes.to_numpy()
+        codes[at:at + len(part)] = part if remap is None else remap[part]
+        at += len(part)
+        del part
+        if release:
+            del f[name]
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)

@@ -26,7 +26,7 @@ tables plus one part's bytes and Arrow strings.
   group after the other (`load_part(row_group=…)`); one row group, or a footer that cannot be
   read, goes to the whole-file reader.
 
-The part size is `REKINDLE_LOAD_PART_BYTES` (bytes; default 128 MiB): a file larger than it is
+The part size is `REKINDLE_LOAD_PART_BYTES` (bytes; default 64 MiB): a file larger than it is
 read in parts of about that size. A value that is not a whole number > 0 stops the load with
 DC040 naming the variable.
 """
@@ -50,20 +50,20 @@ from engine.snapshot.csvfile import BOM
 from engine.snapshot.table import load_table
 
 PART_ENV = "REKINDLE_LOAD_PART_BYTES"
-DEFAULT_PART = 128 << 20  # the Spark night's chunk too; 1M: a lower peak than 64 MiB (docs/SCALE.md)
+DEFAULT_PART = 64 << 20  # 1M: the loading peak of 128 MiB parts was one part higher (docs/SCALE.md)
 BAD_PART_SIZE = "DC040"
 
 
 def part_bytes(given: int | None = None) -> int:
-    """The part size in force: `given`, else REKINDLE_LOAD_PART_BYTES, else 128 MiB; DC040 when
+    """The part size in force: `given`, else REKINDLE_LOAD_PART_BYTES, else 64 MiB; DC040 when
     the variable is not a whole number of bytes > 0."""
     if given is not None:
         if int(given) < 1:
             raise ValueError(f"part size must be at least 1 byte, got {given}")
         return int(given)
     return positive_number(PART_ENV, DEFAULT_PART, code=BAD_PART_SIZE, unit="bytes",
-                           hint=f"unset it for {DEFAULT_PART:,} bytes (128 MiB), or give a whole number > 0, "
-                                "e.g. 67108864")
+                           hint=f"unset it for {DEFAULT_PART:,} bytes (64 MiB), or give a whole number > 0, "
+                                "e.g. 33554432")
 
 
 def read_table(directory: Path, name: str, known: pd.Series | None, size: int) -> tuple[pd.DataFrame | None, list[Diagnostic]]:

@@ -12,7 +12,7 @@ length, non-negative counts and amounts, no duplicate headers) are checked in th
 One table's verdict is engine.snapshot.table.`load_table` (re-exported here): validation is
 columnar, cells stay Arrow strings until a vectorised check has passed for the whole column,
 each column's strings are released once typed. A table file larger than the part size
-(`REKINDLE_LOAD_PART_BYTES`, default 128 MiB; DC040 when it is not a whole number > 0) is read
+(`REKINDLE_LOAD_PART_BYTES`, default 64 MiB; DC040 when it is not a whole number > 0) is read
 in line-aligned parts one after the other (Parquet: by row group) and put back together with
 exactly the whole-file verdict (engine.snapshot.inparts, engine.snapshot.chunks): the loading
 peak is the typed tables plus one part's bytes and Arrow strings, not the largest file's raw
@@ -55,7 +55,7 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None, part_s
 
     `tables` limits loading to those table names (required ones are then required only if
     named); referential checks against `subscribers` run when it is loaded too. Files larger
-    than `part_size` bytes (default REKINDLE_LOAD_PART_BYTES or 128 MiB) are read in parts.
+    than `part_size` bytes (default REKINDLE_LOAD_PART_BYTES or 64 MiB) are read in parts.
     """
     directory = Path(directory)
     size = part_bytes(part_size)
