@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cli.common import DbOption, as_of_date, fail
 from engine.base.diagnostics import DiagnosticError
+from engine.night.slices import DEFAULT_SIZE
 
 
 def _with_progress(console: Console, options, run_night):
@@ -39,7 +40,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="channel files folder: new, empty, or one Rekindle made "
                                                           "(default REKINDLE_HOME/runs/<run id>)"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each takes every Nth slice of the base)"),
-    slice_size: int = typer.Option(50_000, "--slice-size", min=1,
+    slice_size: int = typer.Option(DEFAULT_SIZE, "--slice-size", min=1,
                                    help="subscribers per slice: bounds a worker's memory; decisions do not depend on it"),
     production: bool = typer.Option(False, "--production", help="refuse packs/strategies/policy not approved as they stand"),
     rules_dir: Path = typer.Option(Path("rules"), "--rules", help="rule packs folder"),

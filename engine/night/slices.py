@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_SIZE = 50_000  # subscribers per slice: a few hundred MB of working memory per worker
+# Subscribers per slice. A worker holds one slice's facts and rows at a time: at 1M subscribers
+# slices of 12,500 kept the decide and rows stages at 1,784 and 1,584 MB (tree PSS, 2 workers)
+# where slices of 50,000 took 2,029 and 2,097 MB, for about the same CPU (docs/SCALE.md).
+DEFAULT_SIZE = 12_500
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from engine.store.database import dispose_all, get_engine
 from engine.store.read import resolve_run
 
 runner = CliRunner()
-LOCAL = {"engine": "local", "workers": 1, "slice_size": 50_000}
+LOCAL = {"engine": "local", "workers": 1, "slice_size": 12_500}
 
 
 def test_a_local_run_records_its_engine_and_report_verify_and_the_console_show_it(run):
@@ -30,13 +30,13 @@ def test_a_local_run_records_its_engine_and_report_verify_and_the_console_show_i
     assert report["settings"] == LOCAL
     shown = runner.invoke(app, ["report", "run", "--run", run.run_id, "--db", run.db_url])
     assert shown.exit_code == 0, shown.output
-    assert "Run settings 运行设置: engine local, 1 worker, slices of 50,000 subscribers" in shown.output
+    assert "Run settings 运行设置: engine local, 1 worker, slices of 12,500 subscribers" in shown.output
     page = run_page(run.run_id, run.db_url)
-    assert page["settings"] == "engine local, 1 worker, slices of 50,000 subscribers"
+    assert page["settings"] == "engine local, 1 worker, slices of 12,500 subscribers"
     verified = runner.invoke(app, ["audit", "verify", "--run", run.run_id, "--db", run.db_url])
     assert verified.exit_code == 0, verified.output
     assert verified.stdout.startswith("OK: ") and len(verified.stdout.splitlines()) == 1  # the verdict alone
-    assert verified.stderr.strip() == "Run settings 运行设置: engine local, 1 worker, slices of 50,000 subscribers"
+    assert verified.stderr.strip() == "Run settings 运行设置: engine local, 1 worker, slices of 12,500 subscribers"
 
 
 def test_the_spark_settings_name_the_master():
