@@ -104,3 +104,30 @@ class SignatureClasses:
             span *= size
         _, first, groups = np.unique(key, return_index=True, return_inverse=True)
         return np.asarray(groups, dtype=np.int64).reshape(-1), first
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, axis=0, return_inverse=True)` of a 2-D array of whole numbers >= -1 (a
+    partition's template ids per pack, -1 where a pack has none): the distinct rows in
+    lexicographic order, and each row's index among them.
+
+    One int64 key per row — the columns in mixed radix, the first column most significant, so
+    keys sort as the rows do — sorted once, instead of numpy's sort of the rows as structured
+    records (the slowest call of the decide stage at 100k subscribers; 6–13× faster on a
+    slice's ids). A key that would overflow is first ranked down, as `SignatureClasses.groups` does.
+    """
+    count, width = rows.shape
+    key = np.zeros(count, dtype=np.int64)
+    span = 1
+    for k in range(width):
+        column = rows[:, k].astype(np.int64) + 1  # -1 (no template) sorts first, as 0
+        size = int(column.max()) + 1 if count else 1
+        if span * size >= 2**62:
+            _, key = np.unique(key, return_inverse=True)
+            key = np.asarray(key, dtype=np.int64).reshape(-1)
+            span = int(key.max()) + 1 if count else 1
+        key = key * size + column
+        span *= size
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], np.asarray(inverse, dtype=np.int64).reshape(-1)
+

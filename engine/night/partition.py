@@ -40,7 +40,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
 from engine.night.fragments import Template, fact_texts, field_value_texts, per_distinct
-from engine.night.groups import SignatureClasses, TemplateMemo
+from engine.night.groups import SignatureClasses, TemplateMemo, unique_rows
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical, canonical_strings
 from engine.store.chain import record_heads
@@ -195,8 +195,7 @@ class Partition:
         """Per fact its combination of templates; per combination the final outcome."""
         if not len(self.frame):
             return
-        unique, self.combo = np.unique(self.tids, axis=0, return_inverse=True)
-        self.combo = np.asarray(self.combo, dtype=np.int64).reshape(-1)
+        unique, self.combo = unique_rows(self.tids)
         treat = np.array([t.entry["decision"] == TREAT for t in self.templates] + [False], dtype=bool)
         self.has_candidate = treat[self.tids].any(axis=1)  # -1 indexes the trailing False
         for row in unique.tolist():
