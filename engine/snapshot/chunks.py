@@ -303,7 +303,7 @@ def concat_frames(frames: list[pd.DataFrame], release: bool = False) -> pd.DataF
         dtypes = [f[name].dtype for f in frames]
         if isinstance(dtypes[0], pd.CategoricalDtype):
             values = _categories(frames, name, rows, release)
-        elif all(isinstance(d, np.dtype) and d.kind in "biufM" for d in dtypes):
+        elif _numpy_joinable(dtypes):
             values = np.empty(rows, dtype=np.result_type(*dtypes))  # what pd.concat makes of these dtypes
             at = 0
             for f in frames:
@@ -320,6 +320,16 @@ def concat_frames(frames: list[pd.DataFrame], release: bool = False) -> pd.DataF
                     del f[name]
             release_unused(collect=False)  # the parts' column, before the next column is built
     return out
+
+
+def _numpy_joinable(dtypes: list) -> bool:
+    """Whether numpy's common dtype of the parts' columns is the one pd.concat gives: numbers
+    (int32, int64, float64 — a part's whole numbers widen as the whole column's would), or one
+    and the same bool or datetime dtype in every part."""
+    if not all(isinstance(d, np.dtype) for d in dtypes):
+        return False
+    kinds = {d.kind for d in dtypes}
+    return kinds <= set("iuf") or (len(set(dtypes)) == 1 and kinds <= set("bM"))
 
 
 def _categories(frames: list[pd.DataFrame], name: str, rows: int, release: bool) -> pd.Categorical:
