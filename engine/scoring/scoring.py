@@ -106,7 +106,10 @@ def score_part(using: Scorer, tables: dict[str, pd.DataFrame]) -> RawParts:
         risk = stability = None
     else:
         features = subscriber_features(tables, using.as_of, keys)
-        risk = using.model.churn_risk(_model_input(using.model, using.meta, features))
+        model_input = _model_input(using.model, using.meta, features)  # checked even for no rows
+        # a part without subscribers (a scikit-learn model refuses zero rows) has no risks
+        risk = using.model.churn_risk(model_input) if len(model_input) else np.zeros(0)
+        del model_input
         del features
         stability = level_codes(_stability_tiers(using.model, risk, using.value_stability))
     sensitivity = sensitivity_inputs(tables["subscriptions"], tables["usage_monthly"], keys, using.sensitivity)
