@@ -5,10 +5,15 @@
 2. lock: at most one run per database (engine.store.write.acquire_lock);
 3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
    earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
-4. score: the whole base's scores (percentile ranks and quantile tiers are base-wide), once;
-   then the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices), and
-   each slice — its rows of every table and its subscribers' scores — is written to its own file
-   in the staging folder (engine.night.slicefiles); the parent then lets the base go;
+4. score: the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices);
+   each slice's rows of every table are written to its own file in the staging folder
+   (engine.night.slicefiles) and the parent lets the base's tables go; then each slice's file
+   gives its subscribers' raw scores (the model's risk and tier, value indicators, the
+   sensitivity's inputs), and the base-wide steps (percentile ranks, quantile tiers, the
+   sensitivity's frequency bands) run once on those compact arrays of the whole base; each
+   slice's scores go to a file beside its tables (engine.night.slicescore). The parent never
+   holds the base's tables next to the scorer's working set. (A registered pool, --engine spark,
+   scores the whole snapshot at once: engine.night.prepare.score_base);
 5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): read
    its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as
    a mask (facts in no pack's scope never reach the rule engine) and decide the rest, one fact

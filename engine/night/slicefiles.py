@@ -3,13 +3,17 @@
 Why: after the score stage the parent of a local night held the whole base — its tables and its
 scores (at 1M subscribers ~1.2 GB) — for the decide and rows stages, although each worker reads
 only one slice of it at a time, and every page of it a forked worker touches is copied into that
-worker. So the parent now writes each slice once, right after scoring, and lets the base go; a
-worker reads a slice's file when it builds that slice's facts (in the decide stage, and again
-in the rows stage). Through those stages the tree holds the slices in hand, not the base.
+worker. So the parent writes each slice's rows once, at the start of the score stage, and lets
+the base's tables go; the score stage itself reads the slices from their files
+(engine/night/slicescore.py) and writes each slice's scores to a second file beside its
+tables (`write_scores`); a worker reads both when it builds that slice's facts (in the decide
+stage, and again in the rows stage). From the score stage on, the tree holds the slices in
+hand, not the base.
 
 The same facts: a slice's file holds its subscribers' rows of every table with an msisdn (in
-file order), the other tables whole, and its subscribers' base-wide scores (percentile ranks and
-tiers are computed over the whole base before the base is cut). Facts, segments and rule
+file order), the other tables whole; its scores file (or, in the bytes the Spark night ships,
+`pack_slice`, the same container) its subscribers' base-wide scores (percentile ranks and tiers
+computed over the whole base's raw parts, in the slice's msisdn order). Facts, segments and rule
 outcomes are per subscriber (engine/night/slices.py), so a slice's facts built from its file are
 the facts built from the whole snapshot for its subscribers. The Spark night ships the same
 bytes to its executors (engine/spark/shipping.py uses `pack_slice` / `unpack_slice`), and its
@@ -20,7 +24,7 @@ Arrow IPC stream (pandas metadata keeps the dtypes: categories, kept only where 
 them, and the order of the categories; object strings). Arrow IPC is data only: reading a file
 runs no code.
 
-Where: `SliceFiles.write(folder, …)` writes into a folder of the run's staging folder (created
+Where: `SliceFiles.write(folder, …)` (and `write_scores`) write into a folder of the run's staging folder (created
 private by the run's umask 077); the run removes it after the rows stage, before the commit.
 A failed run's staging folder goes with its slices (engine/night/outdir.discard), a killed
 run's with the next run's recovery (outdir.recover).
