@@ -46,6 +46,7 @@ def score_in_slices(snapshot, slices: Slices, folder: Path, as_of: date, content
     from engine.scoring.scoring import score_part, score_whole, subscriber_index
 
     using = base_scorer(as_of, content, models_dir)  # the model first: no files are written without one
+    release_unused()  # what planning the slices left (grouping every table's rows) goes back first
     files = SliceFiles.write(folder, snapshot, slices)
     index = subscriber_index(snapshot.tables)
     row_of_rank = join_index(snapshot).row_of_rank
