@@ -51,16 +51,25 @@ def _segment_with_engine(frame: pd.DataFrame, content) -> pd.DataFrame:
         decider.close()
 
 
+def base_scorer(as_of: date, content, models_dir=None, require_stability: bool = True):
+    """The stability model and the content's formulas (rules/sensitivity.yaml, rules/value_stability.yaml)
+    a night scores its base with (engine.scoring.scoring.Scorer)."""
+    from engine.content.checks_models import sensitivity_config, value_stability_config
+    from engine.scoring.scoring import scorer
+
+    return scorer(as_of, models_dir, require_stability=require_stability,
+                  sensitivity_config=sensitivity_config(content), value_stability=value_stability_config(content))
+
+
 def score_base(snapshot, as_of: date, content, models_dir=None,
                require_stability: bool = True) -> tuple[pd.DataFrame, dict]:
     """(scores indexed by msisdn, model versions) of the whole base: the scores' percentile ranks
-    and quantile tiers are base-wide, so they are computed once, before the base is sliced."""
-    from engine.content.checks_models import sensitivity_config, value_stability_config
-    from engine.scoring.scoring import score_snapshot
+    and quantile tiers are base-wide, so they are computed once, before the base is sliced (a
+    local night does it slice by slice: engine/night/slicescore.py)."""
+    from engine.scoring.scoring import score_part, score_whole, subscriber_index
 
-    return score_snapshot(snapshot, as_of, models_dir, require_stability=require_stability,
-                          sensitivity_config=sensitivity_config(content),
-                          value_stability=value_stability_config(content))
+    using = base_scorer(as_of, content, models_dir, require_stability)
+    return score_whole(using, subscriber_index(snapshot.tables), score_part(using, snapshot.tables))
 
 
 def prepare_frame(snapshot, as_of: date, content, models_dir=None,

@@ -5,10 +5,15 @@
 2. lock: at most one run per database (engine.store.write.acquire_lock);
 3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
    earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
-4. score: the whole base's scores (percentile ranks and quantile tiers are base-wide), once;
-   then the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices), and
-   each slice — its rows of every table and its subscribers' scores — is written to its own file
-   in the staging folder (engine.night.slicefiles); the parent then lets the base go;
+4. score: the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices);
+   each slice's rows of every table are written to its own file in the staging folder
+   (engine.night.slicefiles) and the parent lets the base's tables go; then each slice's file
+   gives its subscribers' raw scores (the model's risk and tier, value indicators, the
+   sensitivity's inputs), and the base-wide steps (percentile ranks, quantile tiers, the
+   sensitivity's frequency bands) run once on those compact arrays of the whole base; each
+   slice's scores go to a file beside its tables (engine.night.slicescore). The parent never
+   holds the base's tables next to the scorer's working set. (A registered pool, --engine spark,
+   scores the whole snapshot at once: engine.night.prepare.score_base);
 5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): read
    its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as
    a mask (facts in no pack's scope never reach the rule engine) and decide the rest, one fact
@@ -61,7 +66,7 @@ from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
 from engine.night.settings import run_settings
 from engine.night.prepare import score_base
-from engine.night.slicefiles import SliceFiles
+from engine.night.slicescore import score_in_slices
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
@@ -296,30 +301,31 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     fingerprint = fingerprint or snapshot_fingerprint(options.data)
     release_unused()  # what loading freed goes back to the OS before the workers are forked
     clock.stage("score")
-    scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
+    hot = hot_content_index(snapshot)
+    slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
+    pool = POOLS.get(options.engine)  # --engine spark: Spark jobs answer the workers' calls (engine/spark)
+    if pool:
+        scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
+    else:
+        # Each slice to its own file, the base let go, then scored slice by slice (engine/night/slicescore.py).
+        source, versions = score_in_slices(snapshot, slices, staging / SLICES, options.as_of, content,
+                                           options.models_dir)
+        del snapshot
     versions = dict(versions)
     response = latest_response(options.models_dir)  # loaded once: the forked workers share it
     if response[0] is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
         versions["response"] = response[1]["version"]
     ctx = build_context(content, run_id, options.as_of, period_of(options.as_of),
-                        hot_content=hot_content_index(snapshot), model_versions=versions)
-    slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
+                        hot_content=hot, model_versions=versions)
     release_unused()
 
     clock.stage("decide")
     compiled = compile_set(content)  # once, in the parent: the forked workers share it (no per-worker compile)
     count = min(options.workers, slices.count)
     owner = [k % count for k in range(slices.count)]
-    pool = POOLS.get(options.engine)  # --engine spark: Spark jobs answer the workers' calls (engine/spark)
     if pool:
         workers = pool(options, owner, snapshot, slices, (scores, versions), ctx, content, compiled)
     else:
-        # Each slice to its own file; the parent lets the base go (engine/night/slicefiles.py).
-        source = SliceFiles.write(staging / SLICES, snapshot, slices, scores)
-        snapshot.tables.clear()
-        snapshot.cache.clear()
-        del snapshot, scores
-        release_unused()
         makers = [(lambda w=w: SliceRunner([k for k in range(slices.count) if owner[k] == w], source, versions,
                                            ctx, content, compiled, options.as_of, options.models_dir, response))
                   for w in range(count)]

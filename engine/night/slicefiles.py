@@ -3,13 +3,17 @@
 Why: after the score stage the parent of a local night held the whole base — its tables and its
 scores (at 1M subscribers ~1.2 GB) — for the decide and rows stages, although each worker reads
 only one slice of it at a time, and every page of it a forked worker touches is copied into that
-worker. So the parent now writes each slice once, right after scoring, and lets the base go; a
-worker reads a slice's file when it builds that slice's facts (in the decide stage, and again
-in the rows stage). Through those stages the tree holds the slices in hand, not the base.
+worker. So the parent writes each slice's rows once, at the start of the score stage, and lets
+the base's tables go; the score stage itself reads the slices from their files
+(engine/night/slicescore.py) and writes each slice's scores to a second file beside its
+tables (`write_scores`); a worker reads both when it builds that slice's facts (in the decide
+stage, and again in the rows stage). From the score stage on, the tree holds the slices in
+hand, not the base.
 
 The same facts: a slice's file holds its subscribers' rows of every table with an msisdn (in
-file order), the other tables whole, and its subscribers' base-wide scores (percentile ranks and
-tiers are computed over the whole base before the base is cut). Facts, segments and rule
+file order), the other tables whole; its scores file (or, in the bytes the Spark night ships,
+`pack_slice`, the same container) its subscribers' base-wide scores (percentile ranks and tiers
+computed over the whole base's raw parts, in the slice's msisdn order). Facts, segments and rule
 outcomes are per subscriber (engine/night/slices.py), so a slice's facts built from its file are
 the facts built from the whole snapshot for its subscribers. The Spark night ships the same
 bytes to its executors (engine/spark/shipping.py uses `pack_slice` / `unpack_slice`), and its
@@ -20,7 +24,7 @@ Arrow IPC stream (pandas metadata keeps the dtypes: categories, kept only where 
 them, and the order of the categories; object strings). Arrow IPC is data only: reading a file
 runs no code.
 
-Where: `SliceFiles.write(folder, …)` writes into a folder of the run's staging folder (created
+Where: `SliceFiles.write(folder, …)` (and `write_scores`) write into a folder of the run's staging folder (created
 private by the run's umask 077); the run removes it after the rows stage, before the commit.
 A failed run's staging folder goes with its slices (engine/night/outdir.discard), a killed
 run's with the next run's recovery (outdir.recover).
@@ -83,8 +87,8 @@ def _uncontain(blob: bytes) -> dict[str, bytes]:
 
 
 # -- one slice ----------------------------------------------------------------------------------
-def pack_slice(snapshot, ranks: slice, scores: pd.DataFrame) -> bytes:
-    """Slice `ranks`' rows of every table (file order) and its subscribers' scores, as bytes."""
+def _table_parts(snapshot, ranks: slice) -> tuple[dict[str, bytes], pd.Index]:
+    """(slice `ranks`' rows of every table (file order) as bytes by table, its msisdns in rank order)."""
     from engine.facts.keys import join_index
 
     join = join_index(snapshot)
@@ -94,22 +98,54 @@ def pack_slice(snapshot, ranks: slice, scores: pd.DataFrame) -> bytes:
         if "msisdn" in frame.columns:
             frame = frame.take(join.rows(name, chosen)).reset_index(drop=True)
         parts[name] = frame_bytes(frame)
-    msisdns = join.msisdns[chosen]
+    return parts, join.msisdns[chosen]
+
+
+def slice_scores(scores: pd.DataFrame, msisdns) -> pd.DataFrame:
+    """The rows of `scores` (indexed by msisdn) of `msisdns`, in that order (absent ones left out)."""
     pos = scores.index.get_indexer(msisdns)
-    mine = scores.iloc[pos[pos >= 0]]
-    parts[SCORES] = frame_bytes(mine.reset_index(names=INDEX))
+    return scores.iloc[pos[pos >= 0]]
+
+
+def scores_bytes(scores: pd.DataFrame) -> bytes:
+    """A slice's scores (indexed by msisdn) as Arrow IPC bytes, the index kept as column INDEX."""
+    return frame_bytes(scores.reset_index(names=INDEX))
+
+
+def bytes_scores(blob: bytes) -> pd.DataFrame:
+    scores = bytes_frame(blob).set_index(INDEX)
+    scores.index.name = None
+    return scores
+
+
+def pack_slice(snapshot, ranks: slice, scores: pd.DataFrame) -> bytes:
+    """Slice `ranks`' rows of every table (file order) and its subscribers' scores, as bytes."""
+    parts, msisdns = _table_parts(snapshot, ranks)
+    parts[SCORES] = scores_bytes(slice_scores(scores, msisdns))
     return _container(parts)
+
+
+def pack_tables(snapshot, ranks: slice) -> bytes:
+    """Slice `ranks`' rows of every table (file order), as bytes (`pack_slice` without scores)."""
+    return _container(_table_parts(snapshot, ranks)[0])
+
+
+def _unpack(blob: bytes):
+    """(Snapshot of a container's tables, its scores or None)."""
+    from engine.snapshot.loader import Snapshot
+
+    parts = _uncontain(blob)
+    scores = parts.pop(SCORES, None)
+    snapshot = Snapshot(Path("."), {name: bytes_frame(data) for name, data in parts.items()})
+    return snapshot, None if scores is None else bytes_scores(scores)
 
 
 def unpack_slice(blob: bytes):
     """(Snapshot of the slice's rows, its scores indexed by msisdn)."""
-    from engine.snapshot.loader import Snapshot
-
-    parts = _uncontain(blob)
-    scores = bytes_frame(parts.pop(SCORES))
-    scores = scores.set_index(INDEX)
-    scores.index.name = None
-    return Snapshot(Path("."), {name: bytes_frame(data) for name, data in parts.items()}), scores
+    snapshot, scores = _unpack(blob)
+    if scores is None:
+        raise ValueError("a slice's bytes without its scores")
+    return snapshot, scores
 
 
 # -- where a worker finds a slice ---------------------------------------------------------------
@@ -125,7 +161,9 @@ class InMemory:
 
 
 class SliceFiles:
-    """The slices of a night written to a folder, one file each (module docstring)."""
+    """The slices of a night written to a folder, one file each (module docstring); a local
+    night writes their tables first and each slice's scores, once the base is scored, to a
+    file of its own beside it (`write_scores`)."""
 
     def __init__(self, folder: Path, count: int):
         self.folder, self.count = Path(folder), count
@@ -133,22 +171,40 @@ class SliceFiles:
     def path(self, k: int) -> Path:
         return self.folder / f"slice-{k:06d}.arrow"
 
+    def scores_path(self, k: int) -> Path:
+        return self.folder / f"slice-{k:06d}.scores.arrow"
+
     @classmethod
-    def write(cls, folder: Path, snapshot, slices: Slices, scores: pd.DataFrame) -> "SliceFiles":
-        """Write every slice of `snapshot` (its rows and its subscribers' scores) into `folder`,
-        which must not exist yet."""
+    def write(cls, folder: Path, snapshot, slices: Slices, scores: pd.DataFrame | None = None) -> "SliceFiles":
+        """Write every slice of `snapshot` (its rows, and its subscribers' scores when `scores`
+        are given) into `folder`, which must not exist yet."""
         folder = Path(folder)
         folder.mkdir()
         files = cls(folder, slices.count)
         for k in range(slices.count):
-            files.path(k).write_bytes(pack_slice(snapshot, slices.ranks(k), scores))
+            blob = pack_tables(snapshot, slices.ranks(k)) if scores is None \
+                else pack_slice(snapshot, slices.ranks(k), scores)
+            files.path(k).write_bytes(blob)
         return files
+
+    def write_scores(self, k: int, scores: pd.DataFrame) -> None:
+        """Slice k's subscribers' scores (indexed by msisdn, in the slice's msisdn order)."""
+        self.scores_path(k).write_bytes(scores_bytes(scores))
+
+    def tables(self, k: int):
+        """Snapshot of slice k's rows (its file's tables)."""
+        return _unpack(self._read(k))[0]
+
+    def _read(self, k: int) -> bytes:
+        if not 0 <= k < self.count:
+            raise IndexError(f"slice {k} is not one of this night's {self.count} slices")
+        return self.path(k).read_bytes()
 
     def open(self, k: int):
         """(snapshot of slice k's rows, all its subscribers, their scores) for prepare_frame."""
-        if not 0 <= k < self.count:
-            raise IndexError(f"slice {k} is not one of this night's {self.count} slices")
-        snapshot, scores = unpack_slice(self.path(k).read_bytes())
+        snapshot, scores = _unpack(self._read(k))
+        if scores is None:
+            scores = bytes_scores(self.scores_path(k).read_bytes())
         return snapshot, slice(0, len(snapshot.tables["subscribers"])), scores
 
     def remove(self) -> None:

@@ -18,6 +18,8 @@ import pandas as pd
 
 from engine.facts.fields import LEVELS
 
+GROUPS = np.array(["操心", "关心", "放心", "用心"], dtype=object)
+
 
 @dataclass(frozen=True)
 class RetentionConfig:
@@ -41,6 +43,6 @@ def retention_group(value_tier: pd.Series, stability: pd.Series, config: Retenti
     config = config or RetentionConfig()
     valuable = value_tier.isin(config.valuable).to_numpy()
     unstable = stability.isin(config.unstable).to_numpy()
-    group = np.select([valuable & unstable, ~valuable & unstable, valuable & ~unstable],
-                      ["操心", "关心", "放心"], default="用心").astype(object)
+    # codes into four shared str objects, not one str object per subscriber
+    group = GROUPS.take(np.select([valuable & unstable, ~valuable & unstable, valuable & ~unstable], [0, 1, 2], default=3))
     return pd.Series(group, index=value_tier.index, name="retention_group")

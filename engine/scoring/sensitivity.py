@@ -108,29 +108,66 @@ def compute_sensitivity(msisdns: pd.Series | pd.Index, subscriptions: pd.DataFra
     if keys is None:
         index = pd.Index(pd.unique(np.asarray(msisdns, dtype=object)), name="msisdn")
         keys = snapshot_keys({"subscriptions": subscriptions, "usage_monthly": usage_monthly}, as_of, index)
-    index = keys.index
-    services = sorted(set(config.subscription) | set(config.usage))
-    a = np.array([config.subscription.get(s, 0.0) for s in services])
-    c = np.array([config.usage.get(s, 0.0) for s in services])
-    n, k = len(index), len(services)
+    return sensitivity_scores(keys.index, sensitivity_inputs(subscriptions, usage_monthly, keys, config), config)
 
-    b = np.zeros((n, k))
+
+@dataclass
+class SensitivityInputs:
+    """The formula's per-subscriber inputs of some subscribers (positions 0..n-1 of their index).
+
+    `subscribed`: n × services (sorted weighted services) bool, Bᵢ; `used_at`, `used_service`,
+    `used_days`: one entry per (subscriber, service) with days of use in M1 (> 0), in (position,
+    service) order. Everything else of the formula (Dᵢ's bands among a service's users, the
+    percentile rank) is base-wide: `sensitivity_scores` on the inputs of the whole base."""
+
+    subscribed: np.ndarray
+    used_at: np.ndarray
+    used_service: np.ndarray
+    used_days: np.ndarray
+
+
+def _services(config: SensitivityConfig) -> list[str]:
+    return sorted(set(config.subscription) | set(config.usage))
+
+
+def sensitivity_inputs(subscriptions: pd.DataFrame, usage_monthly: pd.DataFrame, keys: SnapshotKeys,
+                       config: SensitivityConfig) -> SensitivityInputs:
+    """The per-subscriber inputs (Bᵢ, M1 days per service) of the subscribers of `keys`: each is
+    made of the subscriber's own rows only, so a part of the base gives its part of the whole's."""
+    services = _services(config)
+    n, k = len(keys.index), len(services)
+    b = np.zeros((n, k), dtype=bool)
     rows = keys.codes["subscriptions"]
     cols = positions(subscriptions["service"], services)
     ok = (rows >= 0) & (cols >= 0) & (subscriptions["status"].to_numpy() == "active")
-    b[rows[ok], cols[ok]] = 1.0
+    b[rows[ok], cols[ok]] = True
 
-    d = np.zeros((n, k))
     rows = keys.codes["usage_monthly"]
     cols = positions(usage_monthly["service"], services)
     # Users are ranked within the base being scored, so only rows of msisdns in it count.
     ok = (rows >= 0) & (cols >= 0) & (keys.usage_month == USAGE_MONTH)
-    if ok.any():
-        pair = rows[ok].astype(np.int64) * k + cols[ok]
-        uses = pd.Series(usage_monthly["active_days"].to_numpy()[ok]).groupby(pair).sum()
-        uses = uses[uses > 0]
-        used = pd.DataFrame({"service": uses.index.to_numpy() % k, "uses": uses.to_numpy()})
-        d[uses.index.to_numpy() // k, used["service"].to_numpy()] = frequency_scores(used).to_numpy()
+    if not ok.any():
+        empty = np.zeros(0, dtype=np.int64)
+        return SensitivityInputs(b, empty, empty, empty)
+    pair = rows[ok].astype(np.int64) * k + cols[ok]
+    # a subscriber's rows in file order: a part sums the same values in the same order as the whole
+    uses = pd.Series(usage_monthly["active_days"].to_numpy()[ok]).groupby(pair).sum()
+    uses = uses[uses > 0]
+    pairs = uses.index.to_numpy()
+    return SensitivityInputs(b, pairs // k, pairs % k, uses.to_numpy())
+
+
+def sensitivity_scores(index: pd.Index, inputs: SensitivityInputs, config: SensitivityConfig) -> pd.DataFrame:
+    """`sensitivity`, `sensitivity_pct`, `data_sensitive` (index `index`) from the whole base's inputs."""
+    services = _services(config)
+    a = np.array([config.subscription.get(s, 0.0) for s in services])
+    c = np.array([config.usage.get(s, 0.0) for s in services])
+    n = len(index)
+    b = inputs.subscribed.astype(float)
+    d = np.zeros((n, len(services)))
+    if len(inputs.used_at):
+        used = pd.DataFrame({"service": inputs.used_service, "uses": inputs.used_days})
+        d[inputs.used_at, inputs.used_service] = frequency_scores(used).to_numpy()
 
     score = b @ a + d @ c
     max_score = a.sum() + c.sum()

@@ -61,6 +61,7 @@ VALUE_INDICATORS = (*DEFAULT_VALUE_WEIGHTS, *OPTIONAL_VALUE_WEIGHTS)
 OPTIONAL_COLUMNS = {"calling_circle": "circle_size", "on_net_share": "on_net_share",
                     "suspensions": "suspensions_6m", "arrears": "arrears_6m"}
 LOWER_IS_BETTER = frozenset({"suspensions", "arrears"})
+TIERS = np.array(["high", "mid", "low"], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,19 @@ class ValueConfig:
 
 def value_indicators(tables: dict[str, pd.DataFrame], as_of: date, keys: SnapshotKeys | None = None) -> pd.DataFrame:
     """The raw indicators per subscriber (index msisdn)."""
+    indicators, filled = raw_indicators(tables, as_of, keys)
+    unfilled = [name for name in OPTIONAL_COLUMNS if name in indicators.columns and name not in filled]
+    return indicators.drop(columns=unfilled) if unfilled else indicators
+
+
+def raw_indicators(tables: dict[str, pd.DataFrame], as_of: date,
+                   keys: SnapshotKeys | None = None) -> tuple[pd.DataFrame, frozenset[str]]:
+    """(the indicators per subscriber (index msisdn), every optional one whose column the
+    subscribers table has; the optional ones with at least one known cell).
+
+    Part of a base: an optional column known elsewhere in the base but empty in this part still
+    counts (the indicator applies to the whole base when any part fills it), so a part keeps the
+    column and says whether it filled it (engine/scoring/parts.py)."""
     subs = tables["subscribers"]
     keys = keys or snapshot_keys(tables, as_of)
     index = keys.index
@@ -114,10 +128,13 @@ def value_indicators(tables: dict[str, pd.DataFrame], as_of: date, keys: Snapsho
         "contract": np.nan_to_num(months_left, nan=0.0),
         "usage_breadth": breadth,
     }, index=index)
-    for name, column in OPTIONAL_COLUMNS.items():  # only the optional columns the snapshot fills
-        if has_column(subs, column):
+    filled = set()
+    for name, column in OPTIONAL_COLUMNS.items():  # only the optional columns the snapshot has
+        if column in subs.columns:
             out[name] = pd.to_numeric(subs[column], errors="coerce").to_numpy(dtype=float)
-    return out
+            if has_column(subs, column):
+                filled.add(name)
+    return out, frozenset(filled)
 
 
 def value_scores(indicators: pd.DataFrame, config: ValueConfig | None = None) -> pd.DataFrame:
@@ -133,7 +150,8 @@ def value_scores(indicators: pd.DataFrame, config: ValueConfig | None = None) ->
     if n:
         high_cut = np.quantile(value, 1.0 - config.high_share)
         mid_cut = np.quantile(value, 1.0 - config.high_share - config.mid_share)
-        tier = np.where(value >= high_cut, "high", np.where(value >= mid_cut, "mid", "low")).astype(object)
+        # three shared str objects, not one per subscriber (~50 MB at 1M)
+        tier = TIERS.take(np.where(value >= high_cut, 0, np.where(value >= mid_cut, 1, 2)))
     else:
         tier = np.array([], dtype=object)
     return pd.DataFrame({"value": value, "value_tier": tier}, index=indicators.index)

@@ -3,7 +3,8 @@ the rerun succeeds and decides exactly what an undisturbed run decides.
 
 The run process is a real `python` child running `run_night`; its progress callback sends
 SIGKILL to its own process when the chosen stage starts (with --workers 2, so worker processes
-exist and are orphaned too). "files" is reached with every decision and trace already written
+exist and are orphaned too). "score" is reached with the staging folder made; "decide" with every
+slice's tables and scores in files in it (engine/night/slicescore.py). "files" is reached with every decision and trace already written
 inside the run's uncommitted transaction; "store" with the channel files staged on disk.
 """
 
@@ -58,7 +59,7 @@ def reference(stored_run_sqlite):
     return decisions(run.db_url, run.run_id), payloads(run.db_url, run.run_id), run.out, run.db_url
 
 
-@pytest.mark.parametrize("stage", ["decide", "rows", "files", "store"])
+@pytest.mark.parametrize("stage", ["score", "decide", "rows", "files", "store"])
 def test_kill_9_at_a_stage_leaves_nothing_and_the_rerun_is_identical(inputs, home, reference, stage):
     # A SQLite file: this test is about processes killed mid-run, not about the backend.
     opts = options(inputs, home, f"sqlite:///{home / 'night.db'}")
