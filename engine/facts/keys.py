@@ -42,13 +42,14 @@ def _arrow_strings(values) -> pa.Array:
     return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
 
 
-def positions(values, universe) -> np.ndarray:
-    """Position of each value in `universe` (first occurrence), -1 where absent; int64."""
+def positions(values, universe, dtype=np.int64) -> np.ndarray:
+    """Position of each value in `universe` (first occurrence), -1 where absent; int64, or
+    `dtype` (int32 when the caller knows `universe` is shorter than 2**31)."""
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        of_category = positions(values.cat.categories, universe)
+        of_category = positions(values.cat.categories, universe, dtype)
         return np.append(of_category, -1)[values.cat.codes.to_numpy()]  # code -1 (missing) → -1
     found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(universe))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(dtype)
 
 
 def month_labels(as_of: date, months: int = 3) -> list[str]:
@@ -86,15 +87,16 @@ class JoinIndex:
     def size(self) -> int:
         return len(self.msisdns)
 
-    def ranks(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
-        """Rank of each row's subscriber (-1: not a subscriber), all rows or `rows` only; int64."""
+    def ranks(self, name: str, rows: np.ndarray | None = None, dtype=np.int64) -> np.ndarray:
+        """Rank of each row's subscriber (-1: not a subscriber), all rows or `rows` only; int64
+        (or `dtype`)."""
         msisdn = self.tables[name]["msisdn"]
         if rows is not None:
             msisdn = msisdn.take(rows)
         if name == "subscribers" and isinstance(msisdn.dtype, pd.CategoricalDtype) \
                 and msisdn.cat.categories.equals(self.msisdns):
-            return msisdn.cat.codes.to_numpy().astype(np.int64)
-        return positions(msisdn, self.msisdns)
+            return msisdn.cat.codes.to_numpy().astype(dtype)
+        return positions(msisdn, self.msisdns, dtype)
 
     def select(self, subscribers=None) -> np.ndarray:
         """The sorted ranks a `subscribers` argument names: None = all, a slice of ranks, or ranks."""
@@ -111,12 +113,15 @@ class JoinIndex:
         frame = self.tables[name]
         grouped = self._grouped.get(name)
         if grouped is None or grouped.frame is not frame:
-            rank = self.ranks(name)
+            # int32 ranks and row numbers where they fit: at 1M subscribers usage_monthly's
+            # 18.7M rows made ~450 MB of int64 transients here, at the score stage's peak
+            rank = self.ranks(name, dtype=_narrow(self.size))
             counts = np.bincount(rank[rank >= 0], minlength=self.size)
             unknown = int((rank < 0).sum())  # a stable argsort puts them first
             offsets = np.concatenate([[0], np.cumsum(counts)]) + unknown
             in_order = unknown == 0 and bool((rank[1:] >= rank[:-1]).all())
-            order = None if in_order else np.argsort(rank, kind="stable").astype(np.int64)
+            order = None if in_order else np.argsort(rank, kind="stable").astype(_narrow(len(rank)))
+            del rank
             grouped = self._grouped[name] = _Grouped(frame, order, offsets)
         return grouped
 
@@ -143,9 +148,14 @@ class JoinIndex:
         rank = np.repeat(np.asarray(ranks, dtype=np.int64), lengths)
         if grouped.order is None:
             return at, rank
-        rows = grouped.order[at]
+        rows = grouped.order[at].astype(np.int64)
         by_row = np.argsort(rows, kind="stable")
         return rows[by_row], rank[by_row]
+
+
+def _narrow(count: int):
+    """int32 for positions below `count` when they fit, else int64."""
+    return np.int32 if count < np.iinfo(np.int32).max else np.int64
 
 
 def join_index(snapshot) -> JoinIndex:
