@@ -47,7 +47,8 @@ def positions(values, universe, dtype=np.int64) -> np.ndarray:
     `dtype` (int32 when the caller knows `universe` is shorter than 2**31)."""
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
         of_category = positions(values.cat.categories, universe, dtype)
-        return np.append(of_category, -1)[values.cat.codes.to_numpy()]  # code -1 (missing) → -1
+        missing = np.array([-1], dtype=of_category.dtype)  # np.append(…, -1) would widen to int64
+        return np.append(of_category, missing)[values.cat.codes.to_numpy()]  # code -1 (missing) → -1
     found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(universe))
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(dtype)
 

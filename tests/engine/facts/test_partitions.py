@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from engine.facts.build import build_facts, subscriber_partitions
-from engine.facts.keys import join_index, subscriber_slices
+from engine.facts.keys import join_index, positions, subscriber_slices
 from engine.generator import generate
 from engine.snapshot.loader import load_snapshot
 
@@ -149,3 +149,13 @@ def test_the_ranks_a_partition_reads_are_its_rows_subscribers(small, tmp_path_fa
     assert (people.astype(str).to_numpy()[inside] == np.asarray(join.msisdns[chosen], dtype=str)).all()
     others = np.setdiff1d(np.arange(join.size), chosen)[:5]
     assert (subscriber_positions(snapshot, join.msisdns[others], chosen) == -1).all()
+
+
+def test_positions_of_a_categorical_keep_the_width_asked_for():
+    """The grouping of a table's rows by subscriber asks for int32 ranks (engine/facts/keys.py
+    `_group`); a categorical column's positions must keep that width (np.append(…, -1) widened
+    them to int64, undoing the saving at 1M)."""
+    values = pd.Series(["b", "a", None, "c", "a"], dtype="category")
+    found = positions(values, pd.Index(["a", "b"]), np.int32)
+    assert found.dtype == np.int32 and found.tolist() == [1, 0, -1, -1, 0]
+    assert positions(values, pd.Index(["a", "b"])).dtype == np.int64
