@@ -32,7 +32,7 @@ def _rekindle(args: list[str], stdin: str | None = None) -> str:
 
 
 def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -53,6 +53,15 @@ def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
         def all_css(selector, root=None):
             return (root or browser).find_elements(By.CSS_SELECTOR, selector)
 
+        def arrived(url):
+            # a click returns before the page it leads to is there (the search is a POST answered
+            # by a redirect): wait for the address, then assert it, so a wrong page still fails
+            try:
+                WebDriverWait(browser, 60).until(lambda b: b.current_url == url)
+            except TimeoutException:
+                pass
+            assert browser.current_url == url
+
         browser.get(base + "/")
         assert browser.current_url.startswith(base + "/login")
         screenshot(browser, shots / "1-login.png")
@@ -64,7 +73,7 @@ def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
 
         css("#msisdn").send_keys(msisdn)
         css("form.search button").click()
-        assert browser.current_url == f"{base}/subscribers/{msisdn}"
+        arrived(f"{base}/subscribers/{msisdn}")
         rows = all_css("tr.decision-row")
         assert rows and len(all_css("svg.timeline circle")) == len(rows)
         screenshot(browser, shots / "3-subscriber-timeline.png")
@@ -72,7 +81,7 @@ def test_an_auditor_traces_a_decision_in_a_real_browser(run, tmp_path):
         lost = next(r for r in rows if r.find_element(By.CSS_SELECTOR, "td.d").text == "lost")
         service = lost.get_attribute("data-service")
         lost.find_element(By.CSS_SELECTOR, "a.open").click()
-        assert browser.current_url == f"{base}/subscribers/{msisdn}/runs/{run.run_id}?service={service}"
+        arrived(f"{base}/subscribers/{msisdn}/runs/{run.run_id}?service={service}")
         screenshot(browser, shots / "4-decision.png")
 
         expected = json.loads(_rekindle(["explain", msisdn, "--run", run.run_id, "--service", service, "--json",
