@@ -37,6 +37,7 @@ import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -102,13 +103,44 @@ def csv_pieces(path: Path, size: int):
             breaks += block.count(b"\n")
 
 
+def table_parts(directory: Path, name: str, size: int) -> Iterator[Part] | None:
+    """The parts of table `name`'s file one after the other (file order), or None when the file
+    is read whole (no file or two, a file of at most `size` bytes, a Parquet file of one row
+    group). Each part is read only when the iterator gets to it (engine/night/slicesplit.py
+    hands each one on and lets it go); a CSV part that cannot stand for its lines comes with
+    `whole` set and ends the parts: read the file whole instead (`load_table`)."""
+    csv_path, pq_path = directory / f"{name}.csv", directory / f"{name}.parquet"
+    exists = [p for p in (csv_path, pq_path) if p.is_file()]
+    if len(exists) != 1 or exists[0].stat().st_size <= size:  # both (DC001), none, or small: read whole
+        return None
+    path = exists[0]
+    if path == csv_path:
+        return _iter_csv_parts(path, name, size)
+    parts = _parquet_parts(path, name)
+    return None if parts is None else iter(parts)
+
+
 def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
     """The parts of CSV `path`, or None when one cannot stand for its lines (read it whole)."""
+    parts: list[Part] = []
+    for part in _iter_csv_parts(path, name, size):
+        if part.whole:
+            return None
+        if part.stage == "header":  # the same header heads every part: the file's verdict
+            return [part]
+        parts.append(part)
+    # a part of blank lines only adds nothing (and an empty frame's dtypes are not the column's)
+    return [p for p in parts if p.rows or p.stage is not None] or parts[:1]
+
+
+def _iter_csv_parts(path: Path, name: str, size: int) -> Iterator[Part]:
+    """The parts of CSV `path` as they are read (module docstring); ends after a part that is
+    `whole` or stopped at the header. The part files live in a private temporary folder, removed
+    when the iteration ends or is abandoned."""
     folder = Path(tempfile.mkdtemp(prefix="rekindle-load-"))
     try:
         target = folder / path.name
         header = b""
-        parts: list[Part] = []
         for block, shift in csv_pieces(path, size):
             with target.open("wb") as out:
                 if not header:
@@ -121,14 +153,12 @@ def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
             part = load_part(target, name, line_shift=shift)
             target.unlink()
             release_unused(collect=False)  # the part's Arrow strings and buffers, before the next part is read
-            if part.whole:
-                return None
-            _rename(part, str(target), str(path))
-            if part.stage == "header":  # the same header heads every part: the file's verdict
-                return [part]
-            parts.append(part)
-        # a part of blank lines only adds nothing (and an empty frame's dtypes are not the column's)
-        return [p for p in parts if p.rows or p.stage is not None] or parts[:1]
+            if not part.whole:
+                _rename(part, str(target), str(path))
+            yield part
+            if part.whole or part.stage == "header":
+                return
+            del part
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
