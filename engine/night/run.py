@@ -3,17 +3,19 @@
 `run_night(RunOptions)` is what `rekindle run` calls. The stages, in order:
 1. content: load and check rules/ and strategies/ (and, with --production, their approvals);
 2. lock: at most one run per database (engine.store.write.acquire_lock);
-3. snapshot: load and validate (nothing is written when it is invalid); then the contacts of
-   earlier runs and the opt-outs of the loaded feedback join it (engine.store.loopback);
-4. score: the base is cut into slices of the msisdn-sorted subscribers (engine.night.slices);
-   each slice's rows of every table are written to its own file in the staging folder
-   (engine.night.slicefiles) and the parent lets the base's tables go; then each slice's file
-   gives its subscribers' raw scores (the model's risk and tier, value indicators, the
-   sensitivity's inputs), and the base-wide steps (percentile ranks, quantile tiers, the
-   sensitivity's frequency bands) run once on those compact arrays of the whole base; each
-   slice's scores go to a file beside its tables (engine.night.slicescore). The parent never
-   holds the base's tables next to the scorer's working set. (A registered pool, --engine spark,
-   scores the whole snapshot at once: engine.night.prepare.score_base);
+3. snapshot: read and validate (nothing is written when it is invalid). A local night reads it
+   straight into slice files (engine.night.slicesplit): the subscribers first, whose sorted
+   msisdns cut the base into slices of the msisdn-sorted subscribers (engine.night.slices); then
+   every other table a part at a time, each row written to its subscriber's slice's file in the
+   staging folder (engine.night.slicefiles), so the parent never holds the base's tables; the
+   contacts of earlier runs and the opt-outs of the loaded feedback join contact_history and lists
+   as they are read (engine.store.loopback);
+4. score: each slice's files give its subscribers' raw scores (the model's risk and tier, value
+   indicators, the sensitivity's inputs), and the base-wide steps (percentile ranks, quantile
+   tiers, the sensitivity's frequency bands) run once on those compact arrays of the whole base;
+   each slice's scores go to a file beside its tables (engine.night.slicescore). (A registered
+   pool, --engine spark, loads the whole snapshot and scores it at once:
+   engine.night.prepare.score_base);
 5. decide: N forked worker processes each take every Nth slice (engine.night.slicerun): read
    its file, build its facts, merge the scores, segment (vectorised), apply each pack's scope as
    a mask (facts in no pack's scope never reach the rule engine) and decide the rest, one fact
@@ -65,8 +67,8 @@ from engine.night.holdout import period_of
 from engine.base.home import runs_dir
 from engine.night.context import build_context, hot_content_index
 from engine.night.settings import run_settings
-from engine.night.prepare import score_base
-from engine.night.slicescore import score_in_slices
+from engine.night.prepare import base_scorer, score_base
+from engine.night.slicescore import score_files
 from engine.night.slicerun import SliceRunner
 from engine.night.slices import DEFAULT_SIZE, plan_slices
 from engine.base.jsonfile import canonical, utc_now
@@ -76,7 +78,7 @@ from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
 from engine.store.read import succeeded_for, succeeded_run
 from engine.store.write import RunWriter, acquire_lock, release_lock, store_failed
-from engine.store.loopback import merge_written_back, written_back
+from engine.store.loopback import merge_written_back, with_written_back, written_back
 
 # The folder of the staging folder that holds a local night's slice files until its rows are written.
 SLICES = ".slices"
@@ -290,27 +292,36 @@ def _previous_run(options: RunOptions) -> str:
 
 def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path, staging: Path,
          clock: _Clock, state: dict) -> RunResult:
+    from engine.night.slicesplit import load_into_slices
     from engine.scoring.response import latest_response
-    from engine.snapshot.loader import load_snapshot
+    from engine.snapshot.loader import Snapshot, load_snapshot
 
     clock.stage("snapshot")
-    reader = READERS.get(options.engine)
-    snapshot, fingerprint = reader(options) if reader else (load_snapshot(options.data), None)
-    # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
-    merge_written_back(snapshot, written_back(options.db_url, options.as_of, snapshot.tables["contact_history"]))
-    fingerprint = fingerprint or snapshot_fingerprint(options.data)
-    release_unused()  # what loading freed goes back to the OS before the workers are forked
-    clock.stage("score")
-    hot = hot_content_index(snapshot)
-    slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
     pool = POOLS.get(options.engine)  # --engine spark: Spark jobs answer the workers' calls (engine/spark)
     if pool:
+        reader = READERS.get(options.engine)
+        snapshot, fingerprint = reader(options) if reader else (load_snapshot(options.data), None)
+        # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
+        merge_written_back(snapshot, written_back(options.db_url, options.as_of,
+                                                  snapshot.tables["contact_history"]))
+        release_unused()  # what loading freed goes back to the OS
+        clock.stage("score")
+        hot = hot_content_index(snapshot)
+        slices = plan_slices(snapshot, options.slice_size, at_least=options.workers)
         scores, versions = score_base(snapshot, options.as_of, content, options.models_dir)
     else:
-        # Each slice to its own file, the base let go, then scored slice by slice (engine/night/slicescore.py).
-        source, versions = score_in_slices(snapshot, slices, staging / SLICES, options.as_of, content,
-                                           options.models_dir)
-        del snapshot
+        # The snapshot read straight into slice files (engine/night/slicesplit.py), then scored
+        # slice by slice (engine/night/slicescore.py): the parent never holds the base.
+        using = base_scorer(options.as_of, content, options.models_dir)  # no slice file is written without a model
+        staged = load_into_slices(options.data, staging / SLICES, options.slice_size, options.workers,
+                                  _written_back_to(options))
+        slices, source, fingerprint = staged.slices, staged.files, None
+        release_unused()
+        clock.stage("score")
+        hot = hot_content_index(Snapshot(Path(options.data), staged.whole))
+        versions = score_files(using, staged.files, slices, staged.index, staged.row_of_rank)
+        del staged
+    fingerprint = fingerprint or snapshot_fingerprint(options.data)
     versions = dict(versions)
     response = latest_response(options.models_dir)  # loaded once: the forked workers share it
     if response[0] is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
@@ -382,6 +393,18 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
     clock.stage("done")
     return RunResult(run_id=run_id, out_dir=out_dir, funnel=funnel, facts=facts_total, decisions=sealed.count,
                      chain_head=sealed.head, timings=clock.timings, rerun_of=run_row.get("rerun_of", ""))
+
+
+def _written_back_to(options: RunOptions) -> Callable:
+    """The closed loop's one seam in a local night: contact_history and lists, as each is read,
+    get the contacts and opt-outs earlier runs wrote back (engine.store.loopback)."""
+    written: dict = {}
+
+    def complete(name, frame):
+        if "back" not in written:  # contact_history comes first: it says which contacts it already holds
+            written["back"] = written_back(options.db_url, options.as_of, frame if name == "contact_history" else None)
+        return with_written_back(name, frame, written["back"])
+    return complete
 
 
 def _slices_in_order(workers: Workers, owner: list[int]):

@@ -1,33 +1,31 @@
 """A night's slices as files: each slice's rows of every table and its subscribers' scores.
 
-Why: after the score stage the parent of a local night held the whole base — its tables and its
-scores (at 1M subscribers ~1.2 GB) — for the decide and rows stages, although each worker reads
-only one slice of it at a time, and every page of it a forked worker touches is copied into that
-worker. So the parent writes each slice's rows once, at the start of the score stage, and lets
-the base's tables go; the score stage itself reads the slices from their files
-(engine/night/slicescore.py) and writes each slice's scores to a second file beside its
-tables (`write_scores`); a worker reads both when it builds that slice's facts (in the decide
-stage, and again in the rows stage). From the score stage on, the tree holds the slices in
-hand, not the base.
+Why: a local night's parent held the whole base — its tables and its scores — for the later
+stages, although each worker reads only one slice of it at a time, and every page of it a forked
+worker touches is copied into that worker. So each slice's rows go to files of their own: a local
+night writes them as it reads the snapshot (engine/night/slicesplit.py), so the parent never
+holds the base; `SliceFiles.write` cuts them from a snapshot in hand (the reference the split is
+held to). The score stage reads the slices from their files (engine/night/slicescore.py) and
+writes each slice's scores to a file beside its tables (`write_scores`); a worker reads both when
+it builds that slice's facts (in the decide stage, and again in the rows stage).
 
-The same facts: a slice's file holds its subscribers' rows of every table with an msisdn (in
-file order), the other tables whole; its scores file (or, in the bytes the Spark night ships,
-`pack_slice`, the same container) its subscribers' base-wide scores (percentile ranks and tiers
-computed over the whole base's raw parts, in the slice's msisdn order). Facts, segments and rule
-outcomes are per subscriber (engine/night/slices.py), so a slice's facts built from its file are
-the facts built from the whole snapshot for its subscribers. The Spark night ships the same
-bytes to its executors (engine/spark/shipping.py uses `pack_slice` / `unpack_slice`), and its
-equality test compares a whole Spark night with a local one.
+The same facts: a slice's files hold its subscribers' rows of every table with an msisdn (in
+file order), the other tables whole; its scores file its subscribers' base-wide scores
+(percentile ranks and tiers computed over the whole base's raw parts, in the slice's msisdn
+order). Facts, segments and rule outcomes are per subscriber (engine/night/slices.py), so a
+slice's facts built from its files are the facts built from the whole snapshot for its
+subscribers. The Spark night ships the same tables and scores to its executors, in one container
+per slice (`pack_slice` / `unpack_slice`, engine/spark/shipping.py), and its equality test
+compares a whole Spark night with a local one.
 
-Format: one Arrow IPC stream per slice, a table of (name, data) where data is one table's own
-Arrow IPC stream (pandas metadata keeps the dtypes: categories, kept only where the slice uses
-them, and the order of the categories; object strings). Arrow IPC is data only: reading a file
-runs no code.
+Format: one Arrow IPC stream per slice and table, `slice-000012.usage_monthly.arrow`, and one for
+its scores, `slice-000012.scores.arrow` (pandas metadata keeps the dtypes: categories, kept only
+where the slice uses them, and the order of the categories; object strings). Arrow IPC is data
+only: reading a file runs no code.
 
-Where: `SliceFiles.write(folder, …)` (and `write_scores`) write into a folder of the run's staging folder (created
-private by the run's umask 077); the run removes it after the rows stage, before the commit.
-A failed run's staging folder goes with its slices (engine/night/outdir.discard), a killed
-run's with the next run's recovery (outdir.recover).
+Where: a folder of the run's staging folder (created private by the run's umask 077); the run
+removes it after the rows stage, before the commit. A failed run's staging folder goes with its
+slices (engine/night/outdir.discard), a killed run's with the next run's recovery (outdir.recover).
 """
 
 from __future__ import annotations
@@ -125,11 +123,6 @@ def pack_slice(snapshot, ranks: slice, scores: pd.DataFrame) -> bytes:
     return _container(parts)
 
 
-def pack_tables(snapshot, ranks: slice) -> bytes:
-    """Slice `ranks`' rows of every table (file order), as bytes (`pack_slice` without scores)."""
-    return _container(_table_parts(snapshot, ranks)[0])
-
-
 def _unpack(blob: bytes):
     """(Snapshot of a container's tables, its scores or None)."""
     from engine.snapshot.loader import Snapshot
@@ -161,15 +154,17 @@ class InMemory:
 
 
 class SliceFiles:
-    """The slices of a night written to a folder, one file each (module docstring); a local
-    night writes their tables first and each slice's scores, once the base is scored, to a
-    file of its own beside it (`write_scores`)."""
+    """The slices of a night written to a folder (module docstring): one file per slice and
+    table (`slice-000012.usage_monthly.arrow`), and one per slice for its subscribers' scores
+    (`slice-000012.scores.arrow`), written once the base is scored (`write_scores`). A local
+    night writes the tables as it reads the snapshot (engine/night/slicesplit.py); `write` cuts
+    them from a snapshot in hand."""
 
-    def __init__(self, folder: Path, count: int):
-        self.folder, self.count = Path(folder), count
+    def __init__(self, folder: Path, count: int, names: tuple[str, ...]):
+        self.folder, self.count, self.names = Path(folder), count, tuple(sorted(names))
 
-    def path(self, k: int) -> Path:
-        return self.folder / f"slice-{k:06d}.arrow"
+    def table_path(self, k: int, name: str) -> Path:
+        return self.folder / f"slice-{k:06d}.{name}.arrow"
 
     def scores_path(self, k: int) -> Path:
         return self.folder / f"slice-{k:06d}.scores.arrow"
@@ -180,31 +175,42 @@ class SliceFiles:
         are given) into `folder`, which must not exist yet."""
         folder = Path(folder)
         folder.mkdir()
-        files = cls(folder, slices.count)
+        files = cls(folder, slices.count, tuple(snapshot.tables))
         for k in range(slices.count):
-            blob = pack_tables(snapshot, slices.ranks(k)) if scores is None \
-                else pack_slice(snapshot, slices.ranks(k), scores)
-            files.path(k).write_bytes(blob)
+            parts, msisdns = _table_parts(snapshot, slices.ranks(k))
+            for name, blob in parts.items():
+                files.write_table(k, name, blob)
+            if scores is not None:
+                files.write_scores(k, slice_scores(scores, msisdns))
         return files
+
+    def write_table(self, k: int, name: str, blob: bytes) -> None:
+        """Slice k's rows of table `name` (`frame_bytes` of them)."""
+        self._check(k)
+        if name not in self.names:
+            raise KeyError(f"table {name!r} is not one of this night's slice tables {self.names}")
+        self.table_path(k, name).write_bytes(blob)
 
     def write_scores(self, k: int, scores: pd.DataFrame) -> None:
         """Slice k's subscribers' scores (indexed by msisdn, in the slice's msisdn order)."""
+        self._check(k)
         self.scores_path(k).write_bytes(scores_bytes(scores))
 
-    def tables(self, k: int):
-        """Snapshot of slice k's rows (its file's tables)."""
-        return _unpack(self._read(k))[0]
-
-    def _read(self, k: int) -> bytes:
+    def _check(self, k: int) -> None:
         if not 0 <= k < self.count:
             raise IndexError(f"slice {k} is not one of this night's {self.count} slices")
-        return self.path(k).read_bytes()
+
+    def tables(self, k: int):
+        """Snapshot of slice k's rows (its files' tables, by table name)."""
+        from engine.snapshot.loader import Snapshot
+
+        self._check(k)
+        return Snapshot(Path("."), {name: bytes_frame(self.table_path(k, name).read_bytes()) for name in self.names})
 
     def open(self, k: int):
         """(snapshot of slice k's rows, all its subscribers, their scores) for prepare_frame."""
-        snapshot, scores = _unpack(self._read(k))
-        if scores is None:
-            scores = bytes_scores(self.scores_path(k).read_bytes())
+        snapshot = self.tables(k)
+        scores = bytes_scores(self.scores_path(k).read_bytes())
         return snapshot, slice(0, len(snapshot.tables["subscribers"])), scores
 
     def remove(self) -> None:

@@ -46,6 +46,11 @@ def plan_slices(snapshot, size: int = DEFAULT_SIZE, at_least: int = 1) -> Slices
     for name, frame in snapshot.tables.items():
         if "msisdn" in frame.columns:
             join.rows(name, join.select(slice(0, 0)))  # groups the table's rows now, in the parent
-    n = join.size
+    return slices_of(join.size, size, at_least)
+
+
+def slices_of(subscribers: int, size: int = DEFAULT_SIZE, at_least: int = 1) -> Slices:
+    """The slice plan of a base of `subscribers` (`plan_slices`, without a snapshot in hand)."""
+    n = int(subscribers)
     size = max(1, min(int(size), -(-n // max(int(at_least), 1)) if n else 1))
     return Slices(n, size, max(1, -(-n // size)))

@@ -6,9 +6,11 @@ matrices, the value indicators): 2,477 MB summed PSS, the 1M night's peak. Every
 per-subscriber raw part made of the subscriber's own rows, then a base-wide step (percentile
 ranks, quantile tiers, the sensitivity's frequency bands among a service's users), so:
 
-1. every slice's rows of every table go to its file (engine/night/slicefiles.py, tables only)
-   and the parent lets the base's tables go, keeping only the subscribers' msisdns (the scores'
-   index) and each rank's row (to put the parts back in the whole base's order);
+1. every slice's rows of every table are in its files (engine/night/slicefiles.py): a local
+   night reads its snapshot straight into them (engine/night/slicesplit.py); `score_in_slices`
+   cuts them from a snapshot in hand and lets its tables go. The parent keeps only the
+   subscribers' msisdns (the scores' index) and each rank's row (to put the parts back in the
+   whole base's order);
 2. for each slice, its file's tables give its raw parts (engine/scoring/scoring.score_part:
    the model's churn risk and tier, value indicators, the sensitivity's subscription flags and
    M1 days per service); only those compact arrays are kept;
@@ -39,11 +41,11 @@ def score_in_slices(snapshot, slices: Slices, folder: Path, as_of: date, content
                     models_dir=None) -> tuple[SliceFiles, dict]:
     """Write `snapshot`'s slices to `folder` (which must not exist yet), **clear the snapshot's
     tables and cache** (the base is let go), score the base slice by slice and write each
-    slice's scores beside it; (the slice files, the model versions)."""
+    slice's scores beside it; (the slice files, the model versions). (A local night reads its
+    snapshot straight into slice files, engine/night/slicesplit.py, then calls `score_files`.)"""
     from engine.facts.keys import join_index
     from engine.night.prepare import base_scorer
-    from engine.scoring.parts import assemble
-    from engine.scoring.scoring import score_part, score_whole, subscriber_index
+    from engine.scoring.scoring import subscriber_index
 
     using = base_scorer(as_of, content, models_dir)  # the model first: no files are written without one
     release_unused()  # what planning the slices left (grouping every table's rows) goes back first
@@ -53,6 +55,16 @@ def score_in_slices(snapshot, slices: Slices, folder: Path, as_of: date, content
     snapshot.tables.clear()
     snapshot.cache.clear()
     release_unused()
+    return files, score_files(using, files, slices, index, row_of_rank)
+
+
+def score_files(using, files: SliceFiles, slices: Slices, index, row_of_rank: np.ndarray) -> dict:
+    """Score the base whose slices are `files` (steps 2-4 of the module docstring) with `using`
+    (engine.night.prepare.base_scorer): each slice's scores go to its scores file; the model
+    versions. `index`: the subscribers' msisdns in file order; `row_of_rank`: the row of each
+    msisdn rank."""
+    from engine.scoring.parts import assemble
+    from engine.scoring.scoring import score_part, score_whole
 
     parts = []
     for k in range(slices.count):
@@ -70,4 +82,4 @@ def score_in_slices(snapshot, slices: Slices, folder: Path, as_of: date, content
     del whole
     for k in range(slices.count):
         files.write_scores(k, scores.iloc[row_of_rank[slices.ranks(k)]])  # the slice's msisdn order
-    return files, versions
+    return versions

@@ -33,7 +33,7 @@ from engine.snapshot.inparts import part_bytes, read_table
 from engine.snapshot.raw import MAX_PER_FILE
 from engine.snapshot.table import REFERENCING, TableFile, load_table, load_table_file
 
-__all__ = ["MAX_PER_FILE", "REFERENCING", "Snapshot", "TableFile", "check_snapshot", "load_snapshot", "load_table",
+__all__ = ["MAX_PER_FILE", "REFERENCING", "Snapshot", "TableFile", "check_folder", "check_snapshot", "load_snapshot", "load_table",
            "load_table_file"]
 
 
@@ -64,10 +64,7 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None, part_s
     unknown = [n for n in names if n not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(unknown)}")
-    if not directory.is_dir():
-        raise DiagnosticError([Diagnostic("DC000", f"snapshot folder '{directory}' does not exist", file=str(directory),
-                                          hint="pass the folder holding subscribers.csv, subscriptions.csv, …"
-                                          + URI_HINT * _looks_like_uri(directory))])
+    check_folder(directory)
     snapshot = Snapshot(directory)
     # subscribers first: the other tables' msisdns are checked against it as they are loaded
     for name in sorted(names, key=lambda n: n != "subscribers"):
@@ -80,6 +77,14 @@ def load_snapshot(directory: str | Path, tables: list[str] | None = None, part_s
         raise DiagnosticError(diags)
     snapshot.tables = {name: snapshot.tables[name] for name in names if name in snapshot.tables}  # contract order
     return snapshot
+
+
+def check_folder(directory: Path) -> None:
+    """DC000 when the snapshot folder does not exist (a URI gets a word on --engine spark)."""
+    if not directory.is_dir():
+        raise DiagnosticError([Diagnostic("DC000", f"snapshot folder '{directory}' does not exist", file=str(directory),
+                                          hint="pass the folder holding subscribers.csv, subscriptions.csv, …"
+                                          + URI_HINT * _looks_like_uri(directory))])
 
 
 URI_HINT = "; a URI (hdfs://, s3a://, file://) is read by `rekindle run --engine spark` only"

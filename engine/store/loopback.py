@@ -146,16 +146,21 @@ def merge_written_back(snapshot, written: WrittenBack) -> None:
     The snapshot's own rows come first and keep their order; dtypes stay those of the
     contract (ARCHITECTURE §1), so the fact build reads the merged tables like any input.
     """
+    tables = snapshot.tables
+    for name in ("contact_history", "lists"):
+        tables[name] = with_written_back(name, tables[name], written)
+    snapshot.cache.clear()  # derived lookups (if any) were built from the tables before the merge
+
+
+def with_written_back(name: str, own: pd.DataFrame, written: WrittenBack) -> pd.DataFrame:
+    """Table `name` (contact_history or lists) of a snapshot with the written-back rows after its
+    own, in the loader's compact dtypes (a local night completes each table as it is read:
+    engine/night/slicesplit.py)."""
     from engine.base.frames import append_rows
 
-    tables = snapshot.tables
-    for name, extra, columns in (("contact_history", written.contacts, CONTACT_COLUMNS),
-                                 ("lists", written.lists, LIST_COLUMNS)):
-        if not len(extra):
-            continue
-        own = tables[name]
-        tables[name] = append_rows(own, extra[list(columns)])  # keeps the loader's compact dtypes
-    snapshot.cache.clear()  # derived lookups (if any) were built from the tables before the merge
+    extra, columns = {"contact_history": (written.contacts, CONTACT_COLUMNS),
+                      "lists": (written.lists, LIST_COLUMNS)}[name]
+    return append_rows(own, extra[list(columns)]) if len(extra) else own
 
 
 def prior_contacts(db_url: str | None, msisdn: str, as_of: str, days: int = RECENT_DAYS) -> list[dict]:

@@ -26,7 +26,9 @@ def test_a_slice_file_gives_the_facts_the_whole_snapshot_gives_its_subscribers(i
     assert plan.count >= 3
     whole = InMemory(snapshot, plan, scores)
     files = SliceFiles.write(tmp_path / "slices", snapshot, plan, scores)
-    assert sorted(p.name for p in (tmp_path / "slices").iterdir()) == [files.path(k).name for k in range(plan.count)]
+    assert sorted(p.name for p in (tmp_path / "slices").iterdir()) == \
+        sorted([files.table_path(k, name).name for k in range(plan.count) for name in snapshot.tables]
+               + [files.scores_path(k).name for k in range(plan.count)])
     seen = 0
     for k in range(plan.count):
         built = []

@@ -85,9 +85,9 @@ def test_the_parts_of_the_slices_put_together_are_the_whole_bases_scores(snapsho
     assert scores.index.equals(whole.index) and scores.index.name == "msisdn"
 
 
-def test_a_night_reads_scores_from_files_written_with_their_tables_as_well(night_inputs, content, tmp_path):
-    """`SliceFiles.write` with the scores (the Spark night's bytes) and a local night's files
-    (tables, then scores beside them) open to the same slice."""
+def test_slice_files_written_with_the_scores_at_once_are_those_scored_slice_by_slice(night_inputs, content, tmp_path):
+    """`SliceFiles.write` with the base's scores and a night's files (tables, then each slice
+    scored from them) are the same files and open to the same slice."""
     snapshot = load_snapshot(night_inputs.data)
     whole, _versions = score_base(snapshot, night_inputs.as_of, content, night_inputs.models)
     plan = plan_slices(snapshot, 1000)
@@ -99,7 +99,9 @@ def test_a_night_reads_scores_from_files_written_with_their_tables_as_well(night
         for name in a.tables:
             pd.testing.assert_frame_equal(a.tables[name], b.tables[name], check_exact=True)
         pd.testing.assert_frame_equal(sa, sb, check_exact=True)
-        assert not together.scores_path(k).exists() and apart.scores_path(k).exists()
+        assert together.scores_path(k).read_bytes() == apart.scores_path(k).read_bytes()
+        for name in together.names:
+            assert together.table_path(k, name).read_bytes() == apart.table_path(k, name).read_bytes()
     assert bytes_scores(apart.scores_path(0).read_bytes()).index.name is None
 
 
