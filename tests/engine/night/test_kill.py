@@ -3,8 +3,9 @@ the rerun succeeds and decides exactly what an undisturbed run decides.
 
 The run process is a real `python` child running `run_night`; its progress callback sends
 SIGKILL to its own process when the chosen stage starts (with --workers 2, so worker processes
-exist and are orphaned too). "score" is reached with the staging folder made; "decide" with every
-slice's tables and scores in files in it (engine/night/slicescore.py). "files" is reached with every decision and trace already written
+exist and are orphaned too). "score" is reached with every slice's tables in files in the staging
+folder (the snapshot read straight into them, engine/night/slicesplit.py); "decide" with every
+slice's scores beside them (engine/night/slicescore.py). "files" is reached with every decision and trace already written
 inside the run's uncommitted transaction; "store" with the channel files staged on disk.
 """
 
