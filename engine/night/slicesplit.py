@@ -191,15 +191,15 @@ class _Router:
         """Table `name` given as its parts' typed frames in file order, each let go once it is
         on disk (module docstring, step 2). _Unclean on a row whose msisdn is not a subscriber
         or a duplicate key (each key holds the msisdn, so a duplicate is within one slice)."""
-        spill = _Spill(self.spill / name, self.slices.count)
+        spill = _Spill(self.spill / name, self.slices.count, self.msisdns)
         key = list(TABLES[name].key)
         try:
             for frame in frames:
-                bucket = self._buckets(frame)
-                if len(bucket) and bucket.min() < 0:
+                rank = self._ranks(frame)
+                if len(rank) and rank.min() < 0:
                     raise _Unclean()
-                spill.add(frame, bucket)
-                del frame, bucket
+                spill.add(frame, rank, rank // self.slices.size)
+                del frame, rank
                 release_unused(collect=False)
             for k in range(self.slices.count):
                 rows = spill.bucket(k)
@@ -209,9 +209,13 @@ class _Router:
         finally:
             spill.remove()
 
+    def _ranks(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's subscriber's rank (-1: its msisdn is not a subscriber's)."""
+        return positions(frame["msisdn"], self.msisdns, np.int32 if self.slices.subscribers < 2**31 else np.int64)
+
     def _buckets(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's slice (-1: its msisdn is not a subscriber's)."""
-        rank = positions(frame["msisdn"], self.msisdns, np.int32 if self.slices.subscribers < 2**31 else np.int64)
+        rank = self._ranks(frame)
         return np.where(rank >= 0, rank // self.slices.size, -1)
 
     def _write(self, k: int, name: str, rows: pd.DataFrame) -> None:
@@ -224,24 +228,38 @@ class _Router:
 
 class _Spill:
     """A table's parts on disk, each ordered by slice: one Arrow IPC file per part, one record
-    batch per slice that has rows in it; read back a slice at a time in the whole table's dtypes."""
+    batch per slice that has rows in it; read back a slice at a time in the whole table's dtypes.
 
-    def __init__(self, folder: Path, count: int):
-        self.folder, self.count = folder, count
+    The msisdn column is spilled as the subscriber's rank (int32): a part's msisdn categories are
+    every number of the part, and putting a slice's rows back would otherwise merge those
+    dictionaries, part by part, for every slice. A slice's msisdns come back as the categorical
+    of the ranks it uses (the sorted msisdns are sorted ranks), which is what `frame_bytes` keeps
+    of the whole table's categories."""
+
+    def __init__(self, folder: Path, count: int, msisdns: pd.Index):
+        self.folder, self.count, self.msisdns = folder, count, msisdns
         folder.mkdir(parents=True)
         self.batches: list[np.ndarray] = []  # per part: slice -> its batch in the part's file (-1: none)
         self.heads: list[pd.DataFrame] = []  # per part: its first row (the dtypes it brings)
         self.empty: pd.DataFrame | None = None  # the first part's columns, no rows
+        self._whole: pd.DataFrame | None = None
 
-    def add(self, frame: pd.DataFrame, bucket: np.ndarray) -> None:
+    def add(self, frame: pd.DataFrame, rank: np.ndarray, bucket: np.ndarray) -> None:
         if self.empty is None:
             self.empty = frame.iloc[:0]
         if not len(frame):  # a part of blank lines adds nothing, not even its dtypes (as the loader)
             return
         order = np.argsort(bucket, kind="stable")
         counts = np.bincount(bucket, minlength=self.count)
-        table = pa.Table.from_pandas(frame.take(order), preserve_index=False).combine_chunks()
-        self.heads.append(frame.iloc[:1])
+        head = frame.iloc[:1].copy()
+        for name in head.columns:  # only the dtypes of the other columns matter: no part's dictionary is kept
+            if isinstance(head[name].dtype, pd.CategoricalDtype):
+                head[name] = head[name].cat.remove_unused_categories()
+        self.heads.append(head)
+        ordered = frame.take(order).reset_index(drop=True)
+        ordered["msisdn"] = rank[order]
+        table = pa.Table.from_pandas(ordered, preserve_index=False).combine_chunks()
+        del ordered
         batch_of = np.full(self.count, -1, dtype=np.int64)
         path = self.folder / f"part-{len(self.batches):06d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -262,8 +280,14 @@ class _Spill:
             with pa.OSFile(str(self.folder / f"part-{p:06d}.arrow")) as source:
                 batch = pa.ipc.open_file(source).get_batch(int(batch_of[k]))
                 pieces.append(pa.Table.from_batches([batch]).to_pandas())
-        whole = concat_frames(self.heads) if self.heads else self.empty
-        frame = concat_frames(pieces) if pieces else whole.iloc[:0]
+        if self._whole is None:  # the whole table's dtypes, as concat_frames gives them to its parts
+            self._whole = concat_frames(self.heads) if self.heads else self.empty
+        whole = self._whole
+        if not pieces:
+            return whole.iloc[:0]
+        frame = concat_frames(pieces)
+        used, codes = np.unique(frame["msisdn"].to_numpy(), return_inverse=True)
+        frame["msisdn"] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(self.msisdns[used]))
         for name in frame.columns:
             want = whole[name].dtype
             if not isinstance(want, pd.CategoricalDtype) and frame[name].dtype != want:
