@@ -304,6 +304,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         # The closed loop's one seam: earlier runs' contacts and opt-outs join the input tables here.
         merge_written_back(snapshot, written_back(options.db_url, options.as_of,
                                                   snapshot.tables["contact_history"]))
+        fingerprint = fingerprint or snapshot_fingerprint(options.data)
         release_unused()  # what loading freed goes back to the OS
         clock.stage("score")
         hot = hot_content_index(snapshot)
@@ -315,13 +316,13 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         using = base_scorer(options.as_of, content, options.models_dir)  # no slice file is written without a model
         staged = load_into_slices(options.data, staging / SLICES, options.slice_size, options.workers,
                                   _written_back_to(options))
-        slices, source, fingerprint = staged.slices, staged.files, None
+        slices, source = staged.slices, staged.files
+        fingerprint = snapshot_fingerprint(options.data)
         release_unused()
         clock.stage("score")
         hot = hot_content_index(Snapshot(Path(options.data), staged.whole))
         versions = score_files(using, staged.files, slices, staged.index, staged.row_of_rank)
         del staged
-    fingerprint = fingerprint or snapshot_fingerprint(options.data)
     versions = dict(versions)
     response = latest_response(options.models_dir)  # loaded once: the forked workers share it
     if response[0] is not None:  # the slices add propensity.<strategy> from it (prepare_frame)
