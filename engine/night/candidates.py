@@ -4,7 +4,9 @@ A 1M-subscriber night has ~700k candidates. As Python objects (a `Candidate`, it
 `Option`s, their strings and floats) they cost ~360 B each in the worker that made them, again
 in the parent, and the parent's results and verdict dicts as much again: most of the ~1.6 GB the
 1M night grew by between its decide and rows stages (docs/SCALE.md). Here a candidate is one row
-of a few numpy arrays (~75 B, and 16 B per option) and its verdict one row of five (~16 B).
+of a few numpy arrays (~67 B, and 16 B per option) and its verdict one row of five (~16 B):
+at 300k subscribers a worker's 94,392 candidates are 9.6 MB, 44 B of a row's ~100 its msisdn
+(numpy unicode; bytes would be 11 B, but the Spark executor ships `msisdn.tolist()` as JSON keys).
 
 - `CandidateTable.of(candidates, contacts)`: one worker's candidates, in the order it made them,
   each with the 30-day contacts of its subscriber (arbitration's cap reads them).
@@ -56,9 +58,9 @@ class CandidateTable:
     msisdn: np.ndarray  # str (numpy unicode)
     service: np.ndarray  # int32 code into `services`
     pack: np.ndarray  # int32 code into `packs`
-    priority: np.ndarray  # int64
+    priority: np.ndarray  # int32 (a pack's priority is 0..65535: pack.schema.json)
     fallback: np.ndarray  # bool
-    contacts: np.ndarray  # int64: contacts_30d of the candidate's subscriber
+    contacts: np.ndarray  # int32: contacts_30d of the candidate's subscriber
     offsets: np.ndarray  # int64, len n + 1
     strategy: np.ndarray  # int32 code into `strategies`, per option
     channel: np.ndarray  # int32 code into `channels`, per option
@@ -83,9 +85,9 @@ class CandidateTable:
             msisdn=np.array([c.msisdn for c in candidates], dtype=str),
             service=np.array([service_of[c.service] for c in candidates], dtype=np.int32),
             pack=np.array([pack_of[c.pack] for c in candidates], dtype=np.int32),
-            priority=np.array([c.priority for c in candidates], dtype=np.int64),
+            priority=np.array([c.priority for c in candidates], dtype=np.int32),
             fallback=np.array([c.fallback for c in candidates], dtype=bool),
-            contacts=np.array([int(contacts.get(c.msisdn, 0) or 0) for c in candidates], dtype=np.int64),
+            contacts=np.array([int(contacts.get(c.msisdn, 0) or 0) for c in candidates], dtype=np.int32),
             offsets=np.cumsum([0] + [len(c.options) for c in candidates], dtype=np.int64),
             strategy=np.array([strategy_of[o.strategy] for o in options], dtype=np.int32),
             channel=np.array([channel_of[o.channel] for o in options], dtype=np.int32),
@@ -109,8 +111,8 @@ class CandidateTable:
         offsets = np.concatenate([[0]] + [t.offsets[1:] + s for t, s in zip(tables, shifts)]).astype(np.int64)
         return cls(msisdn=joined("msisdn") if tables else np.zeros(0, dtype=str),
                    service=joined("service", "services").astype(np.int32),
-                   pack=joined("pack", "packs").astype(np.int32), priority=joined("priority").astype(np.int64),
-                   fallback=joined("fallback").astype(bool), contacts=joined("contacts").astype(np.int64),
+                   pack=joined("pack", "packs").astype(np.int32), priority=joined("priority").astype(np.int32),
+                   fallback=joined("fallback").astype(bool), contacts=joined("contacts").astype(np.int32),
                    offsets=offsets, strategy=joined("strategy", "strategies").astype(np.int32),
                    channel=joined("channel", "channels").astype(np.int32), ev=joined("ev").astype(np.float64),
                    services=vocab["services"][0], packs=vocab["packs"][0], strategies=vocab["strategies"][0],

@@ -16,6 +16,7 @@ on (type, value), so True never merges with 1.
 
 from __future__ import annotations
 
+import sys
 from itertools import repeat
 from typing import Any, Callable
 
@@ -213,11 +214,12 @@ class Template:
         while True:
             at = rest.find('"' + escaped)
             if at < 0:
-                self.pieces.append(rest)
+                self.pieces.append(sys.intern(rest))
                 break
             end = rest.index('\\u0000"', at + 1 + len(escaped))
-            self.pieces.append(rest[:at])
-            self.slots.append(rest[at + 1 + len(escaped):end])
+            # interned: a worker's thousands of pack templates share a few hundred distinct pieces
+            self.pieces.append(sys.intern(rest[:at]))
+            self.slots.append(sys.intern(rest[at + 1 + len(escaped):end]))
             rest = rest[end + len('\\u0000"'):]
 
     def fill(self, columns: dict[str, list[str]], rows: int, prefix: str = "") -> list[str]:

@@ -27,7 +27,9 @@ class TemplateMemo:
     which is why one fact decides for its whole group inside a slice. The classes are the same
     in every slice (engine.rules.signature: the rules' constants split each field), so a group
     met in an earlier slice is not sent to durable_rules again: most groups of a big base recur
-    slice after slice. Bounded: it starts over when full.
+    slice after slice. Bounded: it starts over when full (the worker's numbered outcomes,
+    engine/night/outcomes.py, still hold the templates its decided slices use; a group met again
+    after that is decided again and its template numbered anew).
     """
 
     LIMIT = 100_000

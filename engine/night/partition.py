@@ -20,6 +20,11 @@ value) are the fact's own: the template's JSON is split once around them
 outcome across packs is its templates in pack order; its final outcome is worked out once per
 distinct combination. The classes mean the same in every slice, so a worker keeps the templates
 it built for the next slices (`TemplateMemo`): a group met before is not decided again.
+Templates and combinations are numbered once per worker (engine/night/outcomes.py): between the
+phases a released partition keeps only its facts' combination ids (int32, `combo`); the rest is
+the worker's, shared by all its slices. A template keeps what phase 2 and the final outcome read
+(its JSON split around the fact's values, decision, reason, options, the outcome without its
+tested values), not the trace of the fact that decided it.
 tests/engine/night/test_partition.py holds the rows and payloads equal to deciding every fact on
 its own.
 """
@@ -27,6 +32,7 @@ its own.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,7 +46,8 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.trace import MESSAGE_FACT_FIELDS, message_values, payload_text, trace_payload
 from engine.night.fragments import Template, fact_texts, field_value_texts, per_distinct
-from engine.night.groups import SignatureClasses, TemplateMemo, unique_rows
+from engine.night.groups import SignatureClasses, TemplateMemo
+from engine.night.outcomes import Outcomes, PackTemplate
 from engine.night.decider import jsonable
 from engine.base.jsonfile import canonical, canonical_strings
 from engine.store.chain import record_heads
@@ -75,31 +82,21 @@ class Decided(NamedTuple):
 
 
 
-class PackTemplate(NamedTuple):
-    """One pack's outcome shared by a group of facts with the same signature in that pack."""
-
-    pack: str
-    entry: dict  # DeciderAdapter.entry: decision, reason, options, trace, _raw
-    json: Template  # the pack's trace entry as canonical JSON, slots where the fact's values go
-
-
 class Partition:
     """The facts of one partition and what the rule engine decided for them."""
 
     def __init__(self, frame: pd.DataFrame, extras: pd.DataFrame, ctx: RunContext, content: Any,
-                 compiled: Any = None, decider: DeciderAdapter | None = None, memo: "TemplateMemo | None" = None):
+                 compiled: Any = None, decider: DeciderAdapter | None = None, memo: "TemplateMemo | None" = None,
+                 outcomes: Outcomes | None = None):
         self.ctx = ctx
         self.decider = decider or DeciderAdapter(content, ctx, compiled)
         self.memo = memo if memo is not None else TemplateMemo()  # a worker passes one for all its slices
+        # templates and their combinations, numbered per worker (a worker passes one for all its slices)
+        self.outcomes = outcomes if outcomes is not None else Outcomes(self.decider)
         self._attach(frame, extras)
-        self.templates: list[PackTemplate] = []
-        self._ids: dict[int, int] = {}  # id() of a memo's template -> its index in `templates`
         self.pack_order = [p.name for p in self.decider.decider.packs]  # outcome order: priority, name
         self.tids = np.full((len(self.frame), len(self.pack_order)), -1, dtype=np.int32)  # template per pack
-        self.combo = np.zeros(len(self.frame), dtype=np.int64)  # the fact's combination of templates
-        self.combos: list[list[int]] = []  # combination -> template ids in outcome order
-        self.combo_texts: list[str] = []  # combination -> decision JSON of a fact without a candidate
-        self.finals: list[tuple[str, str, str]] = []  # combination -> the Decider's final outcome
+        self.combo = np.zeros(len(self.frame), dtype=np.int32)  # the fact's combination (`outcomes` id)
         self.has_candidate = np.zeros(len(self.frame), dtype=bool)
         self.candidates: dict[tuple[str, str, str], dict] = {}  # key -> candidate state
         self.payload = _payload_template(ctx)
@@ -120,10 +117,18 @@ class Partition:
         self.msisdns: list[str] = self.frame["msisdn"].tolist()
         self.services: list[str] = self.frame["service"].tolist()
 
+    @property
+    def templates(self) -> list[PackTemplate]:
+        """Template id -> template (the worker's, when it passed its `outcomes`)."""
+        return self.outcomes.templates
+
     def release(self) -> None:
-        """Drop the facts and per-fact lists, keeping each fact's outcome (template ids): a worker
-        with many slices holds one slice's facts at a time. `reattach` brings them back."""
+        """Drop the facts and per-fact lists, keeping each fact's outcome (its combination id,
+        4 bytes): a worker with many slices holds one slice's facts at a time. `reattach` brings
+        them back, and the template ids per pack from the combinations."""
         self.frame = None
+        self.tids = np.zeros((0, len(self.pack_order)), dtype=np.int32)
+        self.has_candidate = np.zeros(0, dtype=bool)
         self.managers = self.segment_rules = self.msisdns = self.services = []
         self.scope_bits = np.zeros(0, dtype=np.int64)
         self.candidates = {}
@@ -133,9 +138,11 @@ class Partition:
     def reattach(self, frame: pd.DataFrame, extras: pd.DataFrame) -> list[Candidate]:
         """The same facts again (rebuilt from the same inputs) after `release`, ready for rows;
         returns the arbitration candidates `decide` returned, again and in the same order."""
-        if len(frame) != len(self.tids):
-            raise RuntimeError(f"a slice rebuilt {len(frame)} facts where it decided {len(self.tids)}")
+        if len(frame) != len(self.combo):
+            raise RuntimeError(f"a slice rebuilt {len(frame)} facts where it decided {len(self.combo)}")
         self._attach(frame, extras)
+        self.tids = self.outcomes.matrix(len(self.pack_order))[self.combo]
+        self.has_candidate = self.outcomes.treat()[self.combo]
         candidates = self._candidates(Counter())
         self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
         return candidates
@@ -161,13 +168,14 @@ class Partition:
                 decided = decider.decide_pack(normalise_fact(record), name)
                 templates[g] = None if decided is None else self._new_template(name, decided[0])
                 self.memo.put((name, keys[g]), templates[g])
-            ids = np.array([-1 if t is None else self._template_id(t) for t in templates], dtype=np.int32)
+            ids = np.array([-1 if t is None else self.outcomes.template_id(t) for t in templates], dtype=np.int32)
             self.tids[rows, k] = ids[groups]
         self._combinations()
         funnel: Counter = Counter()
         counts = np.bincount(self.tids[self.tids >= 0], minlength=len(self.templates))
-        for t, template in enumerate(self.templates):
-            if template.entry["decision"] != TREAT and counts[t]:
+        for t in np.flatnonzero(counts).tolist():  # the worker's templates this slice uses
+            template = self.templates[t]
+            if template.entry["decision"] != TREAT:
                 funnel[(template.pack, template.entry["decision"], template.entry["reason"], "")] += int(counts[t])
         candidates = self._candidates(funnel)
         self.order = np.lexsort((np.asarray(self.services, dtype=object), np.asarray(self.msisdns, dtype=object)))
@@ -177,35 +185,21 @@ class Partition:
         """The outcome one group of facts shares in `pack`, its values left as slots."""
         entry = self.decider.entry(raw)
         info = self.ctx.packs[pack]
-        trace = dict(entry["trace"])
+        trace = dict(entry.pop("trace"))
         trace["tested"] = [dict(t, values={name: Template.slot(name) for name in t["values"]}) for t in trace["tested"]]
         trace["require"] = [dict(q, value=Template.slot(q["field"])) for q in trace["require"]]
-        return PackTemplate(pack, entry, Template(jsonable(dict(trace, pack=pack, hash=info.sha256,
-                                                                priority=info.priority))))
-
-    def _template_id(self, template: PackTemplate) -> int:
-        """This partition's id of `template` (ids are per partition: `tids` index `templates`)."""
-        at = self._ids.get(id(template))
-        if at is None:
-            at = self._ids[id(template)] = len(self.templates)
-            self.templates.append(template)
-        return at
+        json = Template(jsonable(dict(trace, pack=pack, hash=info.sha256, priority=info.priority)))
+        # the final outcome reads decision, pack, priority, reason and exclusions: not the tested
+        # values of the fact that decided the group (most of a template's bytes), kept in `json`
+        entry["_raw"] = replace(raw, tested=[], require=[], fired={})
+        return PackTemplate(pack, entry, json)
 
     def _combinations(self) -> None:
-        """Per fact its combination of templates; per combination the final outcome."""
+        """Per fact its combination of templates (the worker's id); per combination the final outcome."""
         if not len(self.frame):
             return
-        unique, self.combo = unique_rows(self.tids)
-        treat = np.array([t.entry["decision"] == TREAT for t in self.templates] + [False], dtype=bool)
-        self.has_candidate = treat[self.tids].any(axis=1)  # -1 indexes the trailing False
-        for row in unique.tolist():
-            ids = [t for t in row if t >= 0]
-            self.combos.append(ids)
-            final = self.decider.final([self.templates[t].entry for t in ids])
-            self.finals.append((final["decision"], final["pack"], final["reason"]))
-            self.combo_texts.append(payload_text(dict(
-                decision=final["decision"], pack=final["pack"], reason=final["reason"], arbitration="",
-                strategy="", channel="", message="", contact={})))
+        self.combo = self.outcomes.combine(self.tids)
+        self.has_candidate = self.outcomes.treat()[self.combo]
 
     def _candidates(self, funnel: Counter) -> list[Candidate]:
         """Candidates of every treat outcome, their options' expected values and holdouts: per
@@ -297,9 +291,9 @@ class Partition:
             record = records.get(n)
             if record is None:
                 c = combos[n]
-                decision_, pack, reason = self.finals[c]
+                decision_, pack, reason = self.outcomes.finals[c]
                 fields = (self.msisdns[i], self.services[i], pack, decision_, reason, "", "", "", "")
-                arbitration.append("[]"), decision.append(self.combo_texts[c]), holdout.append("false")
+                arbitration.append("[]"), decision.append(self.outcomes.texts[c]), holdout.append("false")
                 rows_out.append((fields, "", self.managers[i]))
                 continue
             fields, arb, dec, city = self._candidate_row(i, combos[n], record)
@@ -362,7 +356,7 @@ class Partition:
         msisdn, service = self.msisdns[i], self.services[i]
         manager = self.managers[i]
         states = []
-        for t in self.combos[combo]:
+        for t in self.outcomes.combos[combo]:
             entry = self.templates[t].entry
             state = self.candidates.get((msisdn, service, entry["pack"]))
             if state is not None:
@@ -427,7 +421,7 @@ class Partition:
                 reason = UNIVERSAL_REASON if s["universal"] else HOLDOUT_REASON
                 return HELD_OUT, pack, reason, HELD_OUT, first.strategy, first.channel
             return LOST, pack, v[0], v[0], first.strategy, first.channel
-        decision, pack, reason = self.finals[combo]
+        decision, pack, reason = self.outcomes.finals[combo]
         return decision, pack, reason, "", "", ""
 
 

@@ -6,13 +6,15 @@ scoring (engine/night/slicefiles.py: the slice's rows of every table and its sub
 base-wide scores); in a Spark executor the slice it was shipped. For each, phase 1 builds the
 slice's facts, merges the scores, segments them, applies the packs' scopes and decides
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
-(template ids per pack) and hands back the candidates as arrays (engine/night/candidates.py,
+(its combination of pack templates: one int32; the templates and combinations themselves are the
+worker's, numbered once for all its slices: engine/night/outcomes.py) and hands back the candidates as arrays (engine/night/candidates.py,
 with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts
 when the parent asks for its rows (the same inputs give the same facts, so the same candidates
 in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
 compressed into trace blocks (`slice_rows`, `gather_rows`), with the slice's out-of-scope rows;
 every worker builds its next slice while the parent seals and writes the one before. So a worker
-holds the facts of one slice at a time, whatever the size of the base.
+holds the facts of one slice at a time, whatever the size of the base, and between the phases
+4 bytes per decided fact plus its distinct outcomes (docs/SCALE.md, "What the decide stage keeps").
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine.night.candidates import CandidateTable, Verdicts
 from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.groups import TemplateMemo
+from engine.night.outcomes import Outcomes
 from engine.night.partition import Partition, Row
 from engine.night.prepare import prepare_frame, scope_masks
 
@@ -76,6 +79,7 @@ class SliceRunner:
         self.as_of, self.models_dir = as_of, models_dir
         self.decider = DeciderAdapter(content, ctx, compiled)  # one Decider (durable_rules engine) per worker
         self.memo = TemplateMemo()  # pack outcomes by signature, shared by the worker's slices
+        self.outcomes = Outcomes(self.decider)  # templates and combinations, numbered once for all its slices
         self.parts: dict[int, Partition] = {}
         self.verdicts: dict = {}
         self.starts: dict = {}
@@ -105,7 +109,7 @@ class SliceRunner:
         for k in self.ks:
             inside, extras, outside = self._frame(k)
             part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider,
-                             memo=self.memo)
+                             memo=self.memo, outcomes=self.outcomes)
             decided = part.decide()
             contacts = {}
             if decided.candidates:

@@ -21,6 +21,8 @@ from engine.generator import generate
 from engine.night.arbitrate import arbitrate
 from engine.night.context import build_context, hot_content_index
 from engine.night.holdout import period_of
+from engine.night.decider import DeciderAdapter
+from engine.night.outcomes import Outcomes
 from engine.night.partition import Partition, TemplateMemo
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.night.run import load_run_content
@@ -150,3 +152,54 @@ def test_a_later_slice_reusing_earlier_slices_outcomes_equals_deciding_each_fact
     fast = Partition(later, fresh, ctx, content, compiled, memo=memo)
     _same_as_reference(fast, ReferencePartition(later, fresh, ctx, content, compiled), later, ctx)
     assert len(memo._known) - known < len(fast.templates)  # the second half really reused outcomes
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_slices_sharing_a_workers_outcomes_keep_one_combination_id_per_fact(content, snapshots, data):
+    """The slices of one worker share its memo and its numbered outcomes (engine/night/outcomes.py).
+    Between the phases a released slice keeps one int32 per fact and nothing else per fact; a slice
+    whose facts the worker met before adds no template and no combination (the worker's state does
+    not grow with its number of slices), and gets the very same template objects; reattached after
+    the others were decided, each slice gives the reference's candidates and rows."""
+    frame, extras, ctx, compiled = _in_scope(content, snapshots, data)
+    cut = data.draw(st.integers(len(frame) // 4, 3 * len(frame) // 4))
+    halves = [(frame.iloc[:cut], extras.iloc[:cut]), (frame.iloc[cut:], extras.iloc[cut:])]
+    decider = DeciderAdapter(content, ctx, compiled)
+    memo, outcomes = TemplateMemo(), Outcomes(decider)
+
+    def decided(f, e):
+        part = Partition(f, e, ctx, content, compiled, decider=decider, memo=memo, outcomes=outcomes)
+        part.decide()
+        part.release()
+        return part
+
+    parts = [decided(f, e) for f, e in halves]
+    templates, combinations = list(outcomes.templates), len(outcomes.rows)
+    assert templates and combinations and all(part.templates is outcomes.templates for part in parts)
+    again = decided(*halves[0])  # the first half again, as a later slice of the same worker
+    assert len(outcomes.templates) == len(templates) and all(a is b for a, b in zip(outcomes.templates, templates))
+    assert len(outcomes.rows) == combinations
+    assert (again.combo == parts[0].combo).all()
+    assert len(np.unique(parts[0].combo)) + len(np.unique(parts[1].combo)) > combinations  # shared across slices
+    for part, (f, _e) in zip(parts + [again], halves + halves[:1]):
+        kept = {name for name, value in vars(part).items() if isinstance(value, np.ndarray) and value.size}
+        assert kept == {"combo"} and part.combo.dtype == np.int32 and len(part.combo) == len(f)
+        per_fact = {name for name, value in vars(part).items()
+                    if isinstance(value, (list, dict)) and len(value) and name != "pack_order"}
+        assert per_fact == set()
+    for part, (f, e) in zip(parts, halves):
+        slow = ReferencePartition(f, e, ctx, content, compiled)
+        expected = slow.decide()
+        got = part.reattach(f, e)
+        assert sorted(got, key=lambda c: c.key) == sorted(expected.candidates, key=lambda c: c.key)
+        contacts = dict(zip(f["msisdn"], f["contacts_30d"].astype(int)))
+        results = arbitrate(expected.candidates, contacts, ctx.policy)
+        verdicts = {r.candidate.key: (r.outcome, r.option.strategy if r.option else "",
+                                      r.option.channel if r.option else "", r.fell_back, r.beaten_by, r.full_channels)
+                    for r in results}
+        fast_rows, slow_rows = _rows(part, verdicts), _rows(slow, verdicts)
+        assert len(fast_rows) == len(slow_rows) == len(f)
+        for a, b in zip(fast_rows, slow_rows):
+            assert a == b, (a.msisdn, a.service)

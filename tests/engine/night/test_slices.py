@@ -61,3 +61,37 @@ def test_slicing_and_workers_do_not_change_the_run(small, inputs, tmp_path, home
     assert many.funnel == one.funnel
     assert (many.facts, many.decisions) == (one.facts, one.decisions)
     assert many_files == one_files
+
+
+def test_a_workers_slices_keep_their_combination_ids_and_share_its_outcomes(small, inputs, home):
+    """Between the decide and rows phases a worker keeps, per decided slice, one int32 per fact in
+    scope (its combination of pack templates); templates and combinations are the worker's, kept
+    once however many of its slices meet them (engine/night/outcomes.py)."""
+    import numpy as np
+
+    from engine.night.context import build_context, hot_content_index
+    from engine.night.holdout import period_of
+    from engine.night.prepare import score_base
+    from engine.night.run import load_run_content
+    from engine.night.slicefiles import InMemory
+    from engine.night.slicerun import SliceRunner
+    from engine.rules.compiler import compile_set
+
+    content = load_run_content(RULES, STRATEGIES, False, "")
+    snapshot = load_snapshot(small)
+    plan = plan_slices(snapshot, 37)
+    scores, versions = score_base(snapshot, inputs.as_of, content, inputs.models)
+    ctx = build_context(content, "run", inputs.as_of, period_of(inputs.as_of), hot_content=hot_content_index(snapshot),
+                        model_versions=dict(versions))
+    runner = SliceRunner(list(range(plan.count)), InMemory(snapshot, plan, scores), dict(versions), ctx, content,
+                         compile_set(content), inputs.as_of, inputs.models)
+    decided = runner.decide()
+    assert sorted(runner.parts) == list(range(plan.count))
+    per_slice = 0
+    for k, part in runner.parts.items():
+        assert part.outcomes is runner.outcomes
+        kept = {name for name, value in vars(part).items() if isinstance(value, np.ndarray) and value.size}
+        assert kept == {"combo"} and part.combo.dtype == np.int32 and len(part.combo) == decided.sizes[k]
+        per_slice += len(np.unique(part.combo))
+    assert len(runner.outcomes.rows) < per_slice  # combinations met again in later slices are kept once
+    assert max(c for part in runner.parts.values() for c in part.combo.tolist()) < len(runner.outcomes.rows)
