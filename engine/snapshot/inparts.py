@@ -116,8 +116,7 @@ def table_parts(directory: Path, name: str, size: int) -> Iterator[Part] | None:
     path = exists[0]
     if path == csv_path:
         return _iter_csv_parts(path, name, size)
-    parts = _parquet_parts(path, name)
-    return None if parts is None else iter(parts)
+    return _iter_parquet_parts(path, name)
 
 
 def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
@@ -175,15 +174,23 @@ def _rename(part: Part, old: str, new: str) -> None:
 def _parquet_parts(path: Path, name: str) -> list[Part] | None:
     """One part per row group of Parquet `path`, or None (one row group, or an unreadable
     footer: the whole-file reader decides)."""
+    parts = _iter_parquet_parts(path, name)
+    return None if parts is None else list(parts)
+
+
+def _iter_parquet_parts(path: Path, name: str) -> Iterator[Part] | None:
+    """`_parquet_parts`, each row group read only when the iteration gets to it."""
     try:
         meta = pq.ParquetFile(path).metadata
     except (pa.ArrowException, OSError, ValueError):
         return None
     if meta.num_row_groups < 2:
         return None
-    parts, first = [], 0
-    for group in range(meta.num_row_groups):
-        parts.append(load_part(path, name, row_group=group, first_row=first))
-        first += meta.row_group(group).num_rows
-        release_unused(collect=False)
-    return parts
+
+    def parts() -> Iterator[Part]:
+        first = 0
+        for group in range(meta.num_row_groups):
+            yield load_part(path, name, row_group=group, first_row=first)
+            first += meta.row_group(group).num_rows
+            release_unused(collect=False)
+    return parts()
