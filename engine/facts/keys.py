@@ -116,12 +116,12 @@ class JoinIndex:
         if grouped is None or grouped.frame is not frame:
             # int32 ranks and row numbers where they fit: at 1M subscribers usage_monthly's
             # 18.7M rows made ~450 MB of int64 transients here, at the score stage's peak
-            rank = self.ranks(name, dtype=_narrow(self.size))
+            rank = self.ranks(name, dtype=index_dtype(self.size))
             counts = np.bincount(rank[rank >= 0], minlength=self.size)
             unknown = int((rank < 0).sum())  # a stable argsort puts them first
             offsets = np.concatenate([[0], np.cumsum(counts)]) + unknown
             in_order = unknown == 0 and bool((rank[1:] >= rank[:-1]).all())
-            order = None if in_order else np.argsort(rank, kind="stable").astype(_narrow(len(rank)))
+            order = None if in_order else np.argsort(rank, kind="stable").astype(index_dtype(len(rank)))
             del rank
             grouped = self._grouped[name] = _Grouped(frame, order, offsets)
         return grouped
@@ -154,7 +154,7 @@ class JoinIndex:
         return rows[by_row], rank[by_row]
 
 
-def _narrow(count: int):
+def index_dtype(count: int):
     """int32 for positions below `count` when they fit, else int64."""
     return np.int32 if count < np.iinfo(np.int32).max else np.int64
 

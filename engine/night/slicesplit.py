@@ -46,9 +46,10 @@ import pyarrow as pa
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.memory import release_unused
-from engine.facts.keys import join_index, positions
+from engine.facts.keys import index_dtype, join_index, positions
 from engine.night.slicefiles import SliceFiles, frame_bytes
 from engine.night.slices import Slices, slices_of
+from engine.scoring.scoring import subscriber_index
 from engine.snapshot.chunks import concat_frames
 from engine.snapshot.contract import TABLES
 from engine.snapshot.inparts import part_bytes, read_table, table_parts
@@ -94,8 +95,7 @@ def load_into_slices(directory: str | Path, folder: Path, size: int, at_least: i
     names = tuple(name for name in TABLES if name == "subscribers" or _file_of(directory, name))
     router = _Router(folder, slices, join.msisdns, names)
     try:
-        staged = StagedBase(router.files, slices, pd.Index(subscribers["msisdn"].astype(str), name="msisdn"),
-                            join.row_of_rank)
+        staged = StagedBase(router.files, slices, subscriber_index(people.tables), join.row_of_rank)
         router.route("subscribers", subscribers)
         known = subscribers["msisdn"]
         del people, join, subscribers
@@ -177,10 +177,7 @@ class _Router:
         """Table `name` read and validated whole: every slice's rows of it (file order) into its
         file. A row of no subscriber (only a contact the closed loop appended can be one) goes
         to no slice, as in a night cut from the whole snapshot."""
-        bucket = self._buckets(frame)
-        order = np.argsort(bucket, kind="stable")
-        order = order[np.count_nonzero(bucket < 0):]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(bucket[bucket >= 0], minlength=self.slices.count))])
+        order, bounds = _by_slice(self._buckets(frame), self.slices.count)
         for k in range(self.slices.count):
             self._write(k, name, frame.take(order[bounds[k]:bounds[k + 1]]))
 
@@ -208,7 +205,7 @@ class _Router:
 
     def _ranks(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's subscriber's rank (-1: its msisdn is not a subscriber's)."""
-        return positions(frame["msisdn"], self.msisdns, np.int32 if self.slices.subscribers < 2**31 else np.int64)
+        return positions(frame["msisdn"], self.msisdns, index_dtype(self.slices.subscribers))
 
     def _buckets(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's slice (-1: its msisdn is not a subscriber's)."""
@@ -221,6 +218,13 @@ class _Router:
     def discard(self, name: str) -> None:
         for k in range(self.slices.count):
             self.files.table_path(k, name).unlink(missing_ok=True)
+
+
+def _by_slice(bucket: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows in slice order, file order within a slice, rows of no slice (-1) left out;
+    bounds: slice k's rows are order[bounds[k]:bounds[k + 1]])."""
+    order = np.argsort(bucket, kind="stable")[np.count_nonzero(bucket < 0):]
+    return order, np.concatenate([[0], np.cumsum(np.bincount(bucket[bucket >= 0], minlength=count))])
 
 
 class _Spill:
@@ -246,8 +250,7 @@ class _Spill:
             self.empty = frame.iloc[:0]
         if not len(frame):  # a part of blank lines adds nothing, not even its dtypes (as the loader)
             return
-        order = np.argsort(bucket, kind="stable")
-        counts = np.bincount(bucket, minlength=self.count)
+        order, bounds = _by_slice(bucket, self.count)
         head = frame.iloc[:1].copy()
         for name in head.columns:  # only the dtypes of the other columns matter: no part's dictionary is kept
             if isinstance(head[name].dtype, pd.CategoricalDtype):
@@ -260,12 +263,10 @@ class _Spill:
         batch_of = np.full(self.count, -1, dtype=np.int64)
         path = self.folder / f"part-{len(self.batches):06d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            at = 0
-            for k in np.flatnonzero(counts).tolist():
-                (batch,) = table.slice(at, int(counts[k])).to_batches()
+            for k in np.flatnonzero(np.diff(bounds)).tolist():
+                (batch,) = table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k])).to_batches()
                 writer.write_batch(batch)
                 batch_of[k] = int(np.count_nonzero(batch_of >= 0))
-                at += int(counts[k])
         self.batches.append(batch_of)
 
     def bucket(self, k: int) -> pd.DataFrame:

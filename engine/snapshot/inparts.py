@@ -70,12 +70,9 @@ def part_bytes(given: int | None = None) -> int:
 def read_table(directory: Path, name: str, known: pd.Series | None, size: int) -> tuple[pd.DataFrame | None, list[Diagnostic]]:
     """`load_table(directory, name, known)`'s verdict, a file larger than `size` bytes read in
     parts of about `size` (module docstring)."""
-    csv_path, pq_path = directory / f"{name}.csv", directory / f"{name}.parquet"
-    exists = [p for p in (csv_path, pq_path) if p.is_file()]
-    if len(exists) != 1 or exists[0].stat().st_size <= size:  # both (DC001), none, or small: read whole
-        return load_table(directory, name, known)
-    path = exists[0]
-    parts = _csv_parts(path, name, size) if path == csv_path else _parquet_parts(path, name)
+    path = _file_in_parts(directory, name, size)
+    parts = None if path is None else \
+        _csv_parts(path, name, size) if path.suffix == ".csv" else _parquet_parts(path, name)
     if parts is None:
         return load_table(directory, name, known)
     try:
@@ -109,14 +106,17 @@ def table_parts(directory: Path, name: str, size: int) -> Iterator[Part] | None:
     group). Each part is read only when the iterator gets to it (engine/night/slicesplit.py
     hands each one on and lets it go); a CSV part that cannot stand for its lines comes with
     `whole` set and ends the parts: read the file whole instead (`load_table`)."""
-    csv_path, pq_path = directory / f"{name}.csv", directory / f"{name}.parquet"
-    exists = [p for p in (csv_path, pq_path) if p.is_file()]
-    if len(exists) != 1 or exists[0].stat().st_size <= size:  # both (DC001), none, or small: read whole
+    path = _file_in_parts(directory, name, size)
+    if path is None:
         return None
-    path = exists[0]
-    if path == csv_path:
-        return _iter_csv_parts(path, name, size)
-    return _iter_parquet_parts(path, name)
+    return _iter_csv_parts(path, name, size) if path.suffix == ".csv" else _iter_parquet_parts(path, name)
+
+
+def _file_in_parts(directory: Path, name: str, size: int) -> Path | None:
+    """Table `name`'s one file when it is larger than `size` bytes; None when it is read whole
+    (both a CSV and a Parquet file: DC001; none; or a small one)."""
+    exists = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.is_file()]
+    return exists[0] if len(exists) == 1 and exists[0].stat().st_size > size else None
 
 
 def _csv_parts(path: Path, name: str, size: int) -> list[Part] | None:
