@@ -51,6 +51,7 @@ from engine.snapshot.csvfile import BOM
 from engine.snapshot.table import load_table
 
 PART_ENV = "REKINDLE_LOAD_PART_BYTES"
+PART_LINES = 600_000  # at most about this many lines a part when the split reads a table (`lines_capped`)
 DEFAULT_PART = 64 << 20  # 1M: the loading peak of 128 MiB parts was one part higher (docs/SCALE.md)
 BAD_PART_SIZE = "DC040"
 
@@ -102,14 +103,33 @@ def csv_pieces(path: Path, size: int):
 
 def table_parts(directory: Path, name: str, size: int) -> Iterator[Part] | None:
     """The parts of table `name`'s file one after the other (file order), or None when the file
-    is read whole (no file or two, a file of at most `size` bytes, a Parquet file of one row
-    group). Each part is read only when the iterator gets to it (engine/night/slicesplit.py
-    hands each one on and lets it go); a CSV part that cannot stand for its lines comes with
-    `whole` set and ends the parts: read the file whole instead (`load_table`)."""
-    path = _file_in_parts(directory, name, size)
+    is read whole (no file or two, a file of at most `size` bytes — for CSV, of at most the part
+    size `lines_capped` gives —, a Parquet file of one row group). Each part is read only when
+    the iterator gets to it (engine/night/slicesplit.py hands each one on and lets it go); a CSV
+    part that cannot stand for its lines comes with `whole` set and ends the parts: read the
+    file whole instead (`load_table`)."""
+    path = _file_in_parts(directory, name, 0)
     if path is None:
         return None
+    if path.suffix == ".csv":
+        size = lines_capped(path, size)
+    if path.stat().st_size <= size:
+        return None
     return _iter_csv_parts(path, name, size) if path.suffix == ".csv" else _iter_parquet_parts(path, name)
+
+
+def lines_capped(path: Path, size: int) -> int:
+    """The part size for CSV `path`: `size` bytes, or fewer when its lines are short, so that a
+    part holds about PART_LINES lines at most. A part's peak while it is typed follows its lines
+    more than its bytes: 64 MiB of churn_labels (29-byte lines, 2.3M of them) took ~450 MB to
+    read, 64 MiB of usage_monthly (530k lines) ~190 MB (3M subscribers; docs/SCALE.md). The line
+    length is that of the file's first MiB; never less than 1 MiB a part."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    lines = head.count(b"\n")
+    if lines < 2:
+        return size
+    return min(size, max(1 << 20, len(head) * PART_LINES // lines))
 
 
 def _file_in_parts(directory: Path, name: str, size: int) -> Path | None:

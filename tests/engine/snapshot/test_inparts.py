@@ -23,7 +23,7 @@ import pytest
 
 from engine.base.diagnostics import DiagnosticError
 from engine.snapshot.contract import TABLES
-from engine.snapshot.inparts import DEFAULT_PART, PART_ENV, csv_pieces, part_bytes
+from engine.snapshot.inparts import DEFAULT_PART, PART_ENV, PART_LINES, csv_pieces, lines_capped, part_bytes, table_parts
 from engine.snapshot.loader import load_snapshot
 
 WHOLE = 1 << 40
@@ -73,6 +73,27 @@ def test_the_generated_snapshot_loads_the_same_in_parts(night_inputs):
     # 64 KiB: usage_monthly in ~34 parts, subscribers and subscriptions in several, small tables whole
     _same(night_inputs.data, 64 << 10, pieces_at_least=30)
     assert len(list(csv_pieces(night_inputs.data / "subscribers.csv", 64 << 10))) >= 5
+
+
+def test_a_file_of_short_lines_is_read_in_parts_of_fewer_bytes(tmp_path):
+    """A part's memory follows its lines: short lines give parts of about PART_LINES lines."""
+    path = tmp_path / "churn_labels.csv"
+    line = b"13000000000,true,2026-10-01\n"  # 28 bytes
+    lines = (2 << 20) // len(line)
+    path.write_bytes(b"msisdn,churned,observed_on\n" + line * lines)
+    assert abs(lines_capped(path, 64 << 20) - len(line) * PART_LINES) < len(line) * PART_LINES // 100
+    assert lines_capped(path, 200_000) == 200_000  # a smaller part size stands
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "churn_labels.csv").write_bytes(b"msisdn,churned,observed_on\n" + b"\n" * 2_000_000)
+    assert lines_capped(tmp_path / "short" / "churn_labels.csv", 64 << 20) == 1 << 20  # never below 1 MiB
+
+
+def test_the_split_reads_a_file_of_short_lines_in_parts_though_it_is_smaller_than_the_part_size(tmp_path):
+    line = b"13000000000,true,2026-10-01\n"
+    count = PART_LINES * 3 // 2
+    (tmp_path / "churn_labels.csv").write_bytes(b"msisdn,churned,observed_on\n" + line * count)
+    sizes = [p.rows for p in table_parts(tmp_path, "churn_labels", 64 << 20)]
+    assert len(sizes) == 2 and sum(sizes) == count and max(sizes) <= PART_LINES * 101 // 100
 
 
 def test_the_pieces_are_the_file_cut_at_line_ends(night_inputs):
