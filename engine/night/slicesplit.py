@@ -3,16 +3,21 @@
 Why: loading the whole snapshot and then cutting it into slice files (engine/night/slicefiles.py)
 held every typed table at once, plus the grouping of each table's rows by subscriber: 1,583 MB
 (1M subscribers) and 4,368 MB (3M) summed PSS in the snapshot stage, and more while the files
-were cut. Here the parent holds the subscribers table (then only its msisdns) and one part of
-one table file at a time:
+were cut. Here the parent holds the subscribers' msisdns and one part of one table file at a
+time:
 
-1. `subscribers` is read and validated whole (engine.snapshot.inparts.read_table). Its
-   msisdns, sorted, give every subscriber's rank and so the slice plan (engine/night/slices.py:
-   slice k = ranks [k·size, (k+1)·size)); its own rows go to their slices at once, and only the
-   msisdn column is kept (the other tables' references are checked against it).
+1. `subscribers` is read part by part (`_people_in_parts`): each clean part is spilled as it
+   is to an Arrow file and only its msisdns are kept. When all are read, their sort gives every
+   subscriber's rank (a duplicate is seen there) and so the slice plan (engine/night/slices.py:
+   slice k = ranks [k·size, (k+1)·size)); the spilled parts are then routed like any table's
+   (step 2). The parent keeps the msisdns (sorted, in file order, and as the typed column the
+   other tables' references are checked against). A small file is read whole. Read whole, the
+   3M table peaked at 1,418 MB RSS; in parts at 930 MB.
 2. Every other table is read part by part, as the loader reads a large file
-   (engine.snapshot.inparts.table_parts; a small file is one part). A part whose cells are all
-   valid is routed: each row goes to the slice of its msisdn's rank, the part's rows are
+   (engine.snapshot.inparts.table_parts: parts of 64 MiB, or of ~600,000 lines when its lines
+   are short; a small file is one part). A part whose cells are all valid is routed: each row
+   goes to the slice of its msisdn's rank (found by binary search in the sorted msisdns,
+   engine.facts.keys.SortedLookup, not a 3M-entry hash table built per part), the part's rows are
    ordered by slice (stable, so file order within a slice) and written to a spill file with
    one Arrow record batch per slice, and the part is let go.
 3. When a table's parts are all read, each slice's batches of every part are put together in
@@ -43,10 +48,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
 from engine.base.memory import release_unused
-from engine.facts.keys import index_dtype, join_index, positions
+from engine.facts.keys import SortedLookup, arrow_strings as keys_text, index_dtype, join_index
 from engine.night.slicefiles import SliceFiles, frame_bytes
 from engine.night.slices import Slices, slices_of
 from engine.scoring.scoring import subscriber_index
@@ -84,21 +90,26 @@ def load_into_slices(directory: str | Path, folder: Path, size: int, at_least: i
     directory = Path(directory)
     check_folder(directory)
     step = part_bytes(part_size)
-    subscribers, diags = read_table(directory, "subscribers", None, step)
-    if subscribers is None:  # no subscribers: the other tables are validated without references
-        for name in _others():
-            diags.extend(read_table(directory, name, None, step)[1])
-        raise DiagnosticError(diags)
-    people = Snapshot(directory, {"subscribers": subscribers})
-    join = join_index(people)
-    slices = slices_of(join.size, size, at_least)
-    names = tuple(name for name in TABLES if name == "subscribers" or _file_of(directory, name))
-    router = _Router(folder, slices, join.msisdns, names)
+    folder = Path(folder)
+    folder.mkdir()
     try:
-        staged = StagedBase(router.files, slices, subscriber_index(people.tables), join.row_of_rank)
-        router.route("subscribers", subscribers)
-        known = subscribers["msisdn"]
-        del people, join, subscribers
+        people = _people_in_parts(directory, folder / ".people", step)
+        diags: list[Diagnostic] = []
+        if people is None:  # read whole: a small file, or parts that cannot stand for it
+            subscribers, diags = read_table(directory, "subscribers", None, step)
+            if subscribers is None:  # no subscribers: the other tables are validated without references
+                for name in _others():
+                    diags.extend(read_table(directory, name, None, step)[1])
+                raise DiagnosticError(diags)
+            people = _People.of(subscribers)
+            del subscribers
+        slices = slices_of(len(people.msisdns), size, at_least)
+        names = tuple(name for name in TABLES if name == "subscribers" or _file_of(directory, name))
+        router = _Router(folder, slices, people.msisdns, names)
+        staged = StagedBase(router.files, slices, people.index, people.row_of_rank)
+        people.route(router)
+        known = people.known
+        del people
         release_unused()
         for name in _others():
             if diags:  # the night will not run: the rest is only validated, as load_snapshot does
@@ -120,6 +131,103 @@ def load_into_slices(directory: str | Path, folder: Path, size: int, at_least: i
         raise
     shutil.rmtree(router.spill, ignore_errors=True)
     return staged
+
+
+class _People:
+    """The subscribers table as the split needs it: its msisdns sorted (each one's rank), the row
+    of each rank, its msisdns in file order (the scores' index) and its typed msisdn column (the
+    other tables' references are checked against it), and its rows: the whole frame, or its
+    parts spilled to Arrow files in `spill`, read back one at a time to be routed."""
+
+    def __init__(self, msisdns: pd.Index, rank: np.ndarray, whole: pd.DataFrame | None = None,
+                 spill: Path | None = None, parts: int = 0):
+        self.msisdns = msisdns
+        self.row_of_rank = np.empty(len(rank), dtype=np.int64)
+        self.row_of_rank[rank] = np.arange(len(rank), dtype=np.int64)
+        self.known = pd.Series(pd.Categorical.from_codes(rank, dtype=pd.CategoricalDtype(msisdns)), name="msisdn")
+        self.index = subscriber_index({"subscribers": self.known.to_frame()})
+        self.whole, self.spill, self.parts = whole, spill, parts
+
+    @classmethod
+    def of(cls, subscribers: pd.DataFrame) -> "_People":
+        """The table read and validated whole."""
+        join = join_index(Snapshot(Path("."), {"subscribers": subscribers}))
+        rank = np.empty(join.size, dtype=np.int64)
+        rank[join.row_of_rank] = np.arange(join.size, dtype=np.int64)
+        return cls(join.msisdns, rank, whole=subscribers)
+
+    def route(self, router: "_Router") -> None:
+        """The table's rows into their slices' files."""
+        if self.whole is not None:
+            router.route("subscribers", self.whole)
+            return
+        try:
+            router.route_parts("subscribers", self._frames())
+        except _Unclean:  # every msisdn is one of its own, once: a spilled part was not read back as written
+            raise RuntimeError(f"the subscribers' parts in {self.spill} did not read back as they were written") from None
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
+
+    def _frames(self):
+        for p in range(self.parts):
+            with pa.memory_map(str(_part_path(self.spill, p))) as source:
+                frame = pa.ipc.open_file(source).read_all().to_pandas()
+            yield frame
+
+
+def _part_path(spill: Path, p: int) -> Path:
+    return spill / f"part-{p:06d}.arrow"
+
+
+def _people_in_parts(directory: Path, spill: Path, size: int) -> _People | None:
+    """The subscribers table read a part at a time (as `table_parts` hands them out): each clean
+    part is spilled to an Arrow file in `spill` and only its msisdns are kept; when all are read,
+    their sort gives the ranks. None (and nothing left in `spill`) when the file is read whole:
+    a small file, a part that is not clean or a duplicate msisdn — the whole-file reader then
+    gives the loader's verdict."""
+    parts = table_parts(directory, "subscribers", size)
+    if parts is None:
+        return None
+    spill.mkdir()
+    texts: list[pa.Array] = []
+    try:
+        for part in parts:
+            frame = _clean(part)
+            del part
+            msisdn = frame["msisdn"]
+            codes = msisdn.cat.codes.to_numpy()
+            if len(codes) and codes.min() < 0:
+                raise _Unclean()
+            categories = keys_text(msisdn.cat.categories)
+            if isinstance(categories, pa.ChunkedArray):
+                categories = categories.combine_chunks()
+            texts.append(categories.take(pa.array(codes)))
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            del frame, msisdn
+            with pa.OSFile(str(_part_path(spill, len(texts) - 1)), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            del table
+            release_unused(collect=False)
+        count = len(texts)
+        every = pa.concat_arrays(texts) if texts else pa.array([], pa.large_string())
+        del texts
+        order = pc.sort_indices(every).to_numpy().astype(np.int64)
+        ordered = every.take(pa.array(order))
+        del every
+        if len(ordered) > 1 and pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py():
+            raise _Unclean()  # a duplicate msisdn: the loader's key check names both lines
+    except _Unclean:
+        parts.close()
+        shutil.rmtree(spill, ignore_errors=True)
+        return None
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    msisdns = pd.Index(pd.array(ordered, dtype="str"))
+    return _People(msisdns, rank, spill=spill, parts=count)
 
 
 def _others() -> list[str]:
@@ -161,9 +269,8 @@ class _Router:
     """Every routed table's rows into the slice files, one part at a time (module docstring)."""
 
     def __init__(self, folder: Path, slices: Slices, msisdns: pd.Index, names: tuple[str, ...]):
-        folder = Path(folder)
-        folder.mkdir()
         self.slices, self.msisdns = slices, msisdns
+        self.lookup = SortedLookup(msisdns)  # asked once per part of every table
         self.spill = folder / ".spill"
         self.files = SliceFiles(folder, slices.count, names)  # the tables with a file (and subscribers)
 
@@ -205,7 +312,7 @@ class _Router:
 
     def _ranks(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's subscriber's rank (-1: its msisdn is not a subscriber's)."""
-        return positions(frame["msisdn"], self.msisdns, index_dtype(self.slices.subscribers))
+        return self.lookup.positions(frame["msisdn"], index_dtype(self.slices.subscribers))
 
     def _buckets(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's slice (-1: its msisdn is not a subscriber's)."""
@@ -260,11 +367,16 @@ class _Spill:
         ordered["msisdn"] = rank[order]
         table = pa.Table.from_pandas(ordered, preserve_index=False).combine_chunks()
         del ordered
+        texts = any(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                    or pa.types.is_large_binary(t) for t in table.schema.types)
         batch_of = np.full(self.count, -1, dtype=np.int64)
         path = self.folder / f"part-{len(self.batches):06d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             for k in np.flatnonzero(np.diff(bounds)).tolist():
-                (batch,) = table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k])).to_batches()
+                rows = table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
+                if texts:  # a slice of a text column would carry the part's text from its first row on
+                    rows = rows.take(np.arange(rows.num_rows))
+                (batch,) = rows.to_batches()
                 writer.write_batch(batch)
                 batch_of[k] = int(np.count_nonzero(batch_of >= 0))
         self.batches.append(batch_of)
@@ -290,6 +402,10 @@ class _Spill:
             want = whole[name].dtype
             if not isinstance(want, pd.CategoricalDtype) and frame[name].dtype != want:
                 frame[name] = frame[name].astype(want)
+            elif len(pieces) > 1 and isinstance(want, pd.StringDtype) and want.storage == "pyarrow":
+                # one Arrow array per column, as the cut's `take` gives it (else one record batch per piece)
+                text = pa.array(frame[name].array)
+                frame[name] = pd.array(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, dtype=want)
         return frame
 
     def remove(self) -> None:

@@ -65,6 +65,7 @@ def test_the_big_tables_really_went_through_parts(night_inputs):
     """The part size the hypothesis test uses cuts usage_monthly and subscriptions into many parts."""
     assert len(list(csv_pieces(night_inputs.data / "usage_monthly.csv", 200_000))) >= 5
     assert len(list(csv_pieces(night_inputs.data / "subscriptions.csv", 200_000))) >= 2
+    assert len(list(csv_pieces(night_inputs.data / "subscribers.csv", 200_000))) >= 2
 
 
 def _copy(night_inputs, tmp_path) -> Path:
@@ -114,6 +115,13 @@ def _bad_subscriber(folder: Path) -> None:
     _duplicate_far_apart(folder)
 
 
+def _subscriber_twice_far_apart(folder: Path) -> None:
+    """The subscribers table read in parts: a duplicate msisdn is only seen once all are read."""
+    lines = _lines(folder / "subscribers.csv")
+    lines.append(lines[3])  # a subscriber of the first part again in the last one
+    (folder / "subscribers.csv").write_text("".join(lines), encoding="utf-8")
+
+
 def _line_break_in_a_quoted_cell(folder: Path) -> None:
     """A part that cannot stand for its lines: the table goes to the whole-file reader."""
     lines = _lines(folder / "usage_monthly.csv")
@@ -128,7 +136,7 @@ def _no_subscriptions(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("break_it", [_duplicate_far_apart, _unknown_msisdn, _bad_cells_in_two_tables, _bad_subscriber,
-                                      _line_break_in_a_quoted_cell, _no_subscriptions])
+                                      _subscriber_twice_far_apart, _line_break_in_a_quoted_cell, _no_subscriptions])
 def test_bad_input_gets_the_loaders_diagnostics_and_leaves_no_slice_folder(night_inputs, tmp_path, break_it):
     folder = _copy(night_inputs, tmp_path)
     break_it(folder)
