@@ -78,7 +78,7 @@ from engine.night.workers import Workers, stop_on_signals
 from engine.rules.compiler import compile_set
 from engine.store.read import succeeded_for, succeeded_run
 from engine.store.write import RunWriter, acquire_lock, release_lock, store_failed
-from engine.store.loopback import merge_written_back, with_written_back, written_back
+from engine.store.loopback import merge_written_back, written_back
 
 # The folder of the staging folder that holds a local night's slice files until its rows are written.
 SLICES = ".slices"
@@ -397,15 +397,16 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
 
 
 def _written_back_to(options: RunOptions) -> Callable:
-    """The closed loop's one seam in a local night: contact_history and lists, as each is read,
-    get the contacts and opt-outs earlier runs wrote back (engine.store.loopback)."""
+    """The closed loop's one seam in a local night: the contacts and opt-outs earlier runs wrote
+    back (engine.store.loopback), read from the database once, when the split first asks; the
+    split leaves out the contacts the snapshot's contact_history already holds."""
     written: dict = {}
 
-    def complete(name, frame):
-        if "back" not in written:  # contact_history comes first: it says which contacts it already holds
-            written["back"] = written_back(options.db_url, options.as_of, frame if name == "contact_history" else None)
-        return with_written_back(name, frame, written["back"])
-    return complete
+    def fetch():
+        if "back" not in written:
+            written["back"] = written_back(options.db_url, options.as_of)
+        return written["back"]
+    return fetch
 
 
 def _slices_in_order(workers: Workers, owner: list[int]):

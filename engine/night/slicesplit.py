@@ -26,9 +26,13 @@ time:
    duplicate never crosses slices) and written as the slice's file of that table: byte for
    byte what `SliceFiles.write` cuts from the whole snapshot (tests/engine/night/test_slicesplit.py).
    The spill files are removed.
-4. `contact_history` and `lists` are read whole: the closed loop appends the contacts and
-   opt-outs written back by earlier runs to them (`complete`) before they are routed. Tables
-   without an msisdn (`content`) are kept whole and go into every slice.
+4. The closed loop appends the contacts and opt-outs written back by earlier runs (`written`)
+   to `contact_history` and `lists`. contact_history is read in parts like any table; each part
+   marks the written-back contacts it already holds (engine.store.loopback.held_contacts), and
+   the others are routed after the last part, so a slice's file holds its own rows then the
+   contacts added. lists (small, and its key check must see the added rows) is read whole and
+   completed before it is routed. Tables without an msisdn (`content`) are kept whole and go
+   into every slice.
 
 Bad input keeps the loader's verdict exactly: the first part that is not clean (a cell problem,
 a wrong header, a quoted line break), a row whose msisdn is not a subscriber, or a duplicate key
@@ -51,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.base.diagnostics import Diagnostic, DiagnosticError
+from engine.base.frames import append_rows
 from engine.base.memory import release_unused
 from engine.facts.keys import SortedLookup, arrow_strings as keys_text, index_dtype, join_index
 from engine.night.slicefiles import SliceFiles, frame_bytes
@@ -60,9 +65,13 @@ from engine.snapshot.chunks import concat_frames
 from engine.snapshot.contract import TABLES
 from engine.snapshot.inparts import part_bytes, read_table, table_parts
 from engine.snapshot.loader import Snapshot, check_folder
+from engine.store.loopback import CONTACT_COLUMNS, WrittenBack, completed, held_contacts
 
-# Tables the closed loop adds rows to (engine.store.loopback): read whole, completed, then routed.
+# Tables the closed loop adds rows to (engine.store.loopback): completed, then routed. lists is
+# read whole (its key check must see the rows added); contact_history has no key: its parts are
+# routed and the contacts none of them holds are routed after them.
 COMPLETED = ("contact_history", "lists")
+IN_PARTS_COMPLETED = "contact_history"
 
 
 @dataclass
@@ -81,12 +90,14 @@ class _Unclean(Exception):
 
 
 def load_into_slices(directory: str | Path, folder: Path, size: int, at_least: int = 1,
-                     complete: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None,
+                     written: Callable[[], WrittenBack] | None = None,
                      part_size: int | None = None) -> StagedBase:
     """Read and validate the snapshot in `directory` into slice files in `folder` (which must not
     exist yet): slices of at most `size` subscribers, at least `at_least` of them (module
-    docstring). `complete(name, frame)` may add rows to contact_history and lists before they are
-    cut. Raises DiagnosticError with `load_snapshot`'s diagnostics when the snapshot is invalid."""
+    docstring). `written()`: the rows the closed loop adds to contact_history and lists
+    (`engine.store.loopback.written_back` without a contact_history: the contacts the table
+    already holds are left out here). Raises DiagnosticError with `load_snapshot`'s diagnostics
+    when the snapshot is invalid."""
     directory = Path(directory)
     check_folder(directory)
     step = part_bytes(part_size)
@@ -122,7 +133,7 @@ def load_into_slices(directory: str | Path, folder: Path, size: int, at_least: i
                     staged.whole[name] = frame
                     router.everywhere(name, frame)
                 continue
-            diags.extend(_route_table(router, directory, name, known, step, complete))
+            diags.extend(_route_table(router, directory, name, known, step, written))
             release_unused()
         if diags:
             raise DiagnosticError(diags)
@@ -239,22 +250,41 @@ def _file_of(directory: Path, name: str) -> bool:
 
 
 def _route_table(router: "_Router", directory: Path, name: str, known: pd.Series, step: int,
-                 complete: Callable | None) -> list[Diagnostic]:
+                 written: Callable[[], WrittenBack] | None) -> list[Diagnostic]:
     """Route table `name` into the slices; its diagnostics ([] when it is valid)."""
-    parts = None if name in COMPLETED else table_parts(directory, name, step)
+    parts = table_parts(directory, name, step) if name not in COMPLETED or name == IN_PARTS_COMPLETED else None
     if parts is not None:
         try:
-            router.route_parts(name, (_clean(part) for part in parts))
+            frames = (_clean(part) for part in parts)
+            if name == IN_PARTS_COMPLETED and written is not None:
+                router.route_parts(name, *_with_contacts(frames, written()))
+            else:
+                router.route_parts(name, frames)
             return []
         except _Unclean:
             router.discard(name)
     frame, problems = read_table(directory, name, known, step)
     if problems or frame is None:
         return problems
-    if complete is not None and name in COMPLETED:
-        frame = complete(name, frame)
+    if written is not None and name in COMPLETED:
+        frame = completed(name, frame, written())
     router.route(name, frame)  # valid, read whole: a small file, or parts that could not stand for it
     return []
+
+
+def _with_contacts(frames, back: WrittenBack):
+    """(contact_history's part frames, the tail `route_parts` appends after them): the
+    written-back contacts that no part holds, in the whole table's dtypes."""
+    held = np.zeros(len(back.contacts), dtype=bool)
+
+    def seen():
+        for frame in frames:
+            held[:] |= held_contacts(back.contacts, frame)
+            yield frame
+
+    def tail(empty: pd.DataFrame) -> pd.DataFrame:
+        return append_rows(empty, back.contacts.loc[~held, list(CONTACT_COLUMNS)])
+    return seen(), tail
 
 
 def _clean(part) -> pd.DataFrame:
@@ -288,10 +318,12 @@ class _Router:
         for k in range(self.slices.count):
             self._write(k, name, frame.take(order[bounds[k]:bounds[k + 1]]))
 
-    def route_parts(self, name: str, frames) -> None:
+    def route_parts(self, name: str, frames, tail: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
         """Table `name` given as its parts' typed frames in file order, each let go once it is
         on disk (module docstring, step 2). _Unclean on a row whose msisdn is not a subscriber
-        or a duplicate key (each key holds the msisdn, so a duplicate is within one slice)."""
+        or a duplicate key (each key holds the msisdn, so a duplicate is within one slice).
+        `tail(no rows in the whole table's dtypes)`: rows added after the parts (the closed
+        loop's contacts); a row of no subscriber goes to no slice, as in `route`."""
         spill = _Spill(self.spill / name, self.slices.count, self.msisdns)
         key = list(TABLES[name].key)
         try:
@@ -302,6 +334,10 @@ class _Router:
                 spill.add(frame, rank, rank // self.slices.size)
                 del frame, rank
                 release_unused(collect=False)
+            if tail is not None:
+                added = tail(spill.dtypes())
+                rank = self._ranks(added)
+                spill.add(added, rank, np.where(rank >= 0, rank // self.slices.size, -1))
             for k in range(self.slices.count):
                 rows = spill.bucket(k)
                 if key and len(rows) > 1 and rows.duplicated(subset=key).any():
@@ -380,6 +416,10 @@ class _Spill:
                 writer.write_batch(batch)
                 batch_of[k] = int(np.count_nonzero(batch_of >= 0))
         self.batches.append(batch_of)
+
+    def dtypes(self) -> pd.DataFrame:
+        """No rows, in the whole table's dtypes (of the parts added so far)."""
+        return (concat_frames(self.heads) if self.heads else self.empty).iloc[:0]
 
     def bucket(self, k: int) -> pd.DataFrame:
         """Slice k's rows of every part, in file order, in the whole table's dtypes."""

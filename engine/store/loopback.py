@@ -128,16 +128,37 @@ def written_back(db_url: str | None, as_of: date, contact_history: pd.DataFrame 
         contacts[name] = values.astype("boolean")
     contacts["service"] = contacts["service"].where(contacts["service"].fillna("") != "", None)
     contacts["seq"] = contacts["seq"].astype(np.int64)
-    if contact_history is not None and len(contact_history) and len(contacts):
-        key = ["msisdn", "service", "strategy", "channel", "contacted_on"]
-        known = pd.MultiIndex.from_frame(contact_history[key].astype(object).fillna(""))
-        mine = pd.MultiIndex.from_frame(contacts[key].astype(object).fillna(""))
-        contacts = contacts[~mine.isin(known)]
+    if contact_history is not None:
+        contacts = contacts[~held_contacts(contacts, contact_history)]
     contacts = contacts.sort_values(["msisdn", "contacted_on", "run_id", "seq"], kind="stable").reset_index(drop=True)
     lists = pd.DataFrame({"msisdn": pd.Series([r.msisdn for r in opted], dtype=object),
                           "list": pd.Series(["dnd"] * len(opted), dtype=object),
                           "since": pd.Series(pd.to_datetime([r.since for r in opted]), dtype="datetime64[s]")})
     return WrittenBack(contacts[list(CONTACT_COLUMNS + SOURCE_COLUMNS)], lists)
+
+
+def held_contacts(contacts: pd.DataFrame, contact_history: pd.DataFrame):
+    """Which written-back `contacts` the snapshot's `contact_history` — or a part of it: the masks
+    of its parts or'ed together give the whole table's — already holds (same subscriber,
+    service, strategy, channel and day): a boolean array aligned with `contacts`."""
+    import numpy as np
+    import pandas as pd
+
+    if not len(contact_history) or not len(contacts):
+        return np.zeros(len(contacts), dtype=bool)
+    key = ["msisdn", "service", "strategy", "channel", "contacted_on"]
+    known = pd.MultiIndex.from_frame(contact_history[key].astype(object).fillna(""))
+    mine = pd.MultiIndex.from_frame(contacts[key].astype(object).fillna(""))
+    return np.asarray(mine.isin(known), dtype=bool)
+
+
+def completed(name: str, own: pd.DataFrame, written: WrittenBack) -> pd.DataFrame:
+    """`with_written_back` for `written` as `written_back(..., contact_history=None)` gave it:
+    the contacts `own` (the whole contact_history) already holds are left out first."""
+    if name == "contact_history" and len(written.contacts):
+        held = held_contacts(written.contacts, own)
+        written = WrittenBack(written.contacts[~held].reset_index(drop=True), written.lists)
+    return with_written_back(name, own, written)
 
 
 def merge_written_back(snapshot, written: WrittenBack) -> None:

@@ -23,7 +23,7 @@ from engine.night.slicesplit import load_into_slices
 from engine.scoring.scoring import subscriber_index
 from engine.snapshot.inparts import csv_pieces
 from engine.snapshot.loader import load_snapshot
-from engine.store.loopback import CONTACT_COLUMNS, SOURCE_COLUMNS, WrittenBack, merge_written_back, with_written_back
+from engine.store.loopback import CONTACT_COLUMNS, SOURCE_COLUMNS, WrittenBack, merge_written_back
 
 WHOLE = 1 << 40
 _REFERENCE: dict = {}
@@ -160,10 +160,9 @@ def test_quoted_cells_in_a_table_read_in_parts_are_cut_the_same(night_inputs, tm
     _assert_same_files(expected, staged.files)
 
 
-def test_rows_the_loop_appends_go_to_their_subscribers_slice(night_inputs, tmp_path):
-    """Written-back contacts and opt-outs (one of a number that is no longer a subscriber) are in
-    the slice files as in a night cut from the whole snapshot after `merge_written_back`."""
-    snapshot = load_snapshot(night_inputs.data)
+def _written(snapshot, held_rows: int = 0) -> tuple[WrittenBack, WrittenBack]:
+    """(what the loop writes back — three contacts, one of them for a number that is no longer a
+    subscriber, then `held_rows` rows contact_history already holds —, the same without those)."""
     people = snapshot.tables["subscribers"]["msisdn"].astype(str).tolist()
     gone = "13000000001"
     assert gone not in people
@@ -173,18 +172,35 @@ def test_rows_the_loop_appends_go_to_their_subscribers_slice(night_inputs, tmp_p
         "contacted_on": pd.to_datetime(["2026-10-01"] * 3).astype("datetime64[s]"),
         "responded": pd.array([True, None, False], dtype="boolean"),
         "converted": pd.array([None, None, True], dtype="boolean"), "run_id": ["r"] * 3, "seq": [1, 2, 3]})
+    own = snapshot.tables["contact_history"]
+    held = own.iloc[np.linspace(0, len(own) - 1, held_rows).astype(int)] if held_rows else own.iloc[:0]
+    held = pd.DataFrame({name: held[name].astype(object) for name in CONTACT_COLUMNS}).assign(run_id="r0", seq=0)
     lists = pd.DataFrame({"msisdn": [people[1], gone], "list": ["dnd", "dnd"],
                           "since": pd.to_datetime(["2026-10-02"] * 2).astype("datetime64[s]")})
-    written = WrittenBack(contacts[list(CONTACT_COLUMNS + SOURCE_COLUMNS)], lists)
-    merge_written_back(snapshot, written)
+    columns = list(CONTACT_COLUMNS + SOURCE_COLUMNS)
+    back = pd.concat([contacts, held], ignore_index=True)[columns] if held_rows else contacts[columns]
+    return WrittenBack(back, lists), WrittenBack(contacts[columns], lists)
+
+
+@pytest.mark.parametrize("part, held_rows", [(None, 0), (30_000, 4)])
+def test_rows_the_loop_appends_go_to_their_subscribers_slice(night_inputs, tmp_path, part, held_rows):
+    """Written-back contacts and opt-outs (one of a number that is no longer a subscriber) are in
+    the slice files as in a night cut from the whole snapshot after `merge_written_back`; contacts
+    the snapshot's contact_history already holds are left out, whether it is read whole or, as
+    here with 30 kB parts, in parts (each part's held contacts are seen)."""
+    snapshot = load_snapshot(night_inputs.data)
+    written, kept = _written(snapshot, held_rows)
+    if part:
+        assert len(list(csv_pieces(night_inputs.data / "contact_history.csv", part))) >= 3
+    merge_written_back(snapshot, kept)
     plan = plan_slices(snapshot, 500, at_least=2)
     expected = SliceFiles.write(tmp_path / "cut", snapshot, plan)
     calls = []
 
-    def complete(name, frame):
-        calls.append(name)
-        return with_written_back(name, frame, written)
+    def fetch():
+        calls.append("fetch")
+        return written
 
-    staged = load_into_slices(night_inputs.data, tmp_path / "read", 500, 2, complete)
-    assert calls == ["contact_history", "lists"]
+    staged = load_into_slices(night_inputs.data, tmp_path / "read", 500, 2, fetch, part_size=part)
+    assert calls and set(calls) == {"fetch"}
     _assert_same_files(expected, staged.files)
