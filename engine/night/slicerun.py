@@ -35,7 +35,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.groups import TemplateMemo
 from engine.night.outcomes import Outcomes
-from engine.night.partition import Partition, Row
+from engine.night.partition import Partition, Row, RowBatch
 from engine.night.prepare import prepare_frame, scope_masks
 
 
@@ -159,7 +159,7 @@ class SliceRunner:
     def slice_rows(self, k: int) -> SliceRows:
         """All of slice k's rows, ready for the parent (`gather_rows`), and its out-of-scope rows."""
         self.open_slice(k)
-        out = gather_rows(self.starts[k], lambda: self.parts[k].next_rows(BATCH))
+        out = gather_rows(self.starts[k], lambda: self.parts[k].next_batch(BATCH))
         self.parts[k].release()
         release_unused()
         out.out_of_scope = self.out_of_scope_rows(k)
@@ -173,30 +173,35 @@ class SliceRunner:
         return rows
 
 
-def gather_rows(start: int, next_batch: Callable[[], list[Row]]) -> SliceRows:
-    """A slice's rows from `next_batch()` (batches in chain order, [] at the end), numbered from
-    `start`, with their payloads compressed into trace blocks (engine/store/blocks.py) of
+def gather_rows(start: int, next_batch: Callable[[], RowBatch | None]) -> SliceRows:
+    """A slice's rows from `next_batch()` (`RowBatch`es in chain order, None at the end), numbered
+    from `start`, with their payloads compressed into trace blocks (engine/store/blocks.py) of
     TRACE_BLOCK records counted from the slice's first row.
 
     Compressing where the rows are built lets every worker build its next slice while the parent
     seals and writes: the parent inflates each block to hash its payloads (the chain seals the
     text, so it checks what it stores) but builds nothing. A slice held this way costs ~0.5 KB a
-    row (the payloads compress ~10×), not the ~2.5 KB of its rows as built.
+    row (the payloads compress ~10×), not the ~2.5 KB of its rows as built. The rows come and go
+    as columns (no object per row), and a block's payloads are joined and encoded once.
     """
     size = blocks.TRACE_BLOCK
     out = SliceRows(start, [], [], [], [], [], [])
-    pending: list[bytes] = []
-    while rows := next_batch():
-        for row in rows:
-            if row.seq != start + len(out.fields):
-                raise RuntimeError(f"row {row.msisdn}/{row.service} came as record {row.seq} "
-                                   f"where {start + len(out.fields)} was due")
-            out.fields.append(row.fields), out.heads.append(row.head)
-            out.cities.append(row.city), out.managers.append(row.account_manager)
-            pending.append(row.payload)
-            if len(pending) == size:
-                out.blocks.append((start + len(out.fields) - size, size, blocks.encode_payloads(pending)))
-                pending = []
+    pending: list[str] = []  # payloads of the rows not in a block yet: the last len(pending) rows
+    while (batch := next_batch()) is not None:
+        due = start + len(out.fields)
+        count = len(batch.fields)
+        if batch.first != due or not (count == len(batch.payloads) == len(batch.heads) == len(batch.cities)
+                                      == len(batch.managers)):
+            raise RuntimeError(f"{count} rows came as records from {batch.first} where {due} was due")
+        out.fields.extend(batch.fields), out.heads.extend(batch.heads)
+        out.cities.extend(batch.cities), out.managers.extend(batch.managers)
+        pending.extend(batch.payloads)
+        first = start + len(out.fields) - len(pending)  # seq of pending[0]
+        at = 0
+        while len(pending) - at >= size:
+            out.blocks.append((first + at, size, blocks.encode_payloads(pending[at:at + size])))
+            at += size
+        del pending[:at]
     if pending:
         out.blocks.append((start + len(out.fields) - len(pending), len(pending), blocks.encode_payloads(pending)))
     return out
