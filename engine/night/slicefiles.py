@@ -169,6 +169,11 @@ class SliceFiles:
     def scores_path(self, k: int) -> Path:
         return self.folder / f"slice-{k:06d}.scores.arrow"
 
+    def facts_path(self, k: int) -> Path:
+        """Where the decide stage keeps slice k's facts for the rows stage (engine/night/slicefacts.py)."""
+        self._check(k)
+        return self.folder / f"slice-{k:06d}.facts.arrow"
+
     @classmethod
     def write(cls, folder: Path, snapshot, slices: Slices, scores: pd.DataFrame | None = None) -> "SliceFiles":
         """Write every slice of `snapshot` (its rows, and its subscribers' scores when `scores`

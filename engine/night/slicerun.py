@@ -37,6 +37,7 @@ from engine.night.groups import TemplateMemo
 from engine.night.outcomes import Outcomes
 from engine.night.partition import Partition, Row, RowBatch
 from engine.night.prepare import prepare_frame, scope_masks
+from engine.night.slicefacts import UnkeptColumn, read_facts, write_facts
 
 
 @dataclass
@@ -84,6 +85,7 @@ class SliceRunner:
         self.verdicts: dict = {}
         self.starts: dict = {}
         self.outside: dict[int, list[tuple]] = {}  # slice -> its out-of-scope rows, while its rows are out
+        self.kept: dict[int, Path] = {}  # slice -> the file its facts were kept in by `decide` (slicefacts.py)
 
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
@@ -108,6 +110,7 @@ class SliceRunner:
         tables = []
         for k in self.ks:
             inside, extras, outside = self._frame(k)
+            self._keep(k, inside, extras, outside)
             part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider,
                              memo=self.memo, outcomes=self.outcomes)
             decided = part.decide()
@@ -127,6 +130,29 @@ class SliceRunner:
         result.candidates = CandidateTable.concat(tables)
         return result
 
+    def _keep(self, k: int, inside: pd.DataFrame, extras: pd.DataFrame, outside: pd.DataFrame) -> None:
+        """Keep slice k's facts in a file for phase 2 when the source has a place for it (a local
+        night's slice files: `facts_path`); a Spark executor's slice in memory has none, and
+        builds them again."""
+        place = getattr(self.source, "facts_path", None)
+        if place is None:
+            return
+        try:
+            write_facts(place(k), inside, extras, outside)
+        except UnkeptColumn:
+            return  # a column the file cannot give back as it was: phase 2 builds the facts again
+        self.kept[k] = place(k)
+
+    def _kept_frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Slice k's facts as `_frame` gave them in phase 1: read back from their file (then
+        removed), or built again where none was kept."""
+        path = self.kept.pop(k, None)
+        if path is None:
+            return self._frame(k)
+        frames = read_facts(path)
+        path.unlink(missing_ok=True)
+        return frames
+
     # -- phase 2 ----------------------------------------------------------------------------
     def start_rows(self, verdicts: dict[int, Verdicts], starts: dict) -> None:
         """Per slice the arbitration verdicts of its candidates (rows in the order `decide` gave
@@ -134,10 +160,10 @@ class SliceRunner:
         self.verdicts, self.starts = verdicts, starts
 
     def open_slice(self, k: int) -> None:
-        """Rebuild slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
+        """Bring back slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
         if k in self.outside:
             return
-        inside, extras, outside = self._frame(k)
+        inside, extras, outside = self._kept_frame(k)
         candidates = self.parts[k].reattach(inside, extras)
         verdicts = self.verdicts.pop(k, None)
         if verdicts is None and candidates:
