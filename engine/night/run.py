@@ -451,12 +451,11 @@ def _seal_and_write(writer: RunWriter, run_id: str, parts, files: ChannelFiles) 
         if n != len(part.fields):
             raise RuntimeError(f"a slice's blocks hold {n} payloads for {len(part.fields)} rows")
         writer.sealed_blocks([(run_id, seq + i, *fields) for i, fields in enumerate(part.fields)], ready)
-        for fields, city, manager in zip(part.fields, part.cities, part.managers):
-            msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = fields
-            counts[decision] += 1
-            if decision == TREAT:
-                files.add(channel, {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
-                                    "city": city, "account_manager": manager})
+        counts.update(fields[3] for fields in part.fields)  # the decision of each row
+        for n in [n for n, fields in enumerate(part.fields) if fields[3] == TREAT]:
+            msisdn, service, _pack, _decision, _reason, _arbitration, strategy, channel, message = part.fields[n]
+            files.add(channel, {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
+                                "city": part.cities[n], "account_manager": part.managers[n]})
         seq += len(part.fields)
         writer.out_of_scope([(run_id, *row) for row in part.out_of_scope])
     return Sealed(seq, head, counts)
