@@ -24,8 +24,9 @@
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
    the whole base (engine.night.arbitrate); they come and their verdicts go back as arrays
    (engine.night.candidates), not as objects;
-7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its
-   decision rows and trace payloads, compressed into trace blocks
+7. rows: every worker reads back its next slice's facts (kept by the decide stage in the slice
+   folder: engine.night.slicefacts) and builds its decision rows and trace payloads as columns,
+   compressed into trace blocks
    (engine.night.slicerun.SliceRunner.slice_rows), all workers at once; the parent takes the
    slices in order (their ranges are in order, so the rows are in (msisdn, service) order),
    seals the payloads into the hash chain (engine.store.chain) and writes rows, blocks and the

@@ -8,10 +8,13 @@ slice's facts, merges the scores, segments them, applies the packs' scopes and d
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
 (its combination of pack templates: one int32; the templates and combinations themselves are the
 worker's, numbered once for all its slices: engine/night/outcomes.py) and hands back the candidates as arrays (engine/night/candidates.py,
-with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts
-when the parent asks for its rows (the same inputs give the same facts, so the same candidates
-in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
-compressed into trace blocks (`slice_rows`, `gather_rows`), with the slice's out-of-scope rows;
+with the 30-day contacts of their subscribers) and the counts; a local night's phase 1 also keeps
+each slice's facts in a file of the slice folder (engine/night/slicefacts.py). Phase 2 reads a
+slice's facts back from that file when the parent asks for its rows (a source with no place for
+it, a Spark executor's, builds them again: the same inputs give the same facts, so the same
+candidates in the same order), fills in the arbitration verdicts and builds all its rows as
+columns (`Partition.next_batch`), their payloads compressed into trace blocks (`slice_rows`,
+`gather_rows`), with the slice's out-of-scope rows;
 every worker builds its next slice while the parent seals and writes the one before. So a worker
 holds the facts of one slice at a time, whatever the size of the base, and between the phases
 4 bytes per decided fact plus its distinct outcomes (docs/SCALE.md, "What the decide stage keeps").
