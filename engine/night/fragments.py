@@ -73,7 +73,16 @@ def distinct(frame: pd.DataFrame, name: str, convert: Callable[[dict], Any]) -> 
 def per_distinct(frame: pd.DataFrame, name: str, convert: Callable[[dict], Any]) -> list:
     """`convert(record)` for each row of the column `name` (see `distinct`)."""
     codes, table = distinct(frame, name, convert)
-    return [table[c] for c in codes.tolist()]
+    return _take(table, codes)
+
+
+def _take(table: list, codes: np.ndarray) -> list:
+    """`[table[c] for c in codes]`, the lookup done by numpy (an object array holds the values
+    themselves: nothing is converted)."""
+    values = np.empty(len(table), dtype=object)
+    for i, value in enumerate(table):  # one by one: a list or tuple value stays one cell
+        values[i] = value
+    return values[codes].tolist()
 
 
 def record_numbers(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -113,7 +122,7 @@ def _number_texts(values: np.ndarray, missing: np.ndarray, present: Callable[[An
     codes, _ = pd.factorize(key)
     _, first = np.unique(codes, return_index=True)
     table = list(map(present, values[first].tolist()))
-    texts = [table[c] for c in codes.tolist()]
+    texts = _take(table, codes)
     for i in np.flatnonzero(missing).tolist():
         texts[i] = absent
     return texts

@@ -73,6 +73,17 @@ class Row(NamedTuple):
     head: bytes  # engine.store.chain.record_head of (run_id, seq, *fields): the parent only hashes
 
 
+class RowBatch(NamedTuple):
+    """Consecutive rows as columns (`Partition.next_batch`): row n is record `first + n` of the chain."""
+
+    first: int  # chain position (seq) of the batch's first row
+    fields: list  # per row: decision row fields after run_id and seq
+    payloads: list  # per row: the trace payload's canonical JSON text
+    cities: list
+    managers: list
+    heads: list  # per row: engine.store.chain.record_head bytes
+
+
 class Decided(NamedTuple):
     """What phase 1 of a partition hands back to the parent."""
 
@@ -267,47 +278,58 @@ class Partition:
         self.start = start
 
     def next_rows(self, limit: int) -> list[Row]:
-        """The next at most `limit` rows in (msisdn, service) order ([] when all were handed out).
+        """The next at most `limit` rows in (msisdn, service) order ([] when all were handed out),
+        one `Row` each (`next_batch` hands the same rows out as columns).
 
         Batches keep the pipe transfer small: a worker never holds all its rows, pickled, at once.
         """
+        batch = self.next_batch(limit)
+        if batch is None:
+            return []
+        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, batch.first + n, head)
+                for n, (fields, payload, city, manager, head)
+                in enumerate(zip(batch.fields, batch.payloads, batch.cities, batch.managers, batch.heads))]
+
+    def next_batch(self, limit: int) -> "RowBatch | None":
+        """The next at most `limit` rows in (msisdn, service) order as columns (None when all were
+        handed out): what a worker compresses and hands to the parent, with no object per row."""
         order = self.order[self.cursor:self.cursor + limit]
         first = self.start + self.cursor
         self.cursor += len(order)
         if not len(order):
-            return []
+            return None
         batch = self.frame.iloc[order]
         texts = {"fact": fact_texts(batch), "packs": self._packs_texts(order, batch),
                  "segment": self._segment_texts(order, batch),
                  "msisdn": canonical_strings([self.msisdns[i] for i in order.tolist()]),
                  "service": canonical_strings([self.services[i] for i in order.tolist()])}
         combos = self.combo[order].tolist()
-        arbitration, decision, holdout, rows_out = [], [], [], []
+        arbitration, decision, holdout = [], [], []
+        fields_out, cities, managers = [], [], []
         cand_rows = np.flatnonzero(self.has_candidate[order])
         message_columns = [c for c in MESSAGE_FACT_FIELDS if c in batch.columns]  # all a candidate row reads
         records = (dict(zip(cand_rows.tolist(), fact_records(batch.iloc[cand_rows][message_columns])))
                    if len(cand_rows) else {})
+        finals, final_texts = self.outcomes.finals, self.outcomes.texts
         for n, i in enumerate(order.tolist()):
             record = records.get(n)
             if record is None:
                 c = combos[n]
-                decision_, pack, reason = self.outcomes.finals[c]
-                fields = (self.msisdns[i], self.services[i], pack, decision_, reason, "", "", "", "")
-                arbitration.append("[]"), decision.append(self.outcomes.texts[c]), holdout.append("false")
-                rows_out.append((fields, "", self.managers[i]))
+                decision_, pack, reason = finals[c]
+                fields_out.append((self.msisdns[i], self.services[i], pack, decision_, reason, "", "", "", ""))
+                arbitration.append("[]"), decision.append(final_texts[c]), holdout.append("false")
+                cities.append(""), managers.append(self.managers[i])
                 continue
             fields, arb, dec, city = self._candidate_row(i, combos[n], record)
             arbitration.append(payload_text(arb)), decision.append(dec)
             holdout.append("true" if any(a.get("outcome") == HELD_OUT for a in arb) else "false")
-            rows_out.append((fields, city, self.managers[i]))
+            fields_out.append(fields), cities.append(city), managers.append(self.managers[i])
         texts.update(arbitration=arbitration, decision=decision, holdout=holdout)
         payloads = self.payload.fill(texts, len(order))
-        run_id = self.ctx.run_id
-        self._field_texts.update(zip((r[0][0] for r in rows_out), texts["msisdn"]))  # canonical texts made above
-        self._field_texts.update(zip((r[0][1] for r in rows_out), texts["service"]))
-        heads = record_heads(run_id, first, [fields for fields, _city, _manager in rows_out], self._field_texts)
-        return [Row(fields[0], fields[1], fields, payload.encode("utf-8"), city, manager, first + n, head)
-                for n, ((fields, city, manager), payload, head) in enumerate(zip(rows_out, payloads, heads))]
+        self._field_texts.update(zip((f[0] for f in fields_out), texts["msisdn"]))  # canonical texts made above
+        self._field_texts.update(zip((f[1] for f in fields_out), texts["service"]))
+        heads = record_heads(self.ctx.run_id, first, fields_out, self._field_texts)
+        return RowBatch(first, fields_out, payloads, cities, managers, heads)
 
     def _packs_texts(self, order: np.ndarray, batch: pd.DataFrame) -> list[str]:
         """Each fact's `packs` trace list: its templates filled with its own tested values."""
@@ -321,8 +343,7 @@ class Partition:
             if not present.any():
                 continue
             texts = np.full(n, "", dtype=object)
-            for t in np.unique(column[present]).tolist():
-                at = np.flatnonzero(column == t)
+            for t, at in _rows_by_value(column, present):
                 template = self.templates[t].json
                 for name in template.slots:
                     if name not in values:
@@ -423,6 +444,20 @@ class Partition:
             return LOST, pack, v[0], v[0], first.strategy, first.channel
         decision, pack, reason = self.outcomes.finals[combo]
         return decision, pack, reason, "", "", ""
+
+
+def _rows_by_value(column: np.ndarray, present: np.ndarray):
+    """(value, its rows in ascending order) for each distinct value of `column` where `present`,
+    values ascending: one stable sort, not one scan of the column per value (a batch of a slice
+    meets thousands of templates)."""
+    rows = np.flatnonzero(present)
+    values = column[rows]
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    cuts = np.flatnonzero(ranked[1:] != ranked[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(ranked)]
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        yield int(ranked[start]), rows[order[start:end]]
 
 
 _SEGMENT = Template({"segment": Template.slot("segment"), "reasons": Template.slot("reasons"),

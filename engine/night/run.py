@@ -24,8 +24,9 @@
 6. arbitrate the candidates of all slices together, so capacities are filled best-first across
    the whole base (engine.night.arbitrate); they come and their verdicts go back as arrays
    (engine.night.candidates), not as objects;
-7. rows: every worker rebuilds its next slice's facts (from the slice's file) and builds its
-   decision rows and trace payloads, compressed into trace blocks
+7. rows: every worker reads back its next slice's facts (kept by the decide stage in the slice
+   folder: engine.night.slicefacts) and builds its decision rows and trace payloads as columns,
+   compressed into trace blocks
    (engine.night.slicerun.SliceRunner.slice_rows), all workers at once; the parent takes the
    slices in order (their ranges are in order, so the rows are in (msisdn, service) order),
    seals the payloads into the hash chain (engine.store.chain) and writes rows, blocks and the
@@ -452,12 +453,11 @@ def _seal_and_write(writer: RunWriter, run_id: str, parts, files: ChannelFiles) 
         if n != len(part.fields):
             raise RuntimeError(f"a slice's blocks hold {n} payloads for {len(part.fields)} rows")
         writer.sealed_blocks([(run_id, seq + i, *fields) for i, fields in enumerate(part.fields)], ready)
-        for fields, city, manager in zip(part.fields, part.cities, part.managers):
-            msisdn, service, _pack, decision, _reason, _arbitration, strategy, channel, message = fields
-            counts[decision] += 1
-            if decision == TREAT:
-                files.add(channel, {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
-                                    "city": city, "account_manager": manager})
+        counts.update(fields[3] for fields in part.fields)  # the decision of each row
+        for n in [n for n, fields in enumerate(part.fields) if fields[3] == TREAT]:
+            msisdn, service, _pack, _decision, _reason, _arbitration, strategy, channel, message = part.fields[n]
+            files.add(channel, {"msisdn": msisdn, "service": service, "strategy": strategy, "message": message,
+                                "city": part.cities[n], "account_manager": part.managers[n]})
         seq += len(part.fields)
         writer.out_of_scope([(run_id, *row) for row in part.out_of_scope])
     return Sealed(seq, head, counts)

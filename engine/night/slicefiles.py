@@ -7,7 +7,8 @@ night writes them as it reads the snapshot (engine/night/slicesplit.py), so the 
 holds the base; `SliceFiles.write` cuts them from a snapshot in hand (the reference the split is
 held to). The score stage reads the slices from their files (engine/night/slicescore.py) and
 writes each slice's scores to a file beside its tables (`write_scores`); a worker reads both when
-it builds that slice's facts (in the decide stage, and again in the rows stage).
+it builds that slice's facts in the decide stage, and keeps the facts for the rows stage in one
+more file (`facts_path`, engine/night/slicefacts.py).
 
 The same facts: a slice's files hold its subscribers' rows of every table with an msisdn (in
 file order), the other tables whole; its scores file its subscribers' base-wide scores
@@ -168,6 +169,11 @@ class SliceFiles:
 
     def scores_path(self, k: int) -> Path:
         return self.folder / f"slice-{k:06d}.scores.arrow"
+
+    def facts_path(self, k: int) -> Path:
+        """Where the decide stage keeps slice k's facts for the rows stage (engine/night/slicefacts.py)."""
+        self._check(k)
+        return self.folder / f"slice-{k:06d}.facts.arrow"
 
     @classmethod
     def write(cls, folder: Path, snapshot, slices: Slices, scores: pd.DataFrame | None = None) -> "SliceFiles":

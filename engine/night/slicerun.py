@@ -8,10 +8,13 @@ slice's facts, merges the scores, segments them, applies the packs' scopes and d
 the facts in scope (engine/night/partition.py); it keeps only the compact outcome of each fact
 (its combination of pack templates: one int32; the templates and combinations themselves are the
 worker's, numbered once for all its slices: engine/night/outcomes.py) and hands back the candidates as arrays (engine/night/candidates.py,
-with the 30-day contacts of their subscribers) and the counts. Phase 2 rebuilds a slice's facts
-when the parent asks for its rows (the same inputs give the same facts, so the same candidates
-in the same order), fills in the arbitration verdicts and builds all its rows, their payloads
-compressed into trace blocks (`slice_rows`, `gather_rows`), with the slice's out-of-scope rows;
+with the 30-day contacts of their subscribers) and the counts; a local night's phase 1 also keeps
+each slice's facts in a file of the slice folder (engine/night/slicefacts.py). Phase 2 reads a
+slice's facts back from that file when the parent asks for its rows (a source with no place for
+it, a Spark executor's, builds them again: the same inputs give the same facts, so the same
+candidates in the same order), fills in the arbitration verdicts and builds all its rows as
+columns (`Partition.next_batch`), their payloads compressed into trace blocks (`slice_rows`,
+`gather_rows`), with the slice's out-of-scope rows;
 every worker builds its next slice while the parent seals and writes the one before. So a worker
 holds the facts of one slice at a time, whatever the size of the base, and between the phases
 4 bytes per decided fact plus its distinct outcomes (docs/SCALE.md, "What the decide stage keeps").
@@ -35,8 +38,9 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.groups import TemplateMemo
 from engine.night.outcomes import Outcomes
-from engine.night.partition import Partition, Row
+from engine.night.partition import Partition, Row, RowBatch
 from engine.night.prepare import prepare_frame, scope_masks
+from engine.night.slicefacts import UnkeptColumn, read_facts, write_facts
 
 
 @dataclass
@@ -84,6 +88,7 @@ class SliceRunner:
         self.verdicts: dict = {}
         self.starts: dict = {}
         self.outside: dict[int, list[tuple]] = {}  # slice -> its out-of-scope rows, while its rows are out
+        self.kept: dict[int, Path] = {}  # slice -> the file its facts were kept in by `decide` (slicefacts.py)
 
     def _frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(facts in some pack's scope, their extras, the out-of-scope facts' msisdn/service/segment) of slice k."""
@@ -108,6 +113,7 @@ class SliceRunner:
         tables = []
         for k in self.ks:
             inside, extras, outside = self._frame(k)
+            self._keep(k, inside, extras, outside)
             part = Partition(inside, extras, self.ctx, self.content, self.compiled, decider=self.decider,
                              memo=self.memo, outcomes=self.outcomes)
             decided = part.decide()
@@ -127,6 +133,29 @@ class SliceRunner:
         result.candidates = CandidateTable.concat(tables)
         return result
 
+    def _keep(self, k: int, inside: pd.DataFrame, extras: pd.DataFrame, outside: pd.DataFrame) -> None:
+        """Keep slice k's facts in a file for phase 2 when the source has a place for it (a local
+        night's slice files: `facts_path`); a Spark executor's slice in memory has none, and
+        builds them again."""
+        place = getattr(self.source, "facts_path", None)
+        if place is None:
+            return
+        try:
+            write_facts(place(k), inside, extras, outside)
+        except UnkeptColumn:
+            return  # a column the file cannot give back as it was: phase 2 builds the facts again
+        self.kept[k] = place(k)
+
+    def _kept_frame(self, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Slice k's facts as `_frame` gave them in phase 1: read back from their file (then
+        removed), or built again where none was kept."""
+        path = self.kept.pop(k, None)
+        if path is None:
+            return self._frame(k)
+        frames = read_facts(path)
+        path.unlink(missing_ok=True)
+        return frames
+
     # -- phase 2 ----------------------------------------------------------------------------
     def start_rows(self, verdicts: dict[int, Verdicts], starts: dict) -> None:
         """Per slice the arbitration verdicts of its candidates (rows in the order `decide` gave
@@ -134,10 +163,10 @@ class SliceRunner:
         self.verdicts, self.starts = verdicts, starts
 
     def open_slice(self, k: int) -> None:
-        """Rebuild slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
+        """Bring back slice k's facts so its rows can be handed out (the parent asks ahead of time)."""
         if k in self.outside:
             return
-        inside, extras, outside = self._frame(k)
+        inside, extras, outside = self._kept_frame(k)
         candidates = self.parts[k].reattach(inside, extras)
         verdicts = self.verdicts.pop(k, None)
         if verdicts is None and candidates:
@@ -159,7 +188,7 @@ class SliceRunner:
     def slice_rows(self, k: int) -> SliceRows:
         """All of slice k's rows, ready for the parent (`gather_rows`), and its out-of-scope rows."""
         self.open_slice(k)
-        out = gather_rows(self.starts[k], lambda: self.parts[k].next_rows(BATCH))
+        out = gather_rows(self.starts[k], lambda: self.parts[k].next_batch(BATCH))
         self.parts[k].release()
         release_unused()
         out.out_of_scope = self.out_of_scope_rows(k)
@@ -173,30 +202,35 @@ class SliceRunner:
         return rows
 
 
-def gather_rows(start: int, next_batch: Callable[[], list[Row]]) -> SliceRows:
-    """A slice's rows from `next_batch()` (batches in chain order, [] at the end), numbered from
-    `start`, with their payloads compressed into trace blocks (engine/store/blocks.py) of
+def gather_rows(start: int, next_batch: Callable[[], RowBatch | None]) -> SliceRows:
+    """A slice's rows from `next_batch()` (`RowBatch`es in chain order, None at the end), numbered
+    from `start`, with their payloads compressed into trace blocks (engine/store/blocks.py) of
     TRACE_BLOCK records counted from the slice's first row.
 
     Compressing where the rows are built lets every worker build its next slice while the parent
     seals and writes: the parent inflates each block to hash its payloads (the chain seals the
     text, so it checks what it stores) but builds nothing. A slice held this way costs ~0.5 KB a
-    row (the payloads compress ~10×), not the ~2.5 KB of its rows as built.
+    row (the payloads compress ~10×), not the ~2.5 KB of its rows as built. The rows come and go
+    as columns (no object per row), and a block's payloads are joined and encoded once.
     """
     size = blocks.TRACE_BLOCK
     out = SliceRows(start, [], [], [], [], [], [])
-    pending: list[bytes] = []
-    while rows := next_batch():
-        for row in rows:
-            if row.seq != start + len(out.fields):
-                raise RuntimeError(f"row {row.msisdn}/{row.service} came as record {row.seq} "
-                                   f"where {start + len(out.fields)} was due")
-            out.fields.append(row.fields), out.heads.append(row.head)
-            out.cities.append(row.city), out.managers.append(row.account_manager)
-            pending.append(row.payload)
-            if len(pending) == size:
-                out.blocks.append((start + len(out.fields) - size, size, blocks.encode_payloads(pending)))
-                pending = []
+    pending: list[str] = []  # payloads of the rows not in a block yet: the last len(pending) rows
+    while (batch := next_batch()) is not None:
+        due = start + len(out.fields)
+        count = len(batch.fields)
+        if batch.first != due or not (count == len(batch.payloads) == len(batch.heads) == len(batch.cities)
+                                      == len(batch.managers)):
+            raise RuntimeError(f"{count} rows came as records from {batch.first} where {due} was due")
+        out.fields.extend(batch.fields), out.heads.extend(batch.heads)
+        out.cities.extend(batch.cities), out.managers.extend(batch.managers)
+        pending.extend(batch.payloads)
+        first = start + len(out.fields) - len(pending)  # seq of pending[0]
+        at = 0
+        while len(pending) - at >= size:
+            out.blocks.append((first + at, size, blocks.encode_payloads(pending[at:at + size])))
+            at += size
+        del pending[:at]
     if pending:
         out.blocks.append((start + len(out.fields) - len(pending), len(pending), blocks.encode_payloads(pending)))
     return out

@@ -73,7 +73,13 @@ def _inflate(blob: bytes) -> str:
 
 def encode_payloads(payloads: Sequence[str | bytes]) -> bytes:
     """One block's payloads (canonical JSON texts, no raw newline) compressed together. A payload
-    may come as its UTF-8 bytes (a night's workers hand them over so): the block is the same."""
+    may come as its UTF-8 bytes: the block is the same. A night's workers give texts, which are
+    joined and encoded once per block (engine/night/slicerun.py `gather_rows`)."""
+    if payloads and all(type(p) is str for p in payloads):  # texts: joined and encoded once, not one by one
+        text = "\n".join(payloads)
+        if text.count("\n") != len(payloads) - 1:
+            raise ValueError("a trace payload must be canonical JSON (no raw newline)")
+        return _deflate(text.encode("utf-8"))
     data = [p if isinstance(p, bytes) else p.encode("utf-8") for p in payloads]
     for payload in data:
         if b"\n" in payload:
