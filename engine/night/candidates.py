@@ -4,9 +4,14 @@ A 1M-subscriber night has ~700k candidates. As Python objects (a `Candidate`, it
 `Option`s, their strings and floats) they cost ~360 B each in the worker that made them, again
 in the parent, and the parent's results and verdict dicts as much again: most of the ~1.6 GB the
 1M night grew by between its decide and rows stages (docs/SCALE.md). Here a candidate is one row
-of a few numpy arrays (~67 B, and 16 B per option) and its verdict one row of five (~16 B):
-at 300k subscribers a worker's 94,392 candidates are 9.6 MB, 44 B of a row's ~100 its msisdn
-(numpy unicode; bytes would be 11 B, but the Spark executor ships `msisdn.tolist()` as JSON keys).
+of a few numpy arrays (~36 B, and 16 B per option) and its verdict one row of five (~16 B).
+
+The msisdn is its UTF-8 bytes (numpy `S`, 11 B for an 11-digit number; it was numpy unicode,
+44 B): bytes compare as the strings' code points do (UTF-8 keeps code point order; the
+snapshot's rules refuse control characters, so no msisdn ends in the NUL numpy `S` drops), so
+arbitration's tie-break on the msisdn orders exactly as `arbitrate`'s string comparison
+(tests/engine/night/test_candidates.py, msisdns of different lengths, leading zeros, non-ASCII).
+`candidates()` gives them back as str (the Spark executors' JSON).
 
 - `CandidateTable.of(candidates, contacts)`: one worker's candidates, in the order it made them,
   each with the 30-day contacts of its subscriber (arbitration's cap reads them).
@@ -40,6 +45,14 @@ OUTCOMES = (WON, LOST_PRIORITY, LOST_CAP, LOST_CAPACITY)  # Verdicts.outcome cod
 _WON, _LOST_PRIORITY, _LOST_CAP, _LOST_CAPACITY = range(4)
 
 
+def msisdn_bytes(msisdns: Sequence[str]) -> np.ndarray:
+    """The msisdns as UTF-8 bytes (numpy S): ordered as the strings are (module docstring)."""
+    encoded = [m.encode("utf-8") for m in msisdns]
+    if any(m.endswith(b"\0") for m in encoded):
+        raise ValueError("an msisdn ends in a NUL character")  # numpy S would drop it
+    return np.array(encoded, dtype=bytes) if encoded else np.zeros(0, dtype="S1")
+
+
 def _vocabulary(values) -> tuple[list[str], dict[str, int]]:
     names = sorted(set(values))
     return names, {name: code for code, name in enumerate(names)}
@@ -55,7 +68,7 @@ def _recode(codes: np.ndarray, names: list[str], index: dict[str, int]) -> np.nd
 class CandidateTable:
     """Candidates as arrays, one row each; options flattened, candidate i's are offsets[i]:offsets[i + 1]."""
 
-    msisdn: np.ndarray  # str (numpy unicode)
+    msisdn: np.ndarray  # the msisdn's UTF-8 bytes (numpy S): orders as the str does (module docstring)
     service: np.ndarray  # int32 code into `services`
     pack: np.ndarray  # int32 code into `packs`
     priority: np.ndarray  # int32 (a pack's priority is 0..65535: pack.schema.json)
@@ -82,7 +95,7 @@ class CandidateTable:
         channels, channel_of = _vocabulary(o.channel for c in candidates for o in c.options)
         options = [o for c in candidates for o in c.options]
         return cls(
-            msisdn=np.array([c.msisdn for c in candidates], dtype=str),
+            msisdn=msisdn_bytes([c.msisdn for c in candidates]),
             service=np.array([service_of[c.service] for c in candidates], dtype=np.int32),
             pack=np.array([pack_of[c.pack] for c in candidates], dtype=np.int32),
             priority=np.array([c.priority for c in candidates], dtype=np.int32),
@@ -109,7 +122,7 @@ class CandidateTable:
         sizes = [t.offsets[-1] for t in tables]
         shifts = np.cumsum([0] + sizes[:-1], dtype=np.int64)
         offsets = np.concatenate([[0]] + [t.offsets[1:] + s for t, s in zip(tables, shifts)]).astype(np.int64)
-        return cls(msisdn=joined("msisdn") if tables else np.zeros(0, dtype=str),
+        return cls(msisdn=joined("msisdn") if tables else msisdn_bytes([]),
                    service=joined("service", "services").astype(np.int32),
                    pack=joined("pack", "packs").astype(np.int32), priority=joined("priority").astype(np.int32),
                    fallback=joined("fallback").astype(bool), contacts=joined("contacts").astype(np.int32),
@@ -123,7 +136,7 @@ class CandidateTable:
         options = [Option(self.strategies[s], self.channels[c], e)
                    for s, c, e in zip(self.strategy.tolist(), self.channel.tolist(), self.ev.tolist())]
         bounds = self.offsets.tolist()
-        return [Candidate(m, self.services[s], self.packs[p], priority, tuple(options[a:b]), fallback)
+        return [Candidate(m.decode("utf-8"), self.services[s], self.packs[p], priority, tuple(options[a:b]), fallback)
                 for m, s, p, priority, fallback, a, b in zip(
                     self.msisdn.tolist(), self.service.tolist(), self.pack.tolist(), self.priority.tolist(),
                     self.fallback.tolist(), bounds[:-1], bounds[1:])]
@@ -190,10 +203,17 @@ def serving_order(table: CandidateTable) -> np.ndarray:
     return ranked[np.argsort(position[group_of], kind="stable")]
 
 
-def arbitrate_table(table: CandidateTable, policy: Policy) -> tuple[Verdicts, Counter]:
+# Candidates (in serving order) whose Python values the arbitration loop holds at a time: the
+# loop is Python (the fill is sequential), and lists of the whole base's values were ~200 B a
+# candidate in the parent (3M: 2.1M candidates); a chunk of whole subscribers keeps it flat.
+CHUNK = 1 << 16
+
+
+def arbitrate_table(table: CandidateTable, policy: Policy, chunk: int = CHUNK) -> tuple[Verdicts, Counter]:
     """`arbitrate` (engine/night/arbitrate.py) over a table: (verdicts aligned with its rows,
     funnel counts by (pack, outcome, channel) — the contacted option's channel for a winner,
-    the first option's for a loser)."""
+    the first option's for a loser). The serving order is walked `chunk` candidates at a time
+    (whole subscribers each), so the Python values held do not grow with the base."""
     n = len(table)
     outcome = np.zeros(n, dtype=np.int8)
     chosen = np.full(n, -1, dtype=np.int16)
@@ -205,54 +225,84 @@ def arbitrate_table(table: CandidateTable, policy: Policy) -> tuple[Verdicts, Co
     unlimited = -1
     remaining = [int(policy.capacities[name]) if name in policy.capacities else unlimited for name in table.channels]
 
-    order = serving_order(table).tolist()
-    msisdn = table.msisdn[order].tolist() if n else []
-    service, contacts = table.service.tolist(), table.contacts.tolist()
-    fallback, offsets, channel = table.fallback.tolist(), table.offsets.tolist(), table.channel.tolist()
-    at = 0
-    while at < n:
-        end = at
-        while end < n and msisdn[end] == msisdn[at]:
-            end += 1
-        allowance, thirty_day_binding = subscriber_allowance(policy, contacts[order[at]])
-        winners: list[int] = []
-        for row in order[at:end]:
-            twin = next((w for w in winners if service[w] == service[row]), None)
-            if twin is not None:  # one contact per (subscriber, service): another pack already won it
-                outcome[row], beaten[row] = _LOST_PRIORITY, twin
-                continue
-            if len(winners) >= allowance:
-                outcome[row] = _LOST_CAP if (not winners or thirty_day_binding) else _LOST_PRIORITY
-                beaten[row] = winners[0] if winners else -1
-                continue
-            first, last = offsets[row], offsets[row + 1] if fallback[row] else offsets[row] + 1
-            tried: list[int] = []  # channels found full, in order
-            taken = -1
-            for option in range(first, last):
-                c = channel[option]
-                if c in tried:
-                    continue  # the next treat entry on another channel, not the same full one
-                if remaining[c] == unlimited:
-                    taken = option
-                    break
-                if remaining[c] > 0:
-                    remaining[c] -= 1
-                    taken = option
-                    break
-                tried.append(c)
-            if tried:
-                key = tuple(tried)
-                if key not in full_index:
-                    full_index[key] = len(full_channels)
-                    full_channels.append(tuple(table.channels[c] for c in tried))
-                full[row] = full_index[key]
-            if taken < 0:
-                outcome[row] = _LOST_CAPACITY
-                continue
-            winners.append(row)
-            outcome[row], chosen[row], fell_back[row] = _WON, taken - first, taken != first
-        at = end
+    order = serving_order(table)
+    starts = _subscriber_starts(table.msisdn, order)
+    cut = np.searchsorted(starts, np.arange(chunk, n, max(chunk, 1)))  # chunks end where a subscriber begins
+    edges = np.unique(np.r_[0, starts[cut[cut < len(starts)]], n]).tolist() if n else [0]
+    for a, b in zip(edges[:-1], edges[1:]):
+        rows = order[a:b]
+        inner = starts[(starts >= a) & (starts < b)] - a  # the chunk's subscribers' first candidates
+        first = table.offsets[rows]
+        sizes = table.offsets[rows + 1] - first
+        local = np.r_[0, np.cumsum(sizes)]  # the chunk's candidates' options, one after the other
+        channel = table.channel[np.repeat(first - local[:-1], sizes) + np.arange(local[-1])].tolist()
+        local = local.tolist()
+        service, contacts = table.service[rows].tolist(), table.contacts[rows].tolist()
+        fallback = table.fallback[rows].tolist()
+        got_outcome = [_WON] * len(rows)
+        got_beaten = [-1] * len(rows)
+        got_option = [-1] * len(rows)
+        got_fell_back = [False] * len(rows)
+        got_full = [0] * len(rows)
+        bounds = inner.tolist() + [len(rows)]
+        for at, end in zip(bounds[:-1], bounds[1:]):
+            allowance, thirty_day_binding = subscriber_allowance(policy, contacts[at])
+            winners: list[int] = []
+            for i in range(at, end):
+                twin = next((w for w in winners if service[w] == service[i]), None)
+                if twin is not None:  # one contact per (subscriber, service): another pack already won it
+                    got_outcome[i], got_beaten[i] = _LOST_PRIORITY, twin
+                    continue
+                if len(winners) >= allowance:
+                    got_outcome[i] = _LOST_CAP if (not winners or thirty_day_binding) else _LOST_PRIORITY
+                    got_beaten[i] = winners[0] if winners else -1
+                    continue
+                start = local[i]
+                last = local[i + 1] if fallback[i] else start + 1
+                tried: list[int] = []  # channels found full, in order
+                taken = -1
+                for option in range(start, last):
+                    c = channel[option]
+                    if c in tried:
+                        continue  # the next treat entry on another channel, not the same full one
+                    if remaining[c] == unlimited:
+                        taken = option
+                        break
+                    if remaining[c] > 0:
+                        remaining[c] -= 1
+                        taken = option
+                        break
+                    tried.append(c)
+                if tried:
+                    key = tuple(tried)
+                    if key not in full_index:
+                        full_index[key] = len(full_channels)
+                        full_channels.append(tuple(table.channels[c] for c in tried))
+                    got_full[i] = full_index[key]
+                if taken < 0:
+                    got_outcome[i] = _LOST_CAPACITY
+                    continue
+                winners.append(i)
+                got_option[i], got_fell_back[i] = taken - start, taken != start
+        got_beaten_rows = np.asarray(got_beaten, dtype=np.int64)
+        outcome[rows] = got_outcome
+        chosen[rows] = got_option
+        fell_back[rows] = got_fell_back
+        beaten[rows] = np.where(got_beaten_rows >= 0, rows[np.maximum(got_beaten_rows, 0)], -1)
+        full[rows] = got_full
     return Verdicts(outcome, chosen, fell_back, beaten, full, full_channels), _funnel(table, outcome, chosen)
+
+
+def _subscriber_starts(msisdn: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Positions in `order` where a subscriber's candidates begin (they are contiguous in it)."""
+    if not len(order):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.zeros(len(order), dtype=bool)
+    starts[0] = True
+    for a in range(0, len(order) - 1, CHUNK):  # the msisdns compared a chunk at a time, not copied whole
+        m = msisdn[order[a:a + CHUNK + 1]]
+        starts[a + 1:a + len(m)] = m[1:] != m[:-1]
+    return np.flatnonzero(starts)
 
 
 def _funnel(table: CandidateTable, outcome: np.ndarray, chosen: np.ndarray) -> Counter:

@@ -347,6 +347,8 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         decided = workers.call("decide")
         clock.stage("arbitrate")
         table = CandidateTable.concat([part.candidates for part in decided])
+        for part in decided:
+            part.candidates = None  # the parent's table holds them now: not twice
         arbitrated, arbitrated_counts = arbitrate_table(table, ctx.policy)
         del table
         verdicts: list[dict] = [{} for _ in decided]  # per worker: slice -> the Verdicts of its candidates
@@ -365,6 +367,7 @@ def _run(options: RunOptions, content, run_id: str, run_row: dict, out_dir: Path
         sizes = {k: n for part in decided for k, n in part.sizes.items()}
         starts = dict(zip(range(slices.count), itertools.accumulate([sizes[k] for k in range(slices.count)], initial=0)))
         del decided
+        release_unused()  # what arbitration freed goes back before the rows stage allocates
         clock.stage("rows")
         workers.call("start_rows", [(v, starts) for v in verdicts])
         del verdicts

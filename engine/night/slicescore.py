@@ -14,15 +14,19 @@ ranks, quantile tiers, the sensitivity's frequency bands among a service's users
 2. for each slice, its file's tables give its raw parts (engine/scoring/scoring.score_part:
    the model's churn risk and tier, value indicators, the sensitivity's subscription flags and
    M1 days per service); only those compact arrays are kept;
-3. the parts are put together in the whole base's subscribers file order
-   (engine/scoring/parts.assemble) and the base-wide steps run once on them
-   (engine/scoring/scoring.score_whole): the scores `score_snapshot` gives the whole snapshot,
-   bit for bit (tests/engine/night/test_slicescore.py);
-4. each slice's scores (in its msisdn order, as `pack_slice` cut them from the base's) go to a
-   file beside its tables, where the workers read them (`SliceFiles.open`).
+3. each slice's parts go into the whole base's arrays in its subscribers file order as soon as
+   they are made (engine/scoring/parts.Assembly: the parts of every slice are never held next
+   to the whole's) and the base-wide steps run once on them, by position
+   (engine/scoring/scoring.score_positions: no frame indexed by the base's msisdns, no join on
+   them): the scores `score_snapshot` gives the whole snapshot, bit for bit
+   (tests/engine/night/test_slicescore.py);
+4. each slice's scores (its rows of the positional scores, in its msisdn order, as `pack_slice`
+   cuts them from the base's, indexed by its msisdns) go to a file beside its tables, where the
+   workers read them (`SliceFiles.open`).
 
 The parent then holds one slice's tables at a time and the raw parts of the base (~100 bytes
-per subscriber), never the base's tables next to the scorer's working set.
+per subscriber), never the base's tables next to the scorer's working set; the sensitivity's
+float matrices are made a block of rows at a time (engine/scoring/sensitivity.py).
 """
 
 from __future__ import annotations
@@ -63,23 +67,25 @@ def score_files(using, files: SliceFiles, slices: Slices, index, row_of_rank: np
     (engine.night.prepare.base_scorer): each slice's scores go to its scores file; the model
     versions. `index`: the subscribers' msisdns in file order; `row_of_rank`: the row of each
     msisdn rank."""
-    from engine.scoring.parts import assemble
-    from engine.scoring.scoring import score_part, score_whole
+    from engine.scoring.parts import Assembly
+    from engine.scoring.scoring import score_part, score_positions
 
-    parts = []
+    whole = Assembly(len(index))
     for k in range(slices.count):
         at = np.sort(row_of_rank[slices.ranks(k)])  # its subscribers' rows in the base (file order)
         tables = files.tables(k).tables
         mine = tables["subscribers"]["msisdn"].astype(str).to_numpy()
         if len(mine) != len(at) or not (mine == index[at].to_numpy()).all():
             raise RuntimeError(f"slice {k}'s file does not hold its subscribers in the base's order")
-        parts.append((at, score_part(using, tables)))
+        whole.add(at, score_part(using, tables))  # into the whole base's arrays: the part goes
         del tables, mine
-    whole = assemble(parts, len(index))
+    parts = whole.done()
+    del whole
+    release_unused()
+    scores, versions = score_positions(using, parts)  # by position: no msisdn index for the whole base
     del parts
     release_unused()
-    scores, versions = score_whole(using, index, whole)
-    del whole
     for k in range(slices.count):
-        files.write_scores(k, scores.iloc[row_of_rank[slices.ranks(k)]])  # the slice's msisdn order
+        rows = row_of_rank[slices.ranks(k)]  # the slice's msisdn order
+        files.write_scores(k, scores.take(rows).set_axis(index[rows]))
     return versions

@@ -13,7 +13,7 @@ and keeps only these arrays, then runs the base-wide steps once (engine/scoring/
   table has) and `filled`, the optional ones with a known cell in this part;
 - `sensitivity`: the formula's subscription flags and M1 days of use per (subscriber, service).
 
-`assemble(parts, n)` puts the parts of disjoint sets of subscribers (each with its subscribers'
+`assemble(parts, n)` (or an `Assembly` filled a part at a time) puts the parts of disjoint sets of subscribers (each with its subscribers'
 positions in the whole base's subscribers file order) together into the whole base's parts:
 the same arrays, bit for bit, the whole base's own parts would be — each value is made of one
 subscriber's rows only, summed in file order either way.
@@ -62,42 +62,69 @@ def level_codes(tiers: np.ndarray) -> np.ndarray:
 def assemble(parts: list[tuple[np.ndarray, RawParts]], n: int) -> RawParts:
     """The raw parts of `n` subscribers from parts of disjoint sets of them: (each part's
     subscribers' positions 0..n-1, the part). Every position must be covered once."""
-    covered = np.zeros(n, dtype=bool)
+    whole = Assembly(n)
     for at, part in parts:
-        if len(at) != part.size or covered[at].any():
+        whole.add(at, part)
+    return whole.done()
+
+
+class Assembly:
+    """The whole base's raw parts, filled a part at a time (`add`), so that a night holds the
+    base's arrays and one slice's part, never every slice's parts next to the whole's; `done()`
+    gives what `assemble` gives for the same parts (it is `assemble`)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.covered = np.zeros(n, dtype=bool)
+        self.first: RawParts | None = None
+        self.filled: set[str] = set()
+        self.used_at: list[np.ndarray] = []
+        self.used_service: list[np.ndarray] = []
+        self.used_days: list[np.ndarray] = []
+
+    def add(self, at: np.ndarray, part: RawParts) -> None:
+        """Part `part` of the subscribers at positions `at` (0..n-1, none added before)."""
+        n = self.n
+        if len(at) != part.size or self.covered[at].any():
             raise ValueError("the parts of a base must cover disjoint subscribers, one position each")
-        covered[at] = True
-    if not covered.all():
-        raise ValueError(f"the parts cover {int(covered.sum())} of the base's {n} subscribers")
-    first = parts[0][1] if parts else None
-    with_model = first is not None and first.churn_risk is not None
-    risk = np.empty(n, dtype=np.float64) if with_model else None
-    stability = np.empty(n, dtype=np.int8) if with_model else None
-    names = list(first.indicators) if first is not None else []
-    indicators = {name: np.empty(n, dtype=np.float64) for name in names}
-    width = first.sensitivity.subscribed.shape[1] if first is not None else 0
-    subscribed = np.zeros((n, width), dtype=bool)
-    filled: set[str] = set()
-    used_at, used_service, used_days = [], [], []
-    for at, part in parts:
-        if list(part.indicators) != names or (part.churn_risk is not None) != with_model:
+        self.covered[at] = True
+        if self.first is None:
+            self.first = part
+            with_model = part.churn_risk is not None
+            self.risk = np.empty(n, dtype=np.float64) if with_model else None
+            self.stability = np.empty(n, dtype=np.int8) if with_model else None
+            self.names = list(part.indicators)
+            self.indicators = {name: np.empty(n, dtype=np.float64) for name in self.names}
+            self.subscribed = np.zeros((n, part.sensitivity.subscribed.shape[1]), dtype=bool)
+        if list(part.indicators) != self.names or (part.churn_risk is not None) != (self.risk is not None):
             raise ValueError("the parts of a base must be scored alike (the same columns and model)")
-        if with_model:
-            risk[at] = part.churn_risk
-            stability[at] = part.stability
-        for name in names:
-            indicators[name][at] = part.indicators[name]
-        filled |= part.filled
-        subscribed[at] = part.sensitivity.subscribed
-        used_at.append(at[part.sensitivity.used_at])
-        used_service.append(part.sensitivity.used_service)
-        used_days.append(part.sensitivity.used_days)
-    at = np.concatenate(used_at) if used_at else np.zeros(0, dtype=np.int64)
-    service = np.concatenate(used_service) if used_service else np.zeros(0, dtype=np.int64)
-    days = np.concatenate(used_days) if used_days else np.zeros(0, dtype=np.int64)
-    order = np.lexsort((service, at))  # the whole base's (position, service) order
-    sensitivity = SensitivityInputs(subscribed, at.astype(np.int64)[order], service[order], days[order])
-    return RawParts(n, risk, stability, indicators, frozenset(filled), sensitivity)
+        if self.risk is not None:
+            self.risk[at] = part.churn_risk
+            self.stability[at] = part.stability
+        for name in self.names:
+            self.indicators[name][at] = part.indicators[name]
+        self.filled |= part.filled
+        self.subscribed[at] = part.sensitivity.subscribed
+        self.used_at.append(at[part.sensitivity.used_at])
+        self.used_service.append(part.sensitivity.used_service)
+        self.used_days.append(part.sensitivity.used_days)
+
+    def done(self) -> RawParts:
+        """The whole base's raw parts; every position must have been covered."""
+        n = self.n
+        if not self.covered.all():
+            raise ValueError(f"the parts cover {int(self.covered.sum())} of the base's {n} subscribers")
+        if self.first is None:  # no parts (an empty base)
+            return RawParts(n, None, None, {}, frozenset(), SensitivityInputs(
+                np.zeros((n, 0), dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.int64)))
+        at = np.concatenate(self.used_at)
+        service = np.concatenate(self.used_service)
+        days = np.concatenate(self.used_days)
+        self.used_at = self.used_service = self.used_days = []
+        order = np.lexsort((service, at))  # the whole base's (position, service) order
+        sensitivity = SensitivityInputs(self.subscribed, at.astype(np.int64)[order], service[order], days[order])
+        return RawParts(n, self.risk, self.stability, self.indicators, frozenset(self.filled), sensitivity)
 
 
 def indicator_frame(parts: RawParts, index: pd.Index) -> pd.DataFrame:

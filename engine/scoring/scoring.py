@@ -124,6 +124,16 @@ def score_whole(using: Scorer, index: pd.Index, parts: RawParts) -> tuple[pd.Dat
     the retention grid; (scores indexed by msisdn, versions) as `score_snapshot` returns them."""
     if len(index) != parts.size:
         raise ValueError(f"{parts.size} subscribers' raw parts for an index of {len(index)}")
+    scores, versions = score_positions(using, parts)
+    return scores.set_axis(index), versions
+
+
+def score_positions(using: Scorer, parts: RawParts) -> tuple[pd.DataFrame, dict[str, str]]:
+    """`score_whole` with the scores indexed by position (0..n-1, the subscribers file order):
+    the same values, bit for bit (no step reads the index), without the msisdns. Why: joining
+    frames indexed by 3M msisdns hashed them although both sides are in the same order; a night
+    (engine/night/slicescore.py) puts each slice's msisdns on its own rows only."""
+    index = pd.RangeIndex(parts.size)
     scores = sensitivity_scores(index, parts.sensitivity, using.sensitivity)
     if using.model is None:
         scores["churn_risk"] = float("nan")
@@ -137,8 +147,10 @@ def score_whole(using: Scorer, index: pd.Index, parts: RawParts) -> tuple[pd.Dat
     except ValueError as error:
         raise DiagnosticError([Diagnostic("MD056", str(error), file="rules/value_stability.yaml",
                                           hint="weight at least one indicator the snapshot has (value.weights)")]) from None
-    scores = scores.join(value_scores(indicators, value_config))
+    value = value_scores(indicators, value_config)  # the same positions: its columns, not a join
     del indicators
+    scores["value"], scores["value_tier"] = value["value"], value["value_tier"]
+    del value
     scores["retention_group"] = (retention_group(scores["value_tier"], scores["stability"], using.retention)
                                  if using.model is not None else None)
     versions = {

@@ -69,12 +69,14 @@ def decide_slices(broadcast, batches: Iterator[pd.DataFrame]) -> Iterator[pd.Dat
                 del _DECIDED[old]
             _DECIDED[(key, k)] = runner
             table = decided.candidates
+            candidates = table.candidates()  # the msisdns as str again (the table holds their UTF-8 bytes)
             body = {
                 "candidates": [[c.msisdn, c.service, c.pack, c.priority,
                                 [[o.strategy, o.channel, o.ev] for o in c.options], c.fallback]
-                               for c in table.candidates()],
+                               for c in candidates],
                 "funnel": [[*key, n] for key, n in decided.funnel.items()],
-                "contacts": dict(zip(table.msisdn.tolist(), table.contacts.tolist())), "facts": int(decided.facts),
+                "contacts": dict(zip((c.msisdn for c in candidates), table.contacts.tolist())),
+                "facts": int(decided.facts),
                 "size": int(decided.sizes[0]),
                 "out_of_scope": [[segment, int(n)] for segment, n in decided.out_of_scope.items()],
                 "seconds": round(time.perf_counter() - start, 3),  # the task's work, for docs/SPARK.md's figures

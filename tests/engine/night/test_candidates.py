@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.night.arbitrate import WON, Candidate, Option, Policy, arbitrate
-from engine.night.candidates import CandidateTable, Verdicts, arbitrate_table, serving_order
+from engine.night.candidates import CHUNK, CandidateTable, Verdicts, arbitrate_table, msisdn_bytes, serving_order
 
 CHANNELS = ["sms", "mms", "wap_push", "outbound_call", "account_manager"]
 
@@ -21,8 +21,14 @@ def nights(draw):
     """Candidates of a few subscribers, split over a few workers, with caps, capacities and contacts
     drawn so that every outcome happens: equal EVs and priorities (the tie-break decides), one fact
     in two packs, full channels, fallbacks on and off."""
+    # the msisdn is held as UTF-8 bytes (numpy S): lengths, leading zeros and non-ASCII digits
+    # must order as the strings do
     msisdns = draw(st.lists(st.sampled_from(["13800000001", "13800000002", "13900000003", "1370000004", "15000000005",
-                                             "13800000010"]), min_size=1, max_size=6, unique=True))
+                                             "13800000010", "0138000000", "013800000011", "1", "138", "1380000000",
+                                             "\u0661\u0663\u0668", "1\u00e9", "\u4e2d138"])
+                            | st.text(st.characters(min_codepoint=1, max_codepoint=0x10FFFF,
+                                                    blacklist_categories=("Cs",)), min_size=1, max_size=4),
+                            min_size=1, max_size=6, unique=True))
     candidates, seen = [], set()
     for _ in range(draw(st.integers(0, 24))):
         msisdn = draw(st.sampled_from(msisdns))
@@ -41,7 +47,8 @@ def nights(draw):
     policy = Policy(per_run=draw(st.sampled_from([None, 1, 2, 3])), per_30_days=draw(st.sampled_from([None, 2, 4])),
                     capacities=capacities)
     workers = draw(st.integers(1, 3))
-    return candidates, contacts, policy, workers
+    chunk = draw(st.sampled_from([1, 2, 3, 5, CHUNK]))  # the fill walks the serving order in chunks
+    return candidates, contacts, policy, workers, chunk
 
 
 def _expected(candidates, contacts, policy):
@@ -58,7 +65,7 @@ def _expected(candidates, contacts, policy):
 @settings(max_examples=300, deadline=None)
 @given(nights())
 def test_arbitrating_the_table_equals_arbitrate(night):
-    candidates, contacts, policy, workers = night
+    candidates, contacts, policy, workers, chunk = night
     # as the night does it: a subscriber's candidates all in one worker's (slice's) table, the
     # parent's table the concatenation of the workers' tables
     people = sorted({c.msisdn for c in candidates})
@@ -66,7 +73,7 @@ def test_arbitrating_the_table_equals_arbitrate(night):
     tables = [CandidateTable.of(share, {m: contacts[m] for m in {c.msisdn for c in share}}) for share in shares]
     table = CandidateTable.concat(tables)
     assert table.candidates() == [c for share in shares for c in share]
-    verdicts, funnel = arbitrate_table(table, policy)
+    verdicts, funnel = arbitrate_table(table, policy, chunk)
     expected, expected_funnel = _expected(candidates, contacts, policy)
     assert funnel == expected_funnel
     got, at = {}, 0
@@ -113,14 +120,15 @@ def test_an_empty_night_arbitrates_to_nothing():
 
 
 def test_a_table_is_a_fraction_of_the_objects_size():
-    """What the table is for: ~100 B a candidate instead of ~360 B of objects (module docstring)."""
+    """What the table is for: ~36 B a candidate and 16 B an option instead of ~360 B of objects
+    (module docstring); the msisdn as its 11 bytes, not 44 of numpy unicode."""
     rng = random.Random(5)
     cands = [Candidate(str(13800000000 + i), rng.choice(["reading", "video"]), "long_silent", 10,
                        (Option("s1", "sms", rng.random()), Option("s2", "outbound_call", rng.random())), True)
              for i in range(10_000)]
     table = CandidateTable.of(cands, {})
-    assert table.nbytes() < 130 * len(cands)
-    assert isinstance(table.msisdn, np.ndarray) and table.msisdn.dtype.kind == "U"
+    assert table.nbytes() < 80 * len(cands)
+    assert isinstance(table.msisdn, np.ndarray) and table.msisdn.dtype.kind == "S"
 
 
 def test_verdicts_keep_the_order_of_full_channels():
@@ -134,3 +142,20 @@ def test_verdicts_keep_the_order_of_full_channels():
     assert got[("3", "reading", "a")] == (WON, "t", "wap_push", True, None, ("mms", "sms"))
     assert got == _expected(cands, {}, policy)[0]
     assert isinstance(verdicts, Verdicts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.characters(min_codepoint=1, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)),
+                        min_size=1, max_size=12) | st.from_regex(r"0*[0-9]{1,13}", fullmatch=True),
+                min_size=1, max_size=30))
+def test_msisdn_bytes_order_as_the_strings(msisdns):
+    """The tie-break compares the msisdns' bytes: sorting them sorts the strings (code point order)."""
+    held = msisdn_bytes(msisdns)
+    assert [m.decode("utf-8") for m in held.tolist()] == msisdns
+    order = np.argsort(held, kind="stable").tolist()
+    assert [msisdns[i] for i in order] == sorted(msisdns)
+
+
+def test_an_msisdn_ending_in_nul_is_refused():
+    with pytest.raises(ValueError, match="NUL"):
+        msisdn_bytes(["138\0"])

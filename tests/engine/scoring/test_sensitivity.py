@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.base.diagnostics import DiagnosticError
 from engine.scoring.sensitivity import (
@@ -8,8 +10,13 @@ from engine.scoring.sensitivity import (
     DEFAULT_USAGE_WEIGHTS,
     SENSITIVITY_SERVICES,
     SensitivityConfig,
+    SensitivityInputs,
+    _services,
     compute_sensitivity,
+    frequency_bands,
+    frequency_scores,
     load_sensitivity_config,
+    sensitivity_scores,
 )
 
 AS_OF = pd.Timestamp("2026-11-15").date()  # M0 = 2026-11, M1 = 2026-10 (本期, the period Dᵢ ranks)
@@ -181,3 +188,40 @@ def test_unknown_service_in_weights_file_suggests(tmp_path):
         load_sensitivity_config(p)
     d = e.value.diagnostics[0]
     assert d.code == "MD021" and d.line == 2 and "fetion" in d.hint
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(1, 31)), max_size=200))
+def test_frequency_bands_are_the_groupbys_floats(entries):
+    """The night's Dᵢ a service at a time, from arrays, is `frequency_scores`' (a groupby), bit for bit."""
+    service = np.array([s for s, _ in entries], dtype=np.int64)
+    uses = np.array([u for _, u in entries], dtype=np.int64)
+    got = frequency_bands(service, uses)
+    want = frequency_scores(pd.DataFrame({"service": service, "uses": uses})).to_numpy() if entries else np.zeros(0)
+    assert got.dtype == np.float64 and got.tobytes() == want.astype(np.float64).tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 90), st.sampled_from([4, 8, 64]), st.randoms(use_true_random=False))
+def test_sensitivity_in_blocks_of_rows_is_the_whole_matrix(n, rows, rng):
+    """B and D a block of rows at a time give the same floats as the whole matrices did."""
+    config = SensitivityConfig()
+    services = _services(config)
+    subscribed = np.array([[rng.random() < 0.4 for _ in services] for _ in range(n)], dtype=bool).reshape(n, len(services))
+    pairs = sorted({(rng.randrange(n), rng.randrange(len(services))) for _ in range(2 * n)}) if n else []
+    inputs = SensitivityInputs(subscribed, np.array([p for p, _ in pairs], dtype=np.int64),
+                               np.array([s for _, s in pairs], dtype=np.int64),
+                               np.array([rng.randint(1, 31) for _ in pairs], dtype=np.int64))
+    index = pd.RangeIndex(n)
+    got = sensitivity_scores(index, inputs, config, rows=rows)
+    # the reference: the whole base's B and D at once, as the formula was computed before blocks
+    a = np.array([config.subscription.get(s, 0.0) for s in services])
+    c = np.array([config.usage.get(s, 0.0) for s in services])
+    d = np.zeros((n, len(services)))
+    if pairs:
+        d[inputs.used_at, inputs.used_service] = frequency_scores(
+            pd.DataFrame({"service": inputs.used_service, "uses": inputs.used_days})).to_numpy()
+    score = subscribed.astype(float) @ a + d @ c
+    want = np.round(score / (a.sum() + c.sum()), 10)
+    assert got["sensitivity"].to_numpy().tobytes() == want.tobytes()
+    assert got.equals(sensitivity_scores(index, inputs, config))
