@@ -5,6 +5,10 @@
     .venv/bin/python benchmarks/equality.py --subscribers 20000 --out /tmp/eq-after.txt
     cmp /tmp/eq-before.txt /tmp/eq-after.txt
 
+A small base goes through the same paths as a large one with many small slices and the snapshot
+read in parts: `REKINDLE_LOAD_PART_BYTES=100000 .venv/bin/python benchmarks/equality.py
+--subscribers 3000 --slice-size 500 --out …`.
+
 Generates a snapshot (seed 7, as of 2026-11-15, the same as `rekindle data generate --subscribers
 N --seed 7 --as-of 2026-11-15`), trains stability on it, runs one night with the shipped rules/
 and strategies/, then writes: every decision row, every trace payload exactly as the store gives
@@ -18,6 +22,7 @@ verification result for the same reason.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -33,6 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slice-size", type=int, default=None,
+                        help="subscribers per slice (small values make many slices of a small base)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the snapshot and models in (reused)")
     parser.add_argument("--explain-every", type=int, default=20)
@@ -59,6 +66,8 @@ def main() -> None:
         db_url = f"sqlite:///{Path(tmp) / 'eq.db'}"
         options = RunOptions(data=data, as_of=AS_OF, db_url=db_url, out=Path(tmp) / "lists", workers=args.workers,
                              rules_dir=ROOT / "rules", strategies_dir=ROOT / "strategies", models_dir=models)
+        if args.slice_size:
+            options = dataclasses.replace(options, slice_size=args.slice_size)
         start = time.perf_counter()
         result = run_night(options)
         seconds = time.perf_counter() - start
