@@ -38,7 +38,7 @@ from engine.night.context import RunContext
 from engine.night.decider import DeciderAdapter
 from engine.night.groups import TemplateMemo
 from engine.night.outcomes import Outcomes
-from engine.night.partition import Partition, Row, RowBatch
+from engine.night.partition import Partition, RowBatch
 from engine.night.prepare import prepare_frame, scope_masks
 from engine.night.slicefacts import UnkeptColumn, read_facts, write_facts
 
@@ -176,14 +176,15 @@ class SliceRunner:
         self.outside[k] = sorted(zip(outside["msisdn"].astype(str), outside["service"].astype(str),
                                      outside["segment"].astype(object)))  # key order: the writer's blocks need it
 
-    def next_rows(self, k: int, limit: int) -> list[Row]:
-        """Slice k's next at most `limit` rows in (msisdn, service) order; [] when all were handed out."""
+    def next_batch(self, k: int, limit: int) -> RowBatch | None:
+        """Slice k's next at most `limit` rows in (msisdn, service) order, as columns; None when all
+        were handed out (a Spark executor ships them this way: engine/spark/executor.py)."""
         self.open_slice(k)
-        rows = self.parts[k].next_rows(limit)
-        if not rows:
+        batch = self.parts[k].next_batch(limit)
+        if batch is None:
             self.parts[k].release()
             release_unused()
-        return rows
+        return batch
 
     def slice_rows(self, k: int) -> SliceRows:
         """All of slice k's rows, ready for the parent (`gather_rows`), and its out-of-scope rows."""

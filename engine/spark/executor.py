@@ -35,6 +35,7 @@ from engine.spark.shipping import night_of, unpack_slice
 
 ROWS = 0  # kind of a rows record: decision rows
 OUTSIDE = 1  # the slice's out-of-scope rows (msisdn, service, segment)
+FIRST = b"rekindle.first"  # a rows part's schema metadata: the chain position of its first row
 ROW_COLUMNS = ("msisdn", "service", "pack", "decision", "reason", "arbitration", "strategy", "channel", "message")
 
 
@@ -106,16 +107,17 @@ def row_slices(broadcast, verdicts, starts, limit: int, batches: Iterator[pd.Dat
             runner.start_rows({0: verdicts.value[k]} if k in verdicts.value else {}, {0: starts.value[k]})
             part = 0
             while True:
-                rows = runner.next_rows(0, limit)
-                if not rows:
+                batch = runner.next_batch(0, limit)
+                if batch is None:
                     break
-                columns = {name: pa.array([r.fields[j] for r in rows], pa.string()) for j, name in enumerate(ROW_COLUMNS)}
-                columns.update(payload=pa.array([r.payload for r in rows], pa.large_binary()),
-                               city=pa.array([r.city for r in rows], pa.string()),
-                               manager=pa.array([r.account_manager for r in rows], pa.string()),
-                               seq=pa.array([r.seq for r in rows], pa.int64()),
-                               head=pa.array([r.head for r in rows], pa.binary()))
-                yield pd.DataFrame({"slice": [k], "part": [part], "kind": [ROWS], "data": [_ipc(pa.table(columns))],
+                columns = {name: pa.array(list(values), pa.string()) for name, values in zip(ROW_COLUMNS, zip(*batch.fields))}
+                columns.update(payload=pa.array(batch.payloads, pa.large_string()),
+                               city=pa.array(batch.cities, pa.string()),
+                               manager=pa.array(batch.managers, pa.string()),
+                               head=pa.array(batch.heads, pa.binary()))
+                # the batch's first chain position rides in the schema: its rows are consecutive from it
+                table = pa.table(columns).replace_schema_metadata({FIRST: str(batch.first).encode()})
+                yield pd.DataFrame({"slice": [k], "part": [part], "kind": [ROWS], "data": [_ipc(table)],
                                     "seconds": [0.0]})
                 part += 1
             outside = runner.out_of_scope_rows(0)

@@ -36,9 +36,9 @@ import pyarrow as pa
 
 from engine.night.arbitrate import Candidate, Option
 from engine.night.candidates import CandidateTable
-from engine.night.partition import Row
+from engine.night.partition import RowBatch
 from engine.night.slicerun import BATCH as ROWS_BATCH, SlicesDecided, gather_rows
-from engine.spark.executor import OUTSIDE, ROW_COLUMNS, ROWS, decide_slices, row_slices
+from engine.spark.executor import FIRST, OUTSIDE, ROW_COLUMNS, ROWS, decide_slices, row_slices
 from engine.spark.session import session
 from engine.spark.shipping import pack_night, pack_slice
 from engine.spark.watchdog import SparkJobFailed, Watchdog, failure, stall_seconds, watched  # noqa: F401  (SparkJobFailed: this module's name for it)
@@ -194,14 +194,14 @@ class SparkPool:
         if name == "next_rows":
             k = args[0]
             if k in self._outside:
-                return []
+                return None
             record = self._take(k)
             if record["kind"] == OUTSIDE:
                 LAST_FIGURES["rows"].append(record["seconds"])
                 table = _table(record["data"])
                 self._outside[k] = list(zip(*(table.column(n).to_pylist() for n in ("msisdn", "service", "segment"))))
-                return []
-            return _rows(_table(record["data"]))
+                return None
+            return _batch(_table(record["data"]))
         if name == "slice_rows":  # the local workers' call: the slice's rows gathered (and compressed) here
             k = args[0]
             rows = gather_rows(self._starts[k], lambda: self._one("next_rows", (k, ROWS_BATCH)))
@@ -210,7 +210,7 @@ class SparkPool:
         if name == "out_of_scope_rows":
             k = args[0]
             while k not in self._outside:
-                if self._one("next_rows", (k, ROWS_BATCH)):
+                if self._one("next_rows", (k, ROWS_BATCH)) is not None:
                     raise SparkJobFailed("rows", RuntimeError(f"slice {k}'s rows were asked for after its out-of-scope rows"))
             return self._outside.pop(k)
         raise ValueError(f"a Spark pool has no call {name!r}")
@@ -221,9 +221,8 @@ def _table(blob: bytes) -> pa.Table:
         return reader.read_all()
 
 
-def _rows(table: pa.Table) -> list[Row]:
-    fields = list(zip(*(table.column(n).to_pylist() for n in ROW_COLUMNS)))
-    return [Row(f[0], f[1], f, payload, city, manager, seq, head)
-            for f, payload, city, manager, seq, head in zip(
-                fields, table.column("payload").to_pylist(), table.column("city").to_pylist(),
-                table.column("manager").to_pylist(), table.column("seq").to_pylist(), table.column("head").to_pylist())]
+def _batch(table: pa.Table) -> RowBatch:
+    """The `RowBatch` an executor shipped as one rows part (engine/spark/executor.py `row_slices`)."""
+    return RowBatch(int(table.schema.metadata[FIRST]), list(zip(*(table.column(n).to_pylist() for n in ROW_COLUMNS))),
+                    table.column("payload").to_pylist(), table.column("city").to_pylist(),
+                    table.column("manager").to_pylist(), table.column("head").to_pylist())
