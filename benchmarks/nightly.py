@@ -74,6 +74,16 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
+def process_memory_mb(pid: int) -> list[float]:
+    """PSS (MB) of a process and of each of its descendants (depth first): who holds the memory."""
+    out, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        out.append(round(_memory_kib(current)[1] / 1024))
+        stack.extend(reversed(_children(current)))
+    return out
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and all its live descendants, with the children
     each has reaped: the Spark engine's JVM and its Python workers included, which
@@ -216,12 +226,16 @@ def main() -> None:
         start = time.perf_counter()
         at_stage: dict[str, int] = {}  # tree PSS (MB) when each stage starts: where memory goes
 
+        by_process: dict[str, list[float]] = {}  # the same per process: the run's, then its workers'
+
         def progress(stage: str) -> None:
-            at_stage[stage] = round(tree_memory_mb(os.getpid())[1])
+            by_process[stage] = process_memory_mb(os.getpid())
+            at_stage[stage] = round(sum(by_process[stage]))
             sampler.stage = stage
             # on stderr as it happens: how far a long night got if it is stopped (the report comes at the end)
             print(f"[{time.perf_counter() - start:7.1f} s] {stage} starts, tree PSS {at_stage[stage]:,} MB, "
-                  f"peak so far {sampler.peak_pss:,.0f} MB, tree CPU {sampler.cpu:,.1f} s", file=sys.stderr, flush=True)
+                  f"peak so far {sampler.peak_pss:,.0f} MB, tree CPU {sampler.cpu:,.1f} s, per process "
+                  f"{by_process[stage]} MB", file=sys.stderr, flush=True)
 
         result = run_night(options, progress=progress)
         seconds = time.perf_counter() - start
@@ -242,7 +256,7 @@ def main() -> None:
         "stages": result.timings, "facts_per_s": round(result.facts / seconds),
         "subscribers_per_s": round(args.subscribers / seconds),
         "peak_tree_rss_mb": round(sampler.peak_rss), "peak_tree_pss_mb": round(sampler.peak_pss),
-        "pss_mb_at_stage_start": at_stage,
+        "pss_mb_at_stage_start": at_stage, "pss_mb_by_process_at_stage_start": by_process,
         "peak_pss_mb_by_stage": {stage: round(mb) for stage, mb in sampler.peak_by_stage.items()},
         "db_mb": round(db_mb), "db_bytes_per_decision": round(db_mb * 2**20 / max(result.decisions, 1)),
         "explain_seconds": explain_seconds,  # `rekindle explain MSISDN` from the shell, on this run's database
